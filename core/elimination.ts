@@ -1,0 +1,134 @@
+/**
+ * Elimination of failed evolutions (WizardLM §3.3). Rule 1 needs an LLM judge: its prompt and
+ * the parsing of its answer live here; rules 2-4 are deterministic and pure.
+ */
+import { ChatMessage } from './messages';
+import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
+
+export type EliminationRule = 'no-information-gain' | 'sorry-short' | 'punctuation-stopwords' | 'template-words';
+
+export type Verdict = { passed: true } | { passed: false; rule: EliminationRule; evidence: string };
+
+/** Rule 2 applies below this many words. */
+export const SORRY_WORD_LIMIT = 80;
+
+export function countWords(text: string): number {
+  return text.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
+}
+
+/** Rule 2: the response says "sorry" and is short, so the model could not answer. */
+export function checkSorryShort(response: string): Verdict {
+  const words = countWords(response);
+  if (/sorry/i.test(response) && words < SORRY_WORD_LIMIT) {
+    return { passed: false, rule: 'sorry-short', evidence: `the response says "sorry" and has ${words} words (< ${SORRY_WORD_LIMIT})` };
+  }
+  return { passed: true };
+}
+
+/** English stop words: rule 3 fails a response made of these and punctuation only. */
+export const STOP_WORDS: ReadonlySet<string> = new Set(
+  (
+    "a about above after again against all am an and any are aren't as at be because been before being below between both but by " +
+    "can can't cannot could couldn't did didn't do does doesn't doing don't down during each few for from further had hadn't has " +
+    "hasn't have haven't having he he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if in " +
+    "into is isn't it it's its itself let's me more most mustn't my myself no nor not of off on once only or other ought our ours " +
+    "ourselves out over own same shan't she she'd she'll she's should shouldn't so some such than that that's the their theirs them " +
+    "themselves then there there's these they they'd they'll they're they've this those through to too under until up very was " +
+    "wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why why's with " +
+    "won't would wouldn't you you'd you'll you're you've your yours yourself yourselves yes ok okay just also"
+  ).split(' '),
+);
+
+/** Rule 3: the response holds nothing but punctuation and stop words (or nothing at all). */
+export function checkPunctuationStopwords(response: string): Verdict {
+  const tokens = response
+    .toLowerCase()
+    .replace(/[\u2018\u2019]/g, "'")
+    .split(/[^\p{L}\p{N}']+/u)
+    .map((t) => t.replace(/^'+|'+$/g, ''))
+    .filter((t) => t.length > 0);
+  const content = tokens.filter((t) => !STOP_WORDS.has(t));
+  if (content.length === 0) {
+    const shown = response.trim().slice(0, 60);
+    return {
+      passed: false,
+      rule: 'punctuation-stopwords',
+      evidence: shown ? `the response "${shown}" has only punctuation and stop words` : 'the response is empty',
+    };
+  }
+  return { passed: true };
+}
+
+/** Words of evolving templates (the paper's and ours) that must not leak into an evolved instruction. */
+export const TEMPLATE_MARKERS: readonly string[] = [
+  'given prompt',
+  'rewritten prompt',
+  'created prompt',
+  '#given prompt#',
+  '#rewritten prompt#',
+  '#created prompt#',
+  'given instruction',
+  'rewritten instruction',
+  'rewritten task',
+  'original task',
+  INSTRUCTION_OPEN,
+  INSTRUCTION_CLOSE,
+];
+
+/** Rule 4: the evolved instruction copies words of the evolving template. */
+export function checkTemplateWords(instruction: string, markers: readonly string[] = TEMPLATE_MARKERS): Verdict {
+  const lower = instruction.toLowerCase();
+  const found = markers.find((m) => lower.includes(m.toLowerCase()));
+  if (found) return { passed: false, rule: 'template-words', evidence: `the instruction contains the template words "${found}"` };
+  return { passed: true };
+}
+
+/** Rules 2-4 in order; the first that fails gives the verdict. */
+export function checkDeterministicRules(instruction: string, response: string): Verdict {
+  for (const verdict of [checkTemplateWords(instruction), checkSorryShort(response), checkPunctuationStopwords(response)]) {
+    if (!verdict.passed) return verdict;
+  }
+  return { passed: true };
+}
+
+export const JUDGE_SYSTEM = 'You decide whether rewriting a task made it ask for anything new.';
+
+/** Opens the equality prompt; the simulated LLM finds the judge's requests by it. */
+export const EQUALITY_LEAD = 'Compare the two tasks below.';
+
+/** The messages for rule 1: the judge is shown both instructions and says whether they are equal. */
+export function buildEqualityMessages(parent: string, evolved: string): ChatMessage[] {
+  return [
+    { role: 'system', content: JUDGE_SYSTEM },
+    {
+      role: 'user',
+      content: [
+        `${EQUALITY_LEAD} They are EQUAL when they set the same constraints and requirements and ask for the same depth and breadth of inquiry, however differently they are worded. Otherwise they are NOT EQUAL.`,
+        '',
+        '<first>',
+        parent,
+        '</first>',
+        '',
+        '<second>',
+        evolved,
+        '</second>',
+        '',
+        'Answer with EQUAL or NOT EQUAL and nothing more.',
+      ].join('\n'),
+    },
+  ];
+}
+
+/** Reads the judge's answer; null when it says neither. */
+export function parseEqualityAnswer(answer: string): 'equal' | 'not-equal' | null {
+  const text = answer.toUpperCase();
+  if (/\bNOT[\s_-]*EQUAL\b|\bUNEQUAL\b|\bDIFFERENT\b/.test(text)) return 'not-equal';
+  if (/\bEQUAL\b|\bSAME\b/.test(text)) return 'equal';
+  return null;
+}
+
+export function equalityVerdict(answer: 'equal' | 'not-equal'): Verdict {
+  return answer === 'equal'
+    ? { passed: false, rule: 'no-information-gain', evidence: 'the judge found the evolved instruction equal to its parent' }
+    : { passed: true };
+}

@@ -1,0 +1,111 @@
+/**
+ * The evolving operations of Evol-Instruct (WizardLM §3): five in-depth rewrites that make an
+ * instruction a little harder, and in-breadth mutation that writes a new, rarer instruction of the
+ * same domain. Every prompt sentence here is our own wording.
+ */
+import { ChatMessage, fillTemplate, INSTRUCTION_PLACEHOLDER } from './messages';
+
+export type OperationKind = 'in-depth' | 'in-breadth' | 'custom';
+
+export interface Operation {
+  /** Stable id recorded in lineage and history, e.g. `add-constraints`. */
+  id: string;
+  kind: OperationKind;
+  /** Relative chance of being picked within its method set. */
+  weight: number;
+  /** System message sent with the template. */
+  system: string;
+  /** The user message; `{instruction}` marks where the instruction goes. */
+  template: string;
+}
+
+/** Tags around the instruction in our templates; also checked by elimination rule 4. */
+export const INSTRUCTION_OPEN = '<instruction>';
+export const INSTRUCTION_CLOSE = '</instruction>';
+
+const EVOLVER_SYSTEM =
+  'You write tasks for training AI assistants. You make an existing task more demanding in small, careful steps, and the result must stay a task a person could read and answer.';
+
+/** The one line that differs between the five in-depth operations. */
+export const IN_DEPTH_GUIDANCE = {
+  'add-constraints': 'Add exactly one further constraint or requirement that a good answer has to satisfy.',
+  deepening: 'Where the task asks about a subject, make it probe that subject more deeply or more broadly.',
+  concretizing: 'Swap a general notion in the task for a narrower, more concrete one.',
+  'reasoning-steps':
+    'If the task can be settled with a couple of simple thoughts, change it so that it explicitly asks for reasoning in several steps.',
+  'complicating-input':
+    'Give the task a piece of structured input that the answer must work with, such as a table, a code snippet, JSON, XML, an SQL query or a formula.',
+} as const;
+
+export type InDepthOperationId = keyof typeof IN_DEPTH_GUIDANCE;
+
+/** The phrase that introduces the guidance line; the simulated LLM finds the operation by it. */
+export const GUIDANCE_LEAD = 'How to make it harder this time:';
+
+function inDepthTemplate(guidance: string): string {
+  return [
+    'Rewrite the task below into a version that is somewhat harder for a capable assistant, yet still reasonable and answerable by a person.',
+    '',
+    `${GUIDANCE_LEAD} ${guidance}`,
+    '',
+    'Rules for the rewrite:',
+    '- Keep every part of the original that is not plain prose (tables, code, sample input) and keep what it asks for.',
+    '- Add only about 10 to 20 words; stay concise.',
+    '- Write it as a standalone task: do not refer to the original, to this request, or to the tags around the task.',
+    '- Answer with the rewritten task alone, with no heading, label or comment.',
+    '',
+    INSTRUCTION_OPEN,
+    INSTRUCTION_PLACEHOLDER,
+    INSTRUCTION_CLOSE,
+  ].join('\n');
+}
+
+/** The phrase that opens the in-breadth template; the simulated LLM finds it by this. */
+export const IN_BREADTH_LEAD = 'Study the task below only to learn its subject area.';
+
+const IN_BREADTH_TEMPLATE = [
+  `${IN_BREADTH_LEAD} Then write one brand-new task from the same area that is about a rarer, more specialised topic.`,
+  '',
+  'Rules for the new task:',
+  '- Make it about as long and as hard as the one below.',
+  '- It must be reasonable and answerable by a person.',
+  '- Do not refer to the task below, to this request, or to the tags around it.',
+  '- Answer with the new task alone, with no heading, label or comment.',
+  '',
+  INSTRUCTION_OPEN,
+  INSTRUCTION_PLACEHOLDER,
+  INSTRUCTION_CLOSE,
+].join('\n');
+
+/** The general method set of the paper: five in-depth operations plus in-breadth, equally likely. */
+export const GENERAL_OPERATIONS: readonly Operation[] = [
+  ...(Object.keys(IN_DEPTH_GUIDANCE) as InDepthOperationId[]).map(
+    (id): Operation => ({
+      id,
+      kind: 'in-depth',
+      weight: 1,
+      system: EVOLVER_SYSTEM,
+      template: inDepthTemplate(IN_DEPTH_GUIDANCE[id]),
+    }),
+  ),
+  { id: 'in-breadth', kind: 'in-breadth', weight: 1, system: EVOLVER_SYSTEM, template: IN_BREADTH_TEMPLATE },
+];
+
+/** The messages that ask the evolver LLM to apply an operation to an instruction. */
+export function buildMutationMessages(operation: Operation, instruction: string): ChatMessage[] {
+  return [
+    { role: 'system', content: operation.system },
+    { role: 'user', content: fillTemplate(operation.template, instruction) },
+  ];
+}
+
+export const RESPONDER_SYSTEM =
+  'You are a knowledgeable, careful assistant. Answer the request completely and accurately.';
+
+/** The messages that ask the responder LLM to answer an (evolved) instruction. */
+export function buildResponseMessages(instruction: string): ChatMessage[] {
+  return [
+    { role: 'system', content: RESPONDER_SYSTEM },
+    { role: 'user', content: instruction },
+  ];
+}

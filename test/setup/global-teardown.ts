@@ -1,0 +1,2 @@
+// Placeholder: replaced by the dev-server global teardown.
+export default async function globalTeardown(): Promise<void> {}

@@ -20,7 +20,11 @@ export function countWords(text: string): number {
 export function checkSorryShort(response: string): Verdict {
   const words = countWords(response);
   if (/sorry/i.test(response) && words < SORRY_WORD_LIMIT) {
-    return { passed: false, rule: 'sorry-short', evidence: `the response says "sorry" and has ${words} words (< ${SORRY_WORD_LIMIT})` };
+    return {
+      passed: false,
+      rule: 'sorry-short',
+      evidence: `the response says "sorry" and has ${words} words (< ${SORRY_WORD_LIMIT})`,
+    };
   }
   return { passed: true };
 }
@@ -79,13 +83,22 @@ export const TEMPLATE_MARKERS: readonly string[] = [
 export function checkTemplateWords(instruction: string, markers: readonly string[] = TEMPLATE_MARKERS): Verdict {
   const lower = instruction.toLowerCase();
   const found = markers.find((m) => lower.includes(m.toLowerCase()));
-  if (found) return { passed: false, rule: 'template-words', evidence: `the instruction contains the template words "${found}"` };
+  if (found)
+    return {
+      passed: false,
+      rule: 'template-words',
+      evidence: `the instruction contains the template words "${found}"`,
+    };
   return { passed: true };
 }
 
 /** Rules 2-4 in order; the first that fails gives the verdict. */
 export function checkDeterministicRules(instruction: string, response: string): Verdict {
-  for (const verdict of [checkTemplateWords(instruction), checkSorryShort(response), checkPunctuationStopwords(response)]) {
+  for (const verdict of [
+    checkTemplateWords(instruction),
+    checkSorryShort(response),
+    checkPunctuationStopwords(response),
+  ]) {
     if (!verdict.passed) return verdict;
   }
   return { passed: true };
@@ -129,6 +142,10 @@ export function parseEqualityAnswer(answer: string): 'equal' | 'not-equal' | nul
 
 export function equalityVerdict(answer: 'equal' | 'not-equal'): Verdict {
   return answer === 'equal'
-    ? { passed: false, rule: 'no-information-gain', evidence: 'the judge found the evolved instruction equal to its parent' }
+    ? {
+        passed: false,
+        rule: 'no-information-gain',
+        evidence: 'the judge found the evolved instruction equal to its parent',
+      }
     : { passed: true };
 }

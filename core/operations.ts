@@ -79,15 +79,13 @@ const IN_BREADTH_TEMPLATE = [
 
 /** The general method set of the paper: five in-depth operations plus in-breadth, equally likely. */
 export const GENERAL_OPERATIONS: readonly Operation[] = [
-  ...(Object.keys(IN_DEPTH_GUIDANCE) as InDepthOperationId[]).map(
-    (id): Operation => ({
-      id,
-      kind: 'in-depth',
-      weight: 1,
-      system: EVOLVER_SYSTEM,
-      template: inDepthTemplate(IN_DEPTH_GUIDANCE[id]),
-    }),
-  ),
+  ...(Object.keys(IN_DEPTH_GUIDANCE) as InDepthOperationId[]).map((id): Operation => ({
+    id,
+    kind: 'in-depth',
+    weight: 1,
+    system: EVOLVER_SYSTEM,
+    template: inDepthTemplate(IN_DEPTH_GUIDANCE[id]),
+  })),
   { id: 'in-breadth', kind: 'in-breadth', weight: 1, system: EVOLVER_SYSTEM, template: IN_BREADTH_TEMPLATE },
 ];
 

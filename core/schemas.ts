@@ -62,7 +62,13 @@ export const VerdictSchema = z.union([
   z.object({ passed: z.literal(true) }),
   z.object({
     passed: z.literal(false),
-    rule: z.enum(['no-information-gain', 'sorry-short', 'punctuation-stopwords', 'template-words', 'unparseable-rewrite']),
+    rule: z.enum([
+      'no-information-gain',
+      'sorry-short',
+      'punctuation-stopwords',
+      'template-words',
+      'unparseable-rewrite',
+    ]),
     evidence: z.string(),
   }),
 ]);

@@ -1,0 +1,41 @@
+/** A small typed API for programs: start and follow EvolForge workflows. */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { InstructionEvolutionInput, Lineage } from '../core/schemas';
+import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { hash32 } from '../core/prng';
+import type { instructionEvolution } from '../workflows';
+
+export function instructionWorkflowId(runId: string, instructionId: string): string {
+  return `evol-${runId}-${instructionId}`;
+}
+
+/** A stable id for an instruction given as text alone. */
+export function instructionIdFor(text: string): string {
+  return `i${hash32(text.trim()).toString(16).padStart(8, '0')}`;
+}
+
+/** A readable, unique run id: `<prefix>-YYYYMMDD-HHMMSS-xxxx`. */
+export function newRunId(prefix = 'run', now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${prefix}-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export async function startInstructionEvolution(
+  client: Client,
+  taskQueue: string,
+  input: InstructionEvolutionInput,
+): Promise<WorkflowHandle<typeof instructionEvolution>> {
+  return client.workflow.start<typeof instructionEvolution>('instructionEvolution', {
+    taskQueue,
+    workflowId: instructionWorkflowId(input.runId, input.instructionId),
+    args: [input],
+    typedSearchAttributes: [
+      { key: EvolRunId, value: input.runId },
+      { key: EvolInstructionId, value: input.instructionId },
+      { key: EvolKind, value: 'instruction' },
+      { key: EvolStatus, value: 'running' },
+    ],
+  });
+}
+
+export type { Lineage };

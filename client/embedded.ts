@@ -1,0 +1,89 @@
+/**
+ * Gets a command what it needs to run work: a Temporal connection (starting the embedded dev
+ * server in the background when nothing is configured) and, where wanted, a worker in this process.
+ */
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { startDevServer, uiWorkflowsUrl } from '../server/dev-server';
+import { ensureTemporalCli } from '../server/temporal-cli';
+import { createEvolWorker, DEFAULT_TASK_QUEUE, type EvolWorker } from '../worker';
+import { describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
+
+export interface SessionOptions {
+  /** Where the embedded server keeps its SQLite file and logs. Default: `.evolforge` in cwd. */
+  dataDir?: string;
+  taskQueue?: string;
+  /** Run a worker in this process: 'auto' does so on the embedded default only. */
+  worker?: 'auto' | 'always' | 'never';
+  /** Progress lines (stderr by default, so --json output stays clean). */
+  log?: (line: string) => void;
+}
+
+export interface Session {
+  client: Client;
+  target: TemporalTarget;
+  taskQueue: string;
+  /** The Temporal UI, when known (the embedded server's, or TEMPORAL_UI_URL). */
+  uiUrl?: string;
+  worker?: EvolWorker;
+  /** Runs the in-process worker (if any) until `fn` settles. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function defaultDataDir(): string {
+  return path.resolve(process.env.EVOL_DATA_DIR ?? '.evolforge');
+}
+
+export async function openSession(options: SessionOptions = {}): Promise<Session> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const target = resolveTemporalTarget();
+  const taskQueue = options.taskQueue ?? process.env.EVOL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  let uiUrl = process.env.TEMPORAL_UI_URL;
+  if (target.embedded) {
+    const cli = await ensureTemporalCli({ log });
+    const server = await startDevServer({
+      dataDir: options.dataDir ?? defaultDataDir(),
+      detached: true,
+      cliPath: cli,
+      log,
+    });
+    uiUrl ??= server.uiUrl;
+    log(
+      server.reused
+        ? `Using the Temporal dev server already running at ${server.address}.`
+        : `Started the Temporal dev server at ${server.address} in the background (data in ${options.dataDir ?? defaultDataDir()}; stop it with \`evol server stop\`).`,
+    );
+  } else {
+    log(`Using Temporal at ${describeTarget(target)}.`);
+  }
+  const connection = await Connection.connect(target.connectionOptions);
+  const client = new Client({ connection, namespace: target.namespace });
+
+  const wantWorker = options.worker === 'always' || (options.worker !== 'never' && target.embedded);
+  let worker: EvolWorker | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  if (wantWorker) {
+    nativeConnection = await NativeConnection.connect(target.connectionOptions);
+    worker = await createEvolWorker({ connection: nativeConnection, namespace: target.namespace, taskQueue });
+  }
+
+  return {
+    client,
+    target,
+    taskQueue,
+    uiUrl,
+    worker,
+    run: async (fn) => (worker ? worker.worker.runUntil(fn) : fn()),
+    close: async () => {
+      await worker?.shutdown();
+      await nativeConnection?.close();
+      await connection.close();
+    },
+  };
+}
+
+export function uiLink(session: Session, query?: string): string | undefined {
+  return session.uiUrl ? uiWorkflowsUrl(session.uiUrl, session.target.namespace, query) : undefined;
+}

@@ -1,0 +1,107 @@
+/**
+ * Resolves which LLM each role talks to, from a config file and the environment. The result is
+ * what workflows carry: endpoints, models and the *names* of key variables, never a key.
+ */
+import { z } from 'zod';
+import { LLM_ROLES, LlmEndpointSchema, SIM_BASE_URL, type LlmConfig, type LlmEndpoint, type LlmRole } from './schemas';
+
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+export const DEFAULT_MODEL = 'gpt-4o-mini';
+export const SIM_MODEL = 'evolforge-sim';
+
+const ROLE_DEFAULTS: Record<LlmRole, Pick<LlmEndpoint, 'temperature' | 'maxTokens'>> = {
+  // The paper evolves at temperature 1; a little lower keeps rewrites on topic.
+  evolver: { temperature: 0.7, maxTokens: 1024 },
+  responder: { temperature: 0.7, maxTokens: 2048 },
+  // The judge answers one word: deterministic and short.
+  judge: { temperature: 0, maxTokens: 16 },
+};
+
+const EndpointOverrideSchema = LlmEndpointSchema.partial().strict();
+export type EndpointOverride = z.infer<typeof EndpointOverrideSchema>;
+
+export const ConfigFileSchema = z
+  .object({
+    llm: z
+      .object({
+        default: EndpointOverrideSchema.optional(),
+        evolver: EndpointOverrideSchema.optional(),
+        responder: EndpointOverrideSchema.optional(),
+        judge: EndpointOverrideSchema.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+/** auto: the simulated LLM unless an LLM is configured; sim: always simulated; real: never. */
+export type LlmMode = 'auto' | 'sim' | 'real';
+
+export interface ResolvedLlm {
+  llm: LlmConfig;
+  simulated: boolean;
+  /** One line saying which LLM is used and why. */
+  description: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function envOverride(env: Env, role: LlmRole | 'default'): EndpointOverride {
+  const prefix = role === 'default' ? 'EVOL_' : `EVOL_${role.toUpperCase()}_`;
+  const out: EndpointOverride = {};
+  if (env[`${prefix}BASE_URL`]) out.baseURL = env[`${prefix}BASE_URL`];
+  if (env[`${prefix}MODEL`]) out.model = env[`${prefix}MODEL`];
+  if (env[`${prefix}API_KEY_ENV`]) out.apiKeyEnv = env[`${prefix}API_KEY_ENV`];
+  return out;
+}
+
+function isConfigured(env: Env, file: ConfigFile | undefined): boolean {
+  if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL || env.EVOL_BASE_URL) return true;
+  if (LLM_ROLES.some((role) => env[`EVOL_${role.toUpperCase()}_BASE_URL`])) return true;
+  return Boolean(file?.llm && Object.keys(file.llm).length > 0);
+}
+
+export function resolveLlmConfig(options: { env: Env; file?: ConfigFile; mode?: LlmMode }): ResolvedLlm {
+  const { env, file } = options;
+  const mode = options.mode ?? 'auto';
+  const simulated = mode === 'sim' || (mode === 'auto' && !isConfigured(env, file));
+  const llm = {} as LlmConfig;
+  for (const role of LLM_ROLES) {
+    const base: LlmEndpoint = {
+      baseURL: env.OPENAI_BASE_URL || OPENAI_DEFAULT_BASE_URL,
+      model: DEFAULT_MODEL,
+      apiKeyEnv: 'OPENAI_API_KEY',
+      requestTimeoutMs: 180_000,
+      ...ROLE_DEFAULTS[role],
+    };
+    const merged = simulated
+      ? {
+          ...base,
+          ...file?.llm?.default,
+          ...file?.llm?.[role],
+          baseURL: SIM_BASE_URL,
+          model: SIM_MODEL,
+          requestTimeoutMs: 30_000,
+        }
+      : {
+          ...base,
+          ...file?.llm?.default,
+          ...envOverride(env, 'default'),
+          ...file?.llm?.[role],
+          ...envOverride(env, role),
+        };
+    llm[role] = LlmEndpointSchema.parse(merged);
+  }
+  const description = simulated
+    ? mode === 'sim'
+      ? 'Using the built-in deterministic simulated LLM (--llm sim).'
+      : 'No LLM configured (OPENAI_API_KEY, OPENAI_BASE_URL and a config file are all absent): using the built-in deterministic simulated LLM. Its output shows the pipeline working, it is not real data.'
+    : `Using ${describeEndpoints(llm)}.`;
+  return { llm, simulated, description };
+}
+
+function describeEndpoints(llm: LlmConfig): string {
+  const parts = LLM_ROLES.map((role) => `${role}: ${llm[role].model} at ${llm[role].baseURL}`);
+  return parts.join('; ');
+}

@@ -1,0 +1,25 @@
+/** Failure types raised by EvolForge's LLM activities; shared by activities and workflows. */
+export const LlmFailure = {
+  Authentication: 'LlmAuthenticationError',
+  PermissionDenied: 'LlmPermissionDeniedError',
+  NotFound: 'LlmNotFoundError',
+  BadRequest: 'LlmBadRequestError',
+  RateLimited: 'LlmRateLimitedError',
+  ServerError: 'LlmServerError',
+  Timeout: 'LlmTimeoutError',
+  Connection: 'LlmConnectionError',
+  EmptyCompletion: 'LlmEmptyCompletionError',
+  UnusableCompletion: 'LlmUnusableCompletionError',
+  Unexpected: 'LlmUnexpectedError',
+} as const;
+
+/** Failures that retrying cannot fix: the run must stop until the setting is corrected. */
+export const NON_RETRYABLE_LLM_FAILURES: string[] = [
+  LlmFailure.Authentication,
+  LlmFailure.PermissionDenied,
+  LlmFailure.NotFound,
+  LlmFailure.BadRequest,
+];
+
+/** After every retry, these mean the model's output was unusable: the evolution failed, the run goes on. */
+export const UNUSABLE_OUTPUT_FAILURES: string[] = [LlmFailure.UnusableCompletion, LlmFailure.EmptyCompletion];

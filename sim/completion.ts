@@ -1,0 +1,129 @@
+/** Parsing chat-completion requests and building the replies, in the OpenAI wire format. */
+import { createHash } from 'node:crypto';
+import { ChatMessage } from '../core/messages';
+
+/** Every reply carries this `created` time, so replies are byte-for-byte reproducible. */
+export const SIM_CREATED = 1_700_000_000;
+
+export const DEFAULT_SIM_MODEL = 'sim-1';
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  stream: boolean;
+  includeUsageInStream: boolean;
+}
+
+/** Text of a message content: a string, an array of content parts, or null (tool calls). */
+function contentText(content: unknown): string | null {
+  if (typeof content === 'string') return content;
+  if (content === null || content === undefined) return '';
+  if (Array.isArray(content)) {
+    return content
+      .map((part) =>
+        part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string'
+          ? (part as { text: string }).text
+          : '',
+      )
+      .join('\n');
+  }
+  return null;
+}
+
+function roleOf(role: string): ChatMessage['role'] {
+  if (role === 'system' || role === 'developer') return 'system';
+  if (role === 'assistant') return 'assistant';
+  return 'user';
+}
+
+/** The request, or a message saying why it is not a chat-completion request. */
+export function parseChatRequest(body: unknown): ChatRequest | string {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'the request body must be a JSON object';
+  const fields = body as Record<string, unknown>;
+  if (!Array.isArray(fields.messages) || fields.messages.length === 0) {
+    return "'messages' must be a non-empty array";
+  }
+  const messages: ChatMessage[] = [];
+  for (const [index, message] of fields.messages.entries()) {
+    const role = message && typeof message === 'object' ? (message as { role?: unknown }).role : undefined;
+    const content = typeof role === 'string' ? contentText((message as { content?: unknown }).content) : null;
+    if (typeof role !== 'string' || content === null) {
+      return `'messages[${index}]' must have a string role and a string or array content`;
+    }
+    messages.push({ role: roleOf(role), content });
+  }
+  const model = typeof fields.model === 'string' && fields.model.length > 0 ? fields.model : DEFAULT_SIM_MODEL;
+  const streamOptions = fields.stream_options as { include_usage?: unknown } | undefined;
+  return {
+    model,
+    messages,
+    stream: fields.stream === true,
+    includeUsageInStream: streamOptions?.include_usage === true,
+  };
+}
+
+/** sha256 hex of `JSON.stringify({ model, messages })` with messages as `{ role, content }`. */
+export function requestKey(model: string, messages: readonly ChatMessage[]): string {
+  const plain = messages.map((m) => ({ role: m.role, content: m.content }));
+  return createHash('sha256')
+    .update(JSON.stringify({ model, messages: plain }))
+    .digest('hex');
+}
+
+export function approximateTokens(chars: number): number {
+  return Math.ceil(chars / 4);
+}
+
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export function usageFor(messages: readonly ChatMessage[], content: string): CompletionUsage {
+  const promptChars = messages.reduce((sum, m) => sum + m.content.length, 0);
+  const prompt = Math.max(1, approximateTokens(promptChars));
+  const completion = approximateTokens(content.length);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+export function completionId(key: string): string {
+  return `chatcmpl-sim-${key.slice(0, 24)}`;
+}
+
+export function buildCompletion(
+  key: string,
+  request: ChatRequest,
+  content: string,
+  options: { emptyChoices?: boolean } = {},
+): Record<string, unknown> {
+  return {
+    id: completionId(key),
+    object: 'chat.completion',
+    created: SIM_CREATED,
+    model: request.model,
+    choices: options.emptyChoices
+      ? []
+      : [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    usage: usageFor(request.messages, content),
+    system_fingerprint: 'evolforge-sim',
+  };
+}
+
+/** Server-sent events for `stream: true`: the whole content in one chunk, then the finish chunk. */
+export function buildStreamEvents(
+  key: string,
+  request: ChatRequest,
+  content: string,
+  options: { emptyChoices?: boolean } = {},
+): string {
+  const base = { id: completionId(key), object: 'chat.completion.chunk', created: SIM_CREATED, model: request.model };
+  const chunks: unknown[] = options.emptyChoices
+    ? [{ ...base, choices: [] }]
+    : [
+        { ...base, choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: null }] },
+        { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+      ];
+  if (request.includeUsageInStream) chunks.push({ ...base, choices: [], usage: usageFor(request.messages, content) });
+  return chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`).join('') + 'data: [DONE]\n\n';
+}

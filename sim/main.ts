@@ -1,0 +1,73 @@
+/**
+ * Runs the simulated LLM on its own:
+ *   node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N]
+ */
+import { SimLlmOptions, startSimLlm } from './llm-server';
+
+const USAGE =
+  'usage: node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--keep-messages]';
+
+function numberArg(flag: string, value: string | undefined, check: (n: number) => boolean): number {
+  const n = Number(value);
+  if (value === undefined || value.trim() === '' || !Number.isFinite(n) || !check(n)) {
+    throw new Error(`${flag} needs a valid number, got ${value === undefined ? 'nothing' : `"${value}"`}\n${USAGE}`);
+  }
+  return n;
+}
+
+function parseArgs(argv: readonly string[]): SimLlmOptions {
+  const options: SimLlmOptions = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const value = () => (inline !== undefined ? inline : argv[++i]);
+    switch (flag) {
+      case '--port':
+        options.port = numberArg(flag, value(), (n) => Number.isInteger(n) && n >= 0 && n < 65536);
+        break;
+      case '--host':
+        options.host = value();
+        break;
+      case '--latency-ms':
+        options.latencyMs = numberArg(flag, value(), (n) => n >= 0);
+        break;
+      case '--fault-rate':
+        options.faultRate = numberArg(flag, value(), (n) => n >= 0 && n <= 1);
+        break;
+      case '--fault-seed':
+        options.faultSeed = numberArg(flag, value(), Number.isInteger);
+        break;
+      case '--keep-messages':
+        options.keepMessages = true;
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown argument "${argv[i]}"\n${USAGE}`);
+    }
+  }
+  return options;
+}
+
+async function main(): Promise<void> {
+  const sim = await startSimLlm(parseArgs(process.argv.slice(2)));
+  console.log(`simulated LLM listening on ${sim.url}`);
+  const stop = () => {
+    sim.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,99 @@
+/** Public shapes of the simulated OpenAI-compatible LLM server. */
+import { ChatMessage } from '../core/messages';
+
+/** Ways a response can be broken on purpose, beyond plain HTTP error statuses. */
+export type SimFault = 'malformed-json' | 'truncated-json' | 'empty-choices' | 'empty-content' | 'reset' | 'hang';
+
+export const SIM_FAULTS: readonly SimFault[] = [
+  'malformed-json',
+  'truncated-json',
+  'empty-choices',
+  'empty-content',
+  'reset',
+  'hang',
+];
+
+export type SimRequestKind = 'mutate' | 'respond' | 'judge' | 'other';
+
+export const SIM_REQUEST_KINDS: readonly SimRequestKind[] = ['mutate', 'respond', 'judge', 'other'];
+
+export interface SimRule {
+  /** All given conditions must hold. `contains`/`regex` test the concatenated message contents (system + user ...). */
+  match?: { contains?: string; regex?: string; model?: string; kind?: SimRequestKind };
+  /** How many matching requests this rule answers before it is used up (default: unlimited). */
+  times?: number;
+  /** At most one of content / status / fault; none means "answer normally" (useful with latencyMs). */
+  content?: string;
+  /** An HTTP error response; the default body is an OpenAI-style `{error:{message,type,code}}`. */
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  fault?: SimFault;
+  latencyMs?: number;
+}
+
+export interface SimRequestRecord {
+  seq: number;
+  /** sha256 hex of `JSON.stringify({ model, messages })`, messages reduced to `{ role, content }`. */
+  key: string;
+  kind: SimRequestKind;
+  model: string;
+  outcome: 'ok' | 'error' | 'fault';
+  /** The HTTP status sent, or 0 when the connection was reset or left hanging. */
+  status: number;
+  operation?: string;
+  receivedAt: number;
+  /** Only with `keepMessages: true`. */
+  messages?: ChatMessage[];
+}
+
+/**
+ * Recognises one kind of request and answers it. The server tries its recognisers in order and
+ * the first whose `test` passes decides the kind and writes the answer.
+ */
+export interface SimRecogniser {
+  kind: SimRequestKind;
+  test(messages: ChatMessage[]): boolean;
+  /** The evolving operation a mutate request asks for, when the recogniser can tell. */
+  operation?(messages: ChatMessage[]): string | undefined;
+  answer(messages: ChatMessage[]): string;
+}
+
+export interface SimLlmOptions {
+  /** 0 = a random free port (the default). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Delay before every response, default 0. */
+  latencyMs?: number;
+  rules?: SimRule[];
+  /** 0..1: share of unscripted requests that get a random fault, drawn by a PRNG seeded with `faultSeed`. */
+  faultRate?: number;
+  faultSeed?: number;
+  /** Keep full messages in request records; off by default to save memory. */
+  keepMessages?: boolean;
+  /** Extra recognisers, tried before the built-in ones. */
+  recognisers?: SimRecogniser[];
+}
+
+export interface SimStats {
+  total: number;
+  byKind: Record<SimRequestKind, number>;
+  byOutcome: Record<string, number>;
+  /** Scripted and random failures by name: a fault name, or `http-<status>`. */
+  faultsInjected: Record<string, number>;
+}
+
+export interface SimLlm {
+  /** Base URL to hand to the openai client, e.g. http://127.0.0.1:PORT/v1 */
+  url: string;
+  port: number;
+  addRule(rule: SimRule): void;
+  clearRules(): void;
+  requests(): SimRequestRecord[];
+  countByKey(): Map<string, number>;
+  resetRequests(): void;
+  stats(): SimStats;
+  /** Stops listening and destroys open sockets, including hanging ones. */
+  close(): Promise<void>;
+}

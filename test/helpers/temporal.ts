@@ -1,0 +1,100 @@
+/**
+ * Test harness: connects to the dev server the global setup started, runs real workers on the
+ * workflow bundle it built, and points every LLM role at a simulated OpenAI-compatible server.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities, LlmGateway } from '../../activities';
+import type { LlmConfig, LlmEndpoint } from '../../core/schemas';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+  });
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: the jest global setup should have started a dev server`);
+  return value;
+}
+
+export const testAddress = () => required('EVOL_TEST_TEMPORAL_ADDRESS');
+export const workflowBundle = () => ({ codePath: required('EVOL_TEST_WORKFLOW_BUNDLE') });
+
+export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address: testAddress() });
+  return { client: new Client({ connection, namespace: 'default' }), connection };
+}
+
+let queueCounter = 0;
+export function uniqueTaskQueue(label: string): string {
+  return `test-${label}-${process.pid}-${Date.now().toString(36)}-${queueCounter++}`;
+}
+
+export interface TestWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  /** Shuts the worker down, waits for it to stop, closes its connection. */
+  close(): Promise<void>;
+}
+
+export async function startWorker(options: {
+  taskQueue: string;
+  env?: () => NodeJS.ProcessEnv;
+  maxConcurrentActivityTaskExecutions?: number;
+}): Promise<TestWorker> {
+  quietRuntime();
+  const connection = await NativeConnection.connect({ address: testAddress() });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: options.taskQueue,
+    workflowBundle: workflowBundle(),
+    activities: createActivities({ llm: new LlmGateway({ env: options.env }) }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
+  });
+  const running = worker.run();
+  return {
+    worker,
+    connection,
+    close: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** Every role at the given OpenAI-compatible base URL; short timeouts so faults resolve fast. */
+export function llmAt(baseURL: string, overrides: Partial<LlmEndpoint> = {}): LlmConfig {
+  const endpoint = (temperature: number): LlmEndpoint => ({
+    baseURL,
+    model: 'sim-1',
+    temperature,
+    maxTokens: 256,
+    apiKeyEnv: 'EVOL_TEST_API_KEY',
+    requestTimeoutMs: 5_000,
+    ...overrides,
+  });
+  return { evolver: endpoint(0.7), responder: endpoint(0.7), judge: endpoint(0) };
+}
+
+/** Polls `probe` until it returns a value, or fails after the deadline. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}

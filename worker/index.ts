@@ -1,0 +1,78 @@
+/**
+ * Wires a Temporal worker: connection, task queue, tuning and EvolForge's activities.
+ * Tuning that matters against rate-limited LLM APIs:
+ * - maxConcurrentActivityTaskExecutions bounds in-flight LLM calls per worker;
+ * - maxTaskQueueActivitiesPerSecond is enforced by the server across every worker of the queue,
+ *   so one provider limit holds however many workers run.
+ */
+import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
+import { createActivities, LlmGateway, type Activities } from '../activities';
+import { startSimLlm, type SimLlm } from '../sim/llm-server';
+
+export const DEFAULT_TASK_QUEUE = 'evolforge';
+
+export interface EvolWorkerOptions {
+  connection: NativeConnection;
+  /** Default: 'default'. */
+  namespace?: string;
+  /** Default: DEFAULT_TASK_QUEUE ('evolforge'). */
+  taskQueue?: string;
+  /** A prebuilt workflow bundle (tests bundle once); default: bundle workflows/ at start. */
+  workflowBundle?: { codePath: string } | { code: string };
+  /** Default: activities over an LlmGateway reading keys from process.env, with a lazily started simulated LLM. */
+  activities?: Activities;
+  /** In-flight activities (LLM calls) per worker. Default: 100. */
+  maxConcurrentActivityTaskExecutions?: number;
+  /** Server-side limit of activity starts per second for the whole task queue. Default: none. */
+  maxTaskQueueActivitiesPerSecond?: number;
+  /** Default: Temporal's own (`pid@host`). */
+  identity?: string;
+}
+
+export interface EvolWorker {
+  worker: Worker;
+  /** Stops polling, lets running activities finish, closes the simulated LLM if one was started. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the simulated LLM the first time a role needs it (`sim://local`). */
+export function lazySimulatedLlm(): { baseUrl: () => Promise<string>; close: () => Promise<void> } {
+  let started: Promise<SimLlm> | undefined;
+  return {
+    baseUrl: async () => {
+      started ??= startSimLlm();
+      return (await started).url;
+    },
+    close: async () => {
+      if (started) await (await started).close();
+    },
+  };
+}
+
+export async function createEvolWorker(options: EvolWorkerOptions): Promise<EvolWorker> {
+  const sim = lazySimulatedLlm();
+  const activities = options.activities ?? createActivities({ llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }) });
+  const worker = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
+    maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,
+    identity: options.identity,
+  });
+  return {
+    worker,
+    shutdown: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await sim.close();
+    },
+  };
+}
+
+export async function connectWorker(options: NativeConnectionOptions): Promise<NativeConnection> {
+  return NativeConnection.connect(options);
+}

@@ -1,0 +1,30 @@
+/**
+ * Timeouts and retry policies of the LLM activities, in one place.
+ * - start-to-close: the HTTP request's own timeout plus a margin, so the SDK call times out first
+ *   and its error is classified (LlmTimeoutError) rather than lost to an activity timeout.
+ * - retries: exponential from 2 s to 2 min, 10 attempts (about 10 minutes of a provider outage);
+ *   a 429's Retry-After overrides the next delay. Configuration errors (401/403/404/400) are
+ *   non-retryable at the source and listed here too, so they fail on the first attempt.
+ */
+import { proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
+import type { Activities } from '../activities';
+import type { LlmConfig } from '../core/schemas';
+
+export const LLM_RETRY_POLICY: RetryPolicy = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '2m',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE_LLM_FAILURES,
+};
+
+const MARGIN_MS = 15_000;
+
+export function llmActivities(llm: LlmConfig) {
+  const timeoutMs = Math.max(llm.evolver.requestTimeoutMs, llm.responder.requestTimeoutMs, llm.judge.requestTimeoutMs);
+  return proxyActivities<Activities>({
+    startToCloseTimeout: timeoutMs + MARGIN_MS,
+    retry: LLM_RETRY_POLICY,
+  });
+}

@@ -1,0 +1,1 @@
+export { instructionEvolution, lineageQuery } from './instruction-evolution';

@@ -84,9 +84,11 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
 }
 
 if (require.main === module) {
+  // Exit explicitly: the Temporal runtime keeps handles (and signal handlers) that would hold the process open.
   buildProgram()
     .parseAsync(process.argv)
-    .catch((err) => {
-      process.exitCode = reportError(err);
-    });
+    .then(
+      () => process.exit(process.exitCode ?? 0),
+      (err) => process.exit(reportError(err)),
+    );
 }

@@ -8,6 +8,7 @@ import { UserError } from '../core/validation';
 import { runServer } from '../server/serve';
 import { stopBackgroundServer } from '../server/dev-server';
 import { connectWorker, createEvolWorker } from '../worker';
+import { installQuietRuntime } from '../worker/runtime';
 import { instructionIdFor, newRunId, startInstructionEvolution } from './api';
 import { loadConfigFile } from './config-file';
 import { defaultDataDir, openSession, uiLink } from './embedded';
@@ -44,6 +45,7 @@ export async function runWorkerCommand(options: { taskQueue: string; maxConcurre
   const target = resolveTemporalTarget();
   if (options.rateLimit !== undefined && !(options.rateLimit > 0))
     throw new UserError('--rate-limit must be a positive number');
+  installQuietRuntime();
   const connection = await connectWorker(target.connectionOptions);
   const evolWorker = await createEvolWorker({
     connection,

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { installQuietRuntime } from '../worker/runtime';
 import { startDevServer, uiWorkflowsUrl } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
 import { createEvolWorker, DEFAULT_TASK_QUEUE, type EvolWorker } from '../worker';
@@ -64,9 +65,16 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
   const wantWorker = options.worker === 'always' || (options.worker !== 'never' && target.embedded);
   let worker: EvolWorker | undefined;
   let nativeConnection: NativeConnection | undefined;
-  if (wantWorker) {
-    nativeConnection = await NativeConnection.connect(target.connectionOptions);
-    worker = await createEvolWorker({ connection: nativeConnection, namespace: target.namespace, taskQueue });
+  try {
+    if (wantWorker) {
+      installQuietRuntime();
+      nativeConnection = await NativeConnection.connect(target.connectionOptions);
+      worker = await createEvolWorker({ connection: nativeConnection, namespace: target.namespace, taskQueue });
+    }
+  } catch (err) {
+    await nativeConnection?.close();
+    await connection.close();
+    throw err;
   }
 
   return {

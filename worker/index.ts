@@ -62,7 +62,7 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,
-    identity: options.identity,
+    ...(options.identity ? { identity: options.identity } : {}),
   });
   return {
     worker,

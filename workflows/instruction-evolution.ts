@@ -12,7 +12,8 @@ import {
 import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
-import { addUsage, ZERO_USAGE, type InstructionEvolutionInput, type Lineage, type LineageStep } from '../core/schemas';
+import type { InstructionEvolutionInput, Lineage, LineageStep } from '../core/schemas';
+import { addUsage, ZERO_USAGE } from '../core/usage';
 import { EvolEliminations, EvolRoundsDone, EvolStatus } from '../core/search-attributes';
 import { llmActivities } from './activity-options';
 

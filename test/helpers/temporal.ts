@@ -3,19 +3,10 @@
  * workflow bundle it built, and points every LLM role at a simulated OpenAI-compatible server.
  */
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { installQuietRuntime } from '../../worker/runtime';
 import { createActivities, LlmGateway } from '../../activities';
 import type { LlmConfig, LlmEndpoint } from '../../core/schemas';
-
-let runtimeInstalled = false;
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  Runtime.install({
-    logger: new DefaultLogger('WARN'),
-    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
-  });
-}
 
 function required(name: string): string {
   const value = process.env[name];
@@ -48,7 +39,7 @@ export async function startWorker(options: {
   env?: () => NodeJS.ProcessEnv;
   maxConcurrentActivityTaskExecutions?: number;
 }): Promise<TestWorker> {
-  quietRuntime();
+  installQuietRuntime();
   const connection = await NativeConnection.connect({ address: testAddress() });
   const worker = await Worker.create({
     connection,

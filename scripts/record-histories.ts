@@ -1,0 +1,85 @@
+/**
+ * Records the workflow histories committed under test/fixtures/histories. CI replays them against
+ * the current workflow code, so a change that would break running workflows fails the build.
+ * Run after a deliberate, patched() change: `npm run build && npm run record-histories`.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection } from '@temporalio/worker';
+import { startInstructionEvolution } from '../client/api';
+import type { LlmConfig, LlmEndpoint } from '../core/schemas';
+import { findFreePorts, startDevServer } from '../server/dev-server';
+import { startSimLlm } from '../sim/llm-server';
+import { createEvolWorker } from '../worker';
+import { installQuietRuntime } from '../worker/runtime';
+
+const OUT_DIR = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'histories');
+
+function llmAt(baseURL: string): LlmConfig {
+  const endpoint = (temperature: number): LlmEndpoint => ({
+    baseURL,
+    model: 'sim-1',
+    temperature,
+    maxTokens: 256,
+    apiKeyEnv: 'EVOL_RECORD_API_KEY',
+    requestTimeoutMs: 5_000,
+  });
+  return { evolver: endpoint(0.7), responder: endpoint(0.7), judge: endpoint(0) };
+}
+
+async function main(): Promise<void> {
+  installQuietRuntime();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-record-'));
+  const [port] = await findFreePorts(1);
+  const server = await startDevServer({ dataDir, port, headless: true, reuseExisting: false });
+  // One judged-equal round and one rate-limited call, so the history holds an elimination and a retry.
+  const sim = await startSimLlm({
+    rules: [
+      { match: { kind: 'judge' }, content: 'EQUAL', times: 1 },
+      { match: { kind: 'respond' }, status: 429, headers: { 'retry-after': '1' }, times: 1 },
+    ],
+  });
+  const connection = await Connection.connect({ address: server.address });
+  const native = await NativeConnection.connect({ address: server.address });
+  const taskQueue = 'record-histories';
+  const evolWorker = await createEvolWorker({ connection: native, taskQueue });
+  try {
+    const client = new Client({ connection });
+    const histories = await evolWorker.worker.runUntil(async () => {
+      const handle = await startInstructionEvolution(client, taskQueue, {
+        runId: 'fixture',
+        instructionId: 'rainbow',
+        instruction: 'Explain how a rainbow forms.',
+        rounds: 4,
+        seed: 42,
+        llm: llmAt(sim.url),
+      });
+      await handle.result();
+      return { 'instruction-evolution': await handle.fetchHistory() };
+    });
+    await fs.mkdir(OUT_DIR, { recursive: true });
+    for (const [name, history] of Object.entries(histories)) {
+      const file = path.join(OUT_DIR, `${name}.json`);
+      await fs.writeFile(file, `${historyToJSON(history)}\n`);
+      console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events?.length ?? 0} events)`);
+    }
+  } finally {
+    await evolWorker.shutdown();
+    await native.close();
+    await connection.close();
+    await sim.close();
+    await server.stop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -2,16 +2,20 @@
  * Every side effect EvolForge performs, built by one factory from injected dependencies so tests
  * hand in their own LLM endpoints and stores without module mocking.
  */
+import type { RunStore } from '../store/types';
 import { createEvolutionActivities } from './evolution';
 import { LlmGateway } from './llm';
+import { createRunStoreActivities } from './run-store';
 
 export interface ActivityDeps {
   llm: LlmGateway;
+  store: RunStore;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createEvolutionActivities(deps.llm),
+    ...createRunStoreActivities(deps.store),
   };
 }
 

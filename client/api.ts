@@ -3,11 +3,10 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { InstructionEvolutionInput, Lineage } from '../core/schemas';
 import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
 import { hash32 } from '../core/prng';
+import { instructionWorkflowId } from '../core/ids';
 import type { instructionEvolution } from '../workflows';
 
-export function instructionWorkflowId(runId: string, instructionId: string): string {
-  return `evol-${runId}-${instructionId}`;
-}
+export { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
 
 /** A stable id for an instruction given as text alone. */
 export function instructionIdFor(text: string): string {

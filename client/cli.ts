@@ -4,12 +4,20 @@
  * starts the Temporal dev server and an in-process worker) or against a configured cluster.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXPORT_FORMATS, EXPORT_ROUNDS } from '../core/export';
 import { runDemo, runEvolve, runServerCommand, runWorkerCommand } from './commands';
+import { runCancel, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
 import { reportError } from './errors';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
   return n;
 }
 
@@ -68,6 +76,87 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .addOption(llmOption())
     .option('--task-queue <name>', 'task queue', 'evolforge')
     .action(runEvolve);
+
+  program
+    .command('run')
+    .description('evolve a whole seed file as one durable run, following it with a progress bar')
+    .option('--input <file>', 'seeds: JSONL or JSON (Alpaca, ShareGPT, chat messages, plain, self-instruct seed tasks)')
+    .option('--run-id <id>', 'name of the run (default: generated, printed first)')
+    .option('--resume', 'continue an existing run (skips what is already done)')
+    .option('--rounds <n>', 'rounds of evolution', positiveInt, 4)
+    .option('--seed <n>', 'seed of the operation plans (same seed, same plans)', integer, 0)
+    .option('--concurrency <n>', 'instructions evolving at once', positiveInt, 16)
+    .option('--method <set>', 'evolving method set', 'general')
+    .option('--max-tokens <n>', 'pause the run once this many tokens are spent', positiveInt)
+    .option('--max-cost <usd>', 'pause the run once this many US dollars are spent', positiveNumber)
+    .option(
+      '--prices <file>',
+      'JSON price table overriding the defaults: {"model": {"inputPerMillion": 0.15, "outputPerMillion": 0.6}}',
+    )
+    .option('--strict', 'stop on the first invalid input row instead of skipping it')
+    .option('--detach', 'start the run and return without following it')
+    .option('--config <file>', 'config file (JSON or YAML)')
+    .addOption(llmOption())
+    .option('--task-queue <name>', 'task queue', 'evolforge')
+    .action(async (options) => {
+      await runDataset(options);
+    });
+
+  program
+    .command('status')
+    .description("a run's progress: counts per round and outcome, eliminations by rule, tokens, cost, rate, ETA")
+    .argument('<run>', 'run id')
+    .option('--json', 'print it as JSON')
+    .action(runStatus);
+
+  program
+    .command('pause')
+    .description('pause a run: running steps finish, nothing new starts')
+    .argument('<run>', 'run id')
+    .action(runPause);
+
+  program
+    .command('resume')
+    .description('resume a paused run, optionally with a new budget')
+    .argument('<run>', 'run id')
+    .option('--max-tokens <n>', 'new token budget', positiveInt)
+    .option('--max-cost <usd>', 'new cost budget in US dollars', positiveNumber)
+    .action(runResume);
+
+  program
+    .command('cancel')
+    .description('cancel a run (finished records stay)')
+    .argument('<run>', 'run id')
+    .action(runCancel);
+
+  program
+    .command('export')
+    .description("write a run's evolved instructions as a training set")
+    .argument('<run>', 'run id')
+    .addOption(new Option('--format <format>', 'output format').choices([...EXPORT_FORMATS]).default('alpaca'))
+    .option('--out <file>', 'output file (default: stdout)')
+    .addOption(
+      new Option('--rounds <which>', "all: every passed round (the paper's mix); final: the last one per seed")
+        .choices([...EXPORT_ROUNDS])
+        .default('all'),
+    )
+    .option('--include-seeds', 'add the seeds (with their own outputs) as rows')
+    .option('--shuffle', 'shuffle the rows')
+    .option('--seed <n>', 'shuffle seed', integer, 0)
+    .option('--sample <n>', 'keep only N rows (after shuffling)', positiveInt)
+    .action((runId, options) =>
+      runExport(runId, {
+        format: options.format,
+        out: options.out,
+        rounds: options.rounds,
+        includeSeeds: Boolean(options.includeSeeds),
+        shuffle: Boolean(options.shuffle),
+        seed: options.seed,
+        sample: options.sample,
+      }),
+    );
+
+  program.command('runs').description('list the runs in the run store').action(runList);
 
   program
     .command('demo')

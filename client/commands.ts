@@ -1,18 +1,17 @@
 /** The actions behind each `evol` command. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveLlmConfig, type LlmMode } from '../core/config';
-import type { Lineage } from '../core/schemas';
 import { EvolRunId } from '../core/search-attributes';
 import { UserError } from '../core/validation';
 import { runServer } from '../server/serve';
 import { stopBackgroundServer } from '../server/dev-server';
-import { connectWorker, createEvolWorker } from '../worker';
+import { connectWorker, createEvolWorker, DEFAULT_TASK_QUEUE } from '../worker';
 import { installQuietRuntime } from '../worker/runtime';
 import { instructionIdFor, newRunId, startInstructionEvolution } from './api';
 import { loadConfigFile } from './config-file';
 import { defaultDataDir, openSession, uiLink } from './embedded';
-import { formatLineage, formatLineageSummary } from './format';
+import { formatLineage } from './format';
+import { runDataset, runExport } from './run';
 import { resolveTemporalTarget, describeTarget } from './temporal-target';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
@@ -106,52 +105,22 @@ export async function runEvolve(
   }
 }
 
-interface SampleSeed {
-  id: string;
-  instruction: string;
-}
-
-function readSampleSeeds(): SampleSeed[] {
-  const file = path.resolve(__dirname, '..', '..', 'samples', 'seeds.jsonl');
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as SampleSeed);
-}
-
+/** `npm start`: a dataset run over the sample seeds, followed with a progress bar, then exported. */
 export async function runDemo(options: { rounds: number; seed: number; config?: string; llm: LlmMode }): Promise<void> {
-  const { llm } = resolveLlm(options);
-  const seeds = readSampleSeeds();
-  const session = await openSession({ dataDir: defaultDataDir() });
-  try {
-    const runId = newRunId('demo');
-    stderr(`Run ${runId}: evolving ${seeds.length} sample seeds for ${options.rounds} rounds each...`);
-    const lineages: Lineage[] = await session.run(async () => {
-      const handles = await Promise.all(
-        seeds.map((seed) =>
-          startInstructionEvolution(session.client, session.taskQueue, {
-            runId,
-            instructionId: seed.id,
-            instruction: seed.instruction,
-            rounds: options.rounds,
-            seed: options.seed,
-            llm,
-          }),
-        ),
-      );
-      return Promise.all(handles.map((h) => h.result()));
-    });
-    for (const lineage of lineages) process.stdout.write(`${formatLineageSummary(lineage)}\n`);
-    const steps = lineages.flatMap((l) => l.steps);
-    const eliminated = steps.filter((s) => !s.verdict.passed).length;
-    const tokens = lineages.reduce((sum, l) => sum + l.usage.totalTokens, 0);
-    process.stdout.write(
-      `\n${seeds.length} seeds, ${steps.length} evolutions, ${eliminated} eliminated, ${tokens} tokens.\n`,
-    );
-    const link = uiLink(session, `${EvolRunId.name}="${runId}"`);
-    if (link) process.stdout.write(`Their histories in Temporal UI: ${link}\n`);
-  } finally {
-    await session.close();
-  }
+  const input = path.resolve(__dirname, '..', '..', 'samples', 'seeds.jsonl');
+  const { runId, finished } = await runDataset({
+    input,
+    rounds: options.rounds,
+    seed: options.seed,
+    concurrency: 8,
+    method: 'general',
+    config: options.config,
+    llm: options.llm,
+    taskQueue: process.env.EVOL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    runId: newRunId('demo'),
+  });
+  if (!finished) return;
+  const out = path.join(defaultDataDir(), 'exports', `${runId}.json`);
+  await runExport(runId, { format: 'alpaca', rounds: 'all', includeSeeds: false, shuffle: true, seed: 0, out });
+  process.stdout.write(`Dataset: ${out}\n`);
 }

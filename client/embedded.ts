@@ -2,10 +2,10 @@
  * Gets a command what it needs to run work: a Temporal connection (starting the embedded dev
  * server in the background when nothing is configured) and, where wanted, a worker in this process.
  */
-import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { installQuietRuntime } from '../worker/runtime';
+import { defaultDataDir } from '../store/location';
 import { startDevServer, uiWorkflowsUrl } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
 import { createEvolWorker, DEFAULT_TASK_QUEUE, type EvolWorker } from '../worker';
@@ -17,6 +17,8 @@ export interface SessionOptions {
   taskQueue?: string;
   /** Run a worker in this process: 'auto' does so on the embedded default only. */
   worker?: 'auto' | 'always' | 'never';
+  /** Let the Temporal runtime stop the worker on SIGINT/SIGTERM (false: the command handles Ctrl-C). Default true. */
+  handleSignals?: boolean;
   /** Progress lines (stderr by default, so --json output stays clean). */
   log?: (line: string) => void;
 }
@@ -33,9 +35,7 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export function defaultDataDir(): string {
-  return path.resolve(process.env.EVOL_DATA_DIR ?? '.evolforge');
-}
+export { defaultDataDir } from '../store/location';
 
 export async function openSession(options: SessionOptions = {}): Promise<Session> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -67,7 +67,7 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
   let nativeConnection: NativeConnection | undefined;
   try {
     if (wantWorker) {
-      installQuietRuntime();
+      installQuietRuntime(options.handleSignals ?? true);
       nativeConnection = await NativeConnection.connect(target.connectionOptions);
       worker = await createEvolWorker({ connection: nativeConnection, namespace: target.namespace, taskQueue });
     }

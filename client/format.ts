@@ -34,8 +34,3 @@ export function formatLineage(lineage: Lineage, options: { responseChars?: numbe
   );
   return lines.join('\n');
 }
-
-export function formatLineageSummary(lineage: Lineage): string {
-  const ops = lineage.steps.map((s) => `${s.operation}${s.verdict.passed ? '' : '✗'}`).join(' → ');
-  return `${lineage.instructionId}: ${ops}\n  ${clip(lineage.seed, 70)}\n  ⇒ ${clip(lineage.final, 140)}`;
-}

@@ -75,6 +75,8 @@ export interface LineageStep {
   response: string;
   verdict: import('./elimination').Verdict | { passed: false; rule: 'unparseable-rewrite'; evidence: string };
   usage: Usage;
+  /** US dollars by the run's price table (0 when the model has no price). */
+  costUsd: number;
 }
 
 export type EvolutionStatus = 'running' | 'completed' | 'failed';
@@ -90,16 +92,24 @@ export interface Lineage {
   /** The newest instruction that passed elimination (the seed if none did). */
   final: string;
   usage: Usage;
+  costUsd: number;
 }
 
 /** Input of the instructionEvolution workflow: small, no secrets. */
 export interface InstructionEvolutionInput {
   runId: string;
   instructionId: string;
-  instruction: string;
+  /** The seed text; when absent the workflow loads it from the run store by id. */
+  instruction?: string;
   rounds: number;
   seed: number;
   llm: LlmConfig;
   /** The method set to draw from; the general set when absent. */
   operations?: import('./operations').Operation[];
+  /** Prices of the models used, for the cost of each step. */
+  prices?: Record<string, import('./pricing').ModelPrice>;
+  /** Write the finished lineage to the run store (dataset runs). */
+  saveToStore?: boolean;
+  /** The dataset workflow to report to when this one ends. */
+  parentWorkflowId?: string;
 }

@@ -58,7 +58,7 @@ function actionForRule(rule: SimRule): Action {
   return { type: 'answer', content: rule.content };
 }
 
-function emptyStats(): SimStats {
+function emptyStats(): Omit<SimStats, 'inFlight'> {
   const byKind = Object.fromEntries(SIM_REQUEST_KINDS.map((kind) => [kind, 0])) as Record<SimRequestKind, number>;
   return { total: 0, byKind, byOutcome: { ok: 0, error: 0, fault: 0 }, faultsInjected: {} };
 }
@@ -80,6 +80,8 @@ class SimulatedLlm implements SimLlm {
   private counts = new Map<string, number>();
   private counters = emptyStats();
   private seq = 0;
+  /** Requests received and not answered yet (the response not closed). */
+  private inFlight = 0;
   /** Models seen, also used to share one string per model name among the records. */
   private readonly models = new Map<string, string>();
 
@@ -139,7 +141,13 @@ class SimulatedLlm implements SimLlm {
 
   stats(): SimStats {
     const { total, byKind, byOutcome, faultsInjected } = this.counters;
-    return { total, byKind: { ...byKind }, byOutcome: { ...byOutcome }, faultsInjected: { ...faultsInjected } };
+    return {
+      total,
+      inFlight: this.inFlight,
+      byKind: { ...byKind },
+      byOutcome: { ...byOutcome },
+      faultsInjected: { ...faultsInjected },
+    };
   }
 
   close(): Promise<void> {
@@ -230,6 +238,8 @@ class SimulatedLlm implements SimLlm {
       action,
       request.messages,
     );
+    this.inFlight++;
+    res.once('close', () => this.inFlight--);
 
     if (action.type === 'fault' && action.fault === 'hang') return;
     await this.delay(rule?.latencyMs ?? this.options.latencyMs ?? 0);

@@ -78,6 +78,8 @@ export interface SimLlmOptions {
 
 export interface SimStats {
   total: number;
+  /** Requests received whose response has not been closed yet. */
+  inFlight: number;
   byKind: Record<SimRequestKind, number>;
   byOutcome: Record<string, number>;
   /** Scripted and random failures by name: a fault name, or `http-<status>`. */

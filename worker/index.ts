@@ -8,6 +8,9 @@
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, LlmGateway, type Activities } from '../activities';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
+import { LocalRunStore } from '../store/local-run-store';
+import { defaultStoreDir } from '../store/location';
+import type { RunStore } from '../store/types';
 
 export const DEFAULT_TASK_QUEUE = 'evolforge';
 
@@ -21,6 +24,8 @@ export interface EvolWorkerOptions {
   workflowBundle?: { codePath: string } | { code: string };
   /** Default: activities over an LlmGateway reading keys from process.env, with a lazily started simulated LLM. */
   activities?: Activities;
+  /** The run store the default activities use. Default: a LocalRunStore at EVOL_STORE_DIR or .evolforge/runs. */
+  store?: RunStore;
   /** In-flight activities (LLM calls) per worker. Default: 100. */
   maxConcurrentActivityTaskExecutions?: number;
   /** Server-side limit of activity starts per second for the whole task queue. Default: none. */
@@ -51,7 +56,12 @@ export function lazySimulatedLlm(): { baseUrl: () => Promise<string>; close: () 
 
 export async function createEvolWorker(options: EvolWorkerOptions): Promise<EvolWorker> {
   const sim = lazySimulatedLlm();
-  const activities = options.activities ?? createActivities({ llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }) });
+  const activities =
+    options.activities ??
+    createActivities({
+      llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }),
+      store: options.store ?? new LocalRunStore(defaultStoreDir()),
+    });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',

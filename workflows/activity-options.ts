@@ -28,3 +28,11 @@ export function llmActivities(llm: LlmConfig) {
     retry: LLM_RETRY_POLICY,
   });
 }
+
+/** Run-store reads and writes: local and quick, so short timeouts and plain retries. */
+export function storeActivities() {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  });
+}

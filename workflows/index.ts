@@ -1,1 +1,3 @@
-export { instructionEvolution, lineageQuery } from './instruction-evolution';
+export { instructionEvolution } from './instruction-evolution';
+export { datasetEvolution } from './dataset-evolution';
+export * from './messages';

@@ -5,43 +5,62 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  defineQuery,
+  condition,
+  getExternalWorkflowHandle,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { InstructionReport } from '../core/dataset';
 import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
-import type { InstructionEvolutionInput, Lineage, LineageStep } from '../core/schemas';
-import { addUsage, ZERO_USAGE } from '../core/usage';
+import { costOf } from '../core/pricing';
+import type { InstructionEvolutionInput, Lineage, LineageStep, LlmEndpoint } from '../core/schemas';
 import { EvolEliminations, EvolRoundsDone, EvolStatus } from '../core/search-attributes';
-import { llmActivities } from './activity-options';
-
-export const lineageQuery = defineQuery<Lineage>('lineage');
+import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
+import { llmActivities, storeActivities } from './activity-options';
+import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from './messages';
 
 export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage> {
   const { mutate, respond, eliminate } = llmActivities(input.llm);
-  const plan = planOperations(input.operations ?? GENERAL_OPERATIONS, input.seed, input.instructionId, input.rounds);
+  const store = storeActivities();
+  let paused = false;
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
+  const whenRunning = () => condition(() => !paused);
+  const cost = (endpoint: LlmEndpoint, usage: Usage) => costOf(usage, input.prices?.[endpoint.model]);
+
   const lineage: Lineage = {
     runId: input.runId,
     instructionId: input.instructionId,
-    seed: input.instruction,
+    seed: input.instruction ?? '',
     status: 'running',
     rounds: input.rounds,
     steps: [],
-    final: input.instruction,
+    final: input.instruction ?? '',
     usage: ZERO_USAGE,
+    costUsd: 0,
   };
   setHandler(lineageQuery, () => lineage);
 
   try {
+    if (input.instruction === undefined) {
+      lineage.seed = lineage.final = (
+        await store.loadSeed({ runId: input.runId, instructionId: input.instructionId })
+      ).text;
+    }
+    const plan = planOperations(input.operations ?? GENERAL_OPERATIONS, input.seed, input.instructionId, input.rounds);
+
     for (let round = 1; round <= input.rounds; round++) {
       const operation = plan[round - 1];
       const parent = lineage.final;
       let step: LineageStep;
       try {
+        await whenRunning();
         const evolved = await mutate({ evolver: input.llm.evolver, operation, instruction: parent });
+        await whenRunning();
         const answered = await respond({ responder: input.llm.responder, instruction: evolved.instruction });
+        await whenRunning();
         const judged = await eliminate({
           judge: input.llm.judge,
           parent,
@@ -56,6 +75,10 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
           response: answered.response,
           verdict: judged.verdict,
           usage: addUsage(addUsage(evolved.usage, answered.usage), judged.usage),
+          costUsd:
+            cost(input.llm.evolver, evolved.usage) +
+            cost(input.llm.responder, answered.usage) +
+            cost(input.llm.judge, judged.usage),
         };
       } catch (err) {
         if (!isUnusableOutput(err)) throw err;
@@ -63,20 +86,25 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
       }
       lineage.steps.push(step);
       lineage.usage = addUsage(lineage.usage, step.usage);
+      lineage.costUsd += step.costUsd;
       if (step.verdict.passed) lineage.final = step.instruction;
       upsertSearchAttributes([
         { key: EvolRoundsDone, value: round },
         { key: EvolEliminations, value: lineage.steps.filter((s) => !s.verdict.passed).length },
       ]);
     }
+
+    lineage.status = 'completed';
+    if (input.saveToStore) await store.saveLineage(lineage);
   } catch (err) {
     lineage.status = 'failed';
     upsertSearchAttributes([{ key: EvolStatus, value: 'failed' }]);
+    await reportToParent(input, lineage, err);
     throw err;
   }
 
-  lineage.status = 'completed';
   upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
+  await reportToParent(input, lineage);
   return lineage;
 }
 
@@ -102,5 +130,30 @@ function unusableStep(round: number, operation: string, parent: string, err: Act
       evidence: `no usable answer after every retry: ${err.cause?.message ?? err.message}`,
     },
     usage: ZERO_USAGE,
+    costUsd: 0,
   };
+}
+
+/** Tells the dataset workflow (if any) how this instruction ended; it may have closed, which is fine. */
+async function reportToParent(input: InstructionEvolutionInput, lineage: Lineage, err?: unknown): Promise<void> {
+  if (!input.parentWorkflowId) return;
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const report: InstructionReport = {
+    instructionId: input.instructionId,
+    status: err ? 'failed' : 'completed',
+    rounds: lineage.steps.map((s) => ({
+      round: s.round,
+      passed: s.verdict.passed,
+      rule: s.verdict.passed ? undefined : s.verdict.rule,
+    })),
+    usage: lineage.usage,
+    costUsd: lineage.costUsd,
+    errorType: cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined,
+    error: err ? (cause instanceof Error ? cause.message : String(cause)) : undefined,
+  };
+  try {
+    await getExternalWorkflowHandle(input.parentWorkflowId).signal(instructionFinishedSignal, report);
+  } catch {
+    // The dataset workflow is gone (cancelled or terminated): nobody is waiting for this report.
+  }
 }

@@ -5,6 +5,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { installQuietRuntime } from '../../worker/runtime';
+import { LocalRunStore } from '../../store/local-run-store';
+import type { RunStore } from '../../store/types';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createActivities, LlmGateway } from '../../activities';
 import type { LlmConfig, LlmEndpoint } from '../../core/schemas';
 
@@ -37,6 +42,8 @@ export interface TestWorker {
 export async function startWorker(options: {
   taskQueue: string;
   env?: () => NodeJS.ProcessEnv;
+  /** Default: a LocalRunStore in a fresh temp dir. */
+  store?: RunStore;
   maxConcurrentActivityTaskExecutions?: number;
 }): Promise<TestWorker> {
   installQuietRuntime();
@@ -45,7 +52,10 @@ export async function startWorker(options: {
     connection,
     taskQueue: options.taskQueue,
     workflowBundle: workflowBundle(),
-    activities: createActivities({ llm: new LlmGateway({ env: options.env }) }),
+    activities: createActivities({
+      llm: new LlmGateway({ env: options.env }),
+      store: options.store ?? new LocalRunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-store-'))),
+    }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
   });
   const running = worker.run();

@@ -15,6 +15,9 @@ export interface EvolTestGlobals {
   tempDir?: string;
 }
 
+/** History length at which the test server suggests continue-as-new. */
+export const TEST_SUGGEST_CONTINUE_AS_NEW = 300;
+
 export const GLOBALS_KEY = '__evolforgeTestGlobals';
 
 export function testGlobals(): EvolTestGlobals {
@@ -51,6 +54,8 @@ async function startServer(globals: EvolTestGlobals, tempDir: string): Promise<v
     port,
     uiPort,
     reuseExisting: false,
+    // Low, so dataset runs in tests continue as new several times (an instruction workflow stays far below it).
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': TEST_SUGGEST_CONTINUE_AS_NEW },
   });
   globals.server = server;
   process.env.EVOL_TEST_TEMPORAL_ADDRESS = server.address;

@@ -1,0 +1,109 @@
+/**
+ * Follows a dataset run in the terminal: a progress bar (done / total, eliminations, tokens, ETA)
+ * on a TTY, a line every few seconds elsewhere. Following never changes the run.
+ */
+import cliProgress from 'cli-progress';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { RunProgress } from '../core/dataset';
+import { progressQuery } from '../workflows/messages';
+
+export interface RunFigures {
+  done: number;
+  total: number;
+  eliminated: number;
+  tokens: number;
+  costUsd: number;
+  /** Instructions finished per second of active time (this incarnation's work only). */
+  rate: number;
+  etaSeconds?: number;
+}
+
+export function figuresOf(progress: RunProgress): RunFigures {
+  const { counts } = progress;
+  const eliminated = counts.eliminatedByRound.reduce((a, b) => a + b, 0);
+  const worked = counts.done - counts.alreadyDone;
+  const rate = progress.activeMs > 0 ? worked / (progress.activeMs / 1000) : 0;
+  const remaining = progress.totalSeeds - counts.done;
+  return {
+    done: counts.done,
+    total: progress.totalSeeds,
+    eliminated,
+    tokens: counts.usage.totalTokens,
+    costUsd: counts.costUsd,
+    rate,
+    etaSeconds: rate > 0 ? remaining / rate : undefined,
+  };
+}
+
+export function formatDuration(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function progressLine(progress: RunProgress): string {
+  const f = figuresOf(progress);
+  const state = progress.status === 'paused' ? ` PAUSED (${progress.pauseReason})` : '';
+  return `${f.done}/${f.total} done, ${progress.inFlight} running, ${f.eliminated} eliminated, ${f.tokens} tokens, $${f.costUsd.toFixed(4)}, ${f.rate.toFixed(2)}/s, ETA ${formatDuration(f.etaSeconds)}${state}`;
+}
+
+export interface FollowOptions {
+  /** Resolves to stop following early (Ctrl-C). */
+  stop: Promise<void>;
+  pollMs?: number;
+  out?: NodeJS.WriteStream;
+}
+
+/** Polls the run's progress until it completes (returns it) or following is stopped (returns undefined). */
+export async function followRun(handle: WorkflowHandle, options: FollowOptions): Promise<RunProgress | undefined> {
+  const out = options.out ?? process.stderr;
+  const pollMs = options.pollMs ?? 1000;
+  const bar = out.isTTY
+    ? new cliProgress.SingleBar(
+        {
+          stream: out,
+          format:
+            '{bar} {value}/{total} | {eliminated} eliminated | {tokens} tokens | {rate}/s | ETA {eta_text} {state}',
+          hideCursor: true,
+          barsize: 30,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let stopped = false;
+  void options.stop.then(() => (stopped = true));
+  let lastLine = 0;
+  let started = false;
+  try {
+    for (;;) {
+      const progress = await handle.query(progressQuery).catch(async (err) => {
+        const { status } = await handle.describe();
+        if (status.name !== 'RUNNING') return (await handle.result()) as RunProgress;
+        throw err;
+      });
+      const f = figuresOf(progress);
+      if (bar) {
+        const payload = {
+          eliminated: f.eliminated,
+          tokens: f.tokens,
+          rate: f.rate.toFixed(2),
+          eta_text: formatDuration(f.etaSeconds),
+          state: progress.status === 'paused' ? `PAUSED: ${progress.pauseReason}` : '',
+        };
+        if (!started) bar.start(f.total, f.done, payload);
+        else bar.update(f.done, payload);
+        started = true;
+      } else if (Date.now() - lastLine >= 5000 || progress.status === 'completed') {
+        out.write(`${progressLine(progress)}\n`);
+        lastLine = Date.now();
+      }
+      if (progress.status === 'completed') return progress;
+      await Promise.race([new Promise((resolve) => setTimeout(resolve, pollMs)), options.stop]);
+      if (stopped) return undefined;
+    }
+  } finally {
+    bar?.stop();
+  }
+}

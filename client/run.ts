@@ -1,0 +1,321 @@
+/** `evol run` and the commands that control a dataset run: status, pause, resume, cancel, export, runs. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { resolveLlmConfig, type LlmMode } from '../core/config';
+import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
+import type { ExportOptions } from '../core/export';
+import { datasetWorkflowId } from '../core/ids';
+import { GENERAL_OPERATIONS } from '../core/operations';
+import { DEFAULT_PRICES, PriceTableSchema, type PriceTable } from '../core/pricing';
+import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { describeIssues, UserError } from '../core/validation';
+import { checkRunId, LocalRunStore } from '../store/local-run-store';
+import { defaultStoreDir } from '../store/location';
+import type { RunMeta } from '../store/types';
+import type { datasetEvolution } from '../workflows';
+import { pauseSignal, progressQuery, resumeSignal } from '../workflows/messages';
+import { newRunId } from './api';
+import { loadConfigFile } from './config-file';
+import { openSession, uiLink, type Session } from './embedded';
+import { exportRun } from './export';
+import { figuresOf, followRun, formatDuration, progressLine } from './follow';
+import { formatProblem, readSeedFile } from './input-file';
+
+const stderr = (line: string) => process.stderr.write(`${line}\n`);
+const MAX_PROBLEMS_SHOWN = 20;
+
+export interface RunOptions {
+  input?: string;
+  runId?: string;
+  resume?: boolean;
+  rounds: number;
+  seed: number;
+  concurrency: number;
+  method: string;
+  maxTokens?: number;
+  maxCost?: number;
+  prices?: string;
+  strict?: boolean;
+  detach?: boolean;
+  config?: string;
+  llm: LlmMode;
+  taskQueue: string;
+}
+
+function openStore(): LocalRunStore {
+  return new LocalRunStore(defaultStoreDir());
+}
+
+/** The price table: defaults, overridden model by model by a JSON file. */
+export function loadPrices(file: string | undefined): PriceTable {
+  if (!file) return DEFAULT_PRICES;
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
+  } catch (err) {
+    throw new UserError(`cannot read the price table ${file}: ${(err as Error).message}`);
+  }
+  const parsed = PriceTableSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new UserError(
+      `${file}: ${describeIssues(parsed.error.issues)}. Expected {"model": {"inputPerMillion": 0.15, "outputPerMillion": 0.6}}`,
+    );
+  }
+  return { ...DEFAULT_PRICES, ...parsed.data };
+}
+
+function methodOperations(method: string) {
+  if (method === 'general') return GENERAL_OPERATIONS.map((op) => ({ ...op }));
+  throw new UserError(`unknown method set "${method}": use general`);
+}
+
+async function createRun(store: LocalRunStore, runId: string, options: RunOptions): Promise<RunMeta> {
+  if (!options.input) throw new UserError('--input FILE is needed to start a new run');
+  const report = await readSeedFile(options.input, { strict: options.strict });
+  for (const problem of report.invalid.slice(0, MAX_PROBLEMS_SHOWN)) stderr(`skipped ${formatProblem(problem)}`);
+  if (report.invalid.length > MAX_PROBLEMS_SHOWN) {
+    stderr(`... and ${report.invalid.length - MAX_PROBLEMS_SHOWN} more invalid rows`);
+  }
+  if (report.duplicates.length) {
+    const first = report.duplicates[0];
+    stderr(
+      `${report.duplicates.length} duplicate seed(s) will be evolved once (e.g. line ${first.line} repeats line ${first.duplicateOfLine}).`,
+    );
+  }
+  stderr(
+    `${report.seeds.length} seeds from ${options.input} (${report.totalRows} rows, ${report.invalid.length} invalid).`,
+  );
+
+  const { file } = loadConfigFile(options.config);
+  const resolved = resolveLlmConfig({ env: process.env, file, mode: options.llm });
+  stderr(resolved.description);
+  const prices = loadPrices(options.prices);
+  const models = new Set(Object.values(resolved.llm).map((e) => e.model));
+  const unpriced = [...models].filter((m) => !prices[m]);
+  if (unpriced.length && options.maxCost !== undefined) {
+    throw new UserError(`--max-cost needs a price for ${unpriced.join(', ')}: add it with --prices FILE`);
+  }
+  if (unpriced.length) stderr(`No price known for ${unpriced.join(', ')}: its cost counts as 0 (add --prices FILE).`);
+  const config: DatasetRunConfig = {
+    rounds: options.rounds,
+    seed: options.seed,
+    llm: resolved.llm,
+    method: options.method,
+    operations: methodOperations(options.method),
+    concurrency: options.concurrency,
+    budget: { maxTokens: options.maxTokens, maxCost: options.maxCost },
+    prices: Object.fromEntries([...models].filter((m) => prices[m]).map((m) => [m, prices[m]])),
+    pageSize: 200,
+  };
+  const meta: RunMeta = {
+    runId,
+    createdAt: new Date().toISOString(),
+    inputFile: path.resolve(options.input),
+    seedCount: report.seeds.length,
+    invalidRows: report.invalid.length,
+    duplicateRows: report.duplicates.length,
+    config: config as unknown as Record<string, unknown>,
+  };
+  await store.createRun(meta, report.seeds);
+  return meta;
+}
+
+/** Starts the run's dataset workflow unless one is already running for it. */
+export async function ensureDatasetWorkflow(client: Client, taskQueue: string, meta: RunMeta): Promise<WorkflowHandle> {
+  const workflowId = datasetWorkflowId(meta.runId);
+  const existing = client.workflow.getHandle(workflowId);
+  const description = await existing.describe().catch((err) => {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  });
+  if (description?.status.name === 'RUNNING') return existing;
+  if (description?.status.name === 'COMPLETED') return existing;
+  const config = meta.config as unknown as DatasetRunConfig;
+  const input: DatasetEvolutionInput = { runId: meta.runId, totalSeeds: meta.seedCount, config };
+  return client.workflow.start<typeof datasetEvolution>('datasetEvolution', {
+    taskQueue,
+    workflowId,
+    args: [input],
+    // A failed, cancelled or terminated run may be started again: finished instructions are skipped.
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    memo: { config: { ...config, operations: config.operations.map((op) => op.id) }, inputFile: meta.inputFile },
+    typedSearchAttributes: [
+      { key: EvolRunId, value: meta.runId },
+      { key: EvolKind, value: 'dataset' },
+      { key: EvolStatus, value: 'running' },
+    ],
+  });
+}
+
+function howToComeBack(session: Session, runId: string): string {
+  const link = uiLink(session, `EvolRunId="${runId}"`);
+  return [
+    `Detached from run ${runId}; it was not cancelled.`,
+    `  evol status ${runId}      shows its progress`,
+    `  evol run --run-id ${runId} --resume   follows it again`,
+    ...(link ? [`  ${link}`] : []),
+    ...(session.worker
+      ? ['The worker in this process stopped with it: run `evol worker` (or the command above) for the run to go on.']
+      : []),
+  ].join('\n');
+}
+
+/** Starts (or resumes) a run and follows it; returns its progress when it completed while followed. */
+export async function runDataset(options: RunOptions): Promise<{ runId: string; finished?: RunProgress }> {
+  const store = openStore();
+  const runId = checkRunId(options.runId ?? newRunId('run'));
+  process.stdout.write(`Run ${runId}\n`);
+  const exists = await store.runExists(runId);
+  if (exists && !options.resume) {
+    throw new UserError(
+      `run "${runId}" already exists: see it with \`evol status ${runId}\`, or continue it with \`evol run --run-id ${runId} --resume\``,
+    );
+  }
+  if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
+  const meta = exists ? await store.readMeta(runId) : await createRun(store, runId, options);
+
+  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false });
+  try {
+    const handle = await ensureDatasetWorkflow(session.client, session.taskQueue, meta);
+    const link = uiLink(session, `EvolRunId="${runId}"`);
+    if (options.detach) {
+      stderr(`Started; not following (--detach). evol status ${runId} shows progress.${link ? ` ${link}` : ''}`);
+      if (session.worker)
+        stderr('No worker keeps running after this command: start `evol worker` for the run to progress.');
+      return { runId };
+    }
+    let onSigint: () => void = () => undefined;
+    const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
+    process.once('SIGINT', onSigint);
+    const finished = await session.run(() => followRun(handle, { stop: interrupted }));
+    process.off('SIGINT', onSigint);
+    if (!finished) {
+      stderr(howToComeBack(session, runId));
+      process.exitCode = 130;
+      return { runId };
+    }
+    stderr(summaryOf(finished));
+    stderr(`Export it: evol export ${runId} --format alpaca --out ${runId}.json`);
+    if (link) stderr(`Its workflows in Temporal UI: ${link}`);
+    return { runId, finished };
+  } finally {
+    await session.close();
+  }
+}
+
+function summaryOf(progress: RunProgress): string {
+  const f = figuresOf(progress);
+  const { counts } = progress;
+  const rules = Object.entries(counts.eliminationsByRule)
+    .map(([rule, n]) => `${rule} ${n}`)
+    .join(', ');
+  return [
+    `Run ${progress.runId}: ${progress.status}${progress.pauseReason ? ` (${progress.pauseReason})` : ''}`,
+    `  instructions: ${f.done}/${f.total} done (${counts.completed} completed, ${counts.failed} failed, ${counts.alreadyDone} done earlier), ${progress.inFlight} running`,
+    ...progress.counts.passedByRound.map(
+      (passed, i) => `  round ${i + 1}: ${passed} passed, ${counts.eliminatedByRound[i] ?? 0} eliminated`,
+    ),
+    `  eliminations: ${rules || 'none'}`,
+    `  tokens: ${counts.usage.totalTokens} (prompt ${counts.usage.promptTokens}, completion ${counts.usage.completionTokens}), cost $${counts.costUsd.toFixed(4)}`,
+    `  rate: ${f.rate.toFixed(2)} instructions/s over ${formatDuration(progress.activeMs / 1000)} active, ETA ${progress.status === 'completed' ? '-' : formatDuration(f.etaSeconds)}`,
+    ...(progress.budget.maxTokens !== undefined || progress.budget.maxCost !== undefined
+      ? [`  budget: ${progress.budget.maxTokens ?? '-'} tokens, $${progress.budget.maxCost ?? '-'}`]
+      : []),
+    `  continued as new: ${progress.continuedAsNew} time(s)`,
+  ].join('\n');
+}
+
+async function withRunHandle<T>(
+  runId: string,
+  fn: (handle: WorkflowHandle, session: Session) => Promise<T>,
+): Promise<T> {
+  checkRunId(runId);
+  const session = await openSession({ worker: 'never' });
+  try {
+    const handle = session.client.workflow.getHandle(datasetWorkflowId(runId));
+    await handle.describe().catch((err) => {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
+      }
+      throw err;
+    });
+    return await fn(handle, session);
+  } finally {
+    await session.close();
+  }
+}
+
+export async function runStatus(runId: string, options: { json?: boolean }): Promise<void> {
+  checkRunId(runId);
+  // Queries need a worker: on the embedded default this process runs one while it asks.
+  const session = await openSession({ handleSignals: true });
+  try {
+    const handle = session.client.workflow.getHandle(datasetWorkflowId(runId));
+    const progress = await session.run(async () => {
+      const { status } = await handle.describe().catch((err) => {
+        if (err instanceof WorkflowNotFoundError) {
+          throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
+        }
+        throw err;
+      });
+      if (status.name === 'COMPLETED') return (await handle.result()) as RunProgress;
+      if (status.name !== 'RUNNING') {
+        throw new UserError(
+          `run ${runId} is ${status.name.toLowerCase()}: continue it with \`evol run --run-id ${runId} --resume\``,
+        );
+      }
+      return handle.query(progressQuery);
+    });
+    if (options.json)
+      process.stdout.write(`${JSON.stringify({ ...progress, figures: figuresOf(progress) }, null, 2)}\n`);
+    else process.stdout.write(`${summaryOf(progress)}\n`);
+  } finally {
+    await session.close();
+  }
+}
+
+export async function runPause(runId: string): Promise<void> {
+  await withRunHandle(runId, (handle) => handle.signal(pauseSignal, { reason: 'paused by request (evol pause)' }));
+  stderr(`Pausing run ${runId}: running steps finish, nothing new starts. \`evol resume ${runId}\` continues it.`);
+}
+
+export async function runResume(runId: string, options: { maxTokens?: number; maxCost?: number }): Promise<void> {
+  const budget: Budget | undefined =
+    options.maxTokens !== undefined || options.maxCost !== undefined
+      ? {
+          ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+          ...(options.maxCost !== undefined ? { maxCost: options.maxCost } : {}),
+        }
+      : undefined;
+  await withRunHandle(runId, (handle) => handle.signal(resumeSignal, { budget }));
+  stderr(`Resumed run ${runId}.`);
+}
+
+export async function runCancel(runId: string): Promise<void> {
+  await withRunHandle(runId, (handle) => handle.cancel());
+  stderr(`Cancelled run ${runId}: its running instructions are cancelled; finished records stay in the store.`);
+}
+
+export async function runExport(runId: string, options: ExportOptions & { out?: string }): Promise<void> {
+  const result = await exportRun(openStore(), checkRunId(runId), options);
+  for (const note of result.notes) stderr(note);
+  const s = result.stats;
+  stderr(
+    `${s.rows} rows from ${s.records} records${result.path ? ` written to ${result.path}` : ''}` +
+      (s.skippedIncomplete ? `; ${s.skippedIncomplete} failed or unfinished records left out` : '') +
+      (s.seedsWithoutOutput ? `; ${s.seedsWithoutOutput} seeds without an output left out` : ''),
+  );
+}
+
+export async function runList(): Promise<void> {
+  const runs = await openStore().listRuns();
+  if (!runs.length) {
+    stderr(`No runs in ${defaultStoreDir()}.`);
+    return;
+  }
+  for (const run of runs)
+    process.stdout.write(`${run.runId}\t${run.createdAt}\t${run.seedCount} seeds\t${run.inputFile}\n`);
+}
+
+export { progressLine };

@@ -1,0 +1,271 @@
+/**
+ * Turning a run's lineages into training rows (pure: no I/O). Every row keeps its lineage ids in
+ * `_evol`, a field the usual fine-tuning tools ignore, so a row can be traced back to its seed.
+ */
+import type { SeedRecord } from '../store/types';
+import { createPrng } from './prng';
+import type { Lineage, LineageStep } from './schemas';
+import { UserError } from './validation';
+
+export const EXPORT_FORMATS = ['alpaca', 'sharegpt', 'messages'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const EXPORT_ROUNDS = ['all', 'final'] as const;
+export type ExportRounds = (typeof EXPORT_ROUNDS)[number];
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** `all`: every passed round (the paper's mix); `final`: the last passed round of each seed. */
+  rounds: ExportRounds;
+  /** Adds each seed with its source answer as a row of round 0. */
+  includeSeeds: boolean;
+  shuffle: boolean;
+  /** Seed of the shuffle. */
+  seed: number;
+  /** Keeps the first N rows (after the shuffle, if any). */
+  sample?: number;
+}
+
+export interface EvolIds {
+  runId: string;
+  seedId: string;
+  /** 0 for the seed itself. */
+  round: number;
+  /** The evolution method, or `seed`. */
+  operation: string;
+  /** `<seedId>#<round>`. */
+  rowId: string;
+  /** The rowId of the instruction this one was evolved from; null for a seed. */
+  parentId: string | null;
+}
+
+export interface ExportRow {
+  instruction: string;
+  output: string;
+  _evol: EvolIds;
+}
+
+export interface ExportStats {
+  /** Distinct records read, whatever their status. */
+  records: number;
+  /** Rows exported. */
+  rows: number;
+  /** Seeds left out of --include-seeds because their source row has no answer. */
+  seedsWithoutOutput: number;
+  /** Records still running or failed: none of their rows is exported. */
+  skippedIncomplete: number;
+  /** Rows seen again (a record read twice) and dropped. */
+  duplicatesDropped: number;
+}
+
+export interface BuiltRows {
+  rows: ExportRow[];
+  stats: ExportStats;
+  /** Things the user should know that are not errors (a sample larger than the export, say). */
+  notes: string[];
+}
+
+/** Refuses options the CLI could not have meant, with a sentence that says what to pass. */
+export function checkExportOptions(options: ExportOptions): void {
+  if (!EXPORT_FORMATS.includes(options.format))
+    throw new UserError(`unknown export format "${options.format}": use ${EXPORT_FORMATS.join(', ')}`);
+  if (!EXPORT_ROUNDS.includes(options.rounds))
+    throw new UserError(`unknown --rounds "${options.rounds}": use all or final`);
+  if (!Number.isSafeInteger(options.seed) || options.seed < 0)
+    throw new UserError(`--seed must be a non-negative integer, got ${options.seed}`);
+  if (options.sample !== undefined && (!Number.isSafeInteger(options.sample) || options.sample < 1))
+    throw new UserError(`--sample must be a positive integer, got ${options.sample}`);
+}
+
+export function rowIdOf(seedId: string, round: number): string {
+  return `${seedId}#${round}`;
+}
+
+export function buildRows(
+  records: Iterable<Lineage>,
+  seeds: Map<string, SeedRecord> | undefined,
+  options: ExportOptions,
+): BuiltRows {
+  checkExportOptions(options);
+  const recordIds = new Set<string>();
+  const incompleteIds = new Set<string>();
+  const candidates: ExportRow[] = [];
+  const seedsWithoutOutput = new Set<string>();
+  for (const lineage of records) {
+    recordIds.add(lineage.instructionId);
+    if (lineage.status !== 'completed') {
+      incompleteIds.add(lineage.instructionId);
+      continue;
+    }
+    if (options.includeSeeds) {
+      const seedRow = seedRowOf(lineage, seeds?.get(lineage.instructionId));
+      if (seedRow) candidates.push(seedRow);
+      else seedsWithoutOutput.add(lineage.instructionId);
+    }
+    candidates.push(...roundRowsOf(lineage, options.rounds));
+  }
+  const { unique, dropped } = dropDuplicateRows(candidates);
+  const ordered = orderRows(unique, options);
+  const { rows, notes } = sampleRows(ordered, options.sample);
+  assertUniqueRowIds(rows);
+  return {
+    rows,
+    notes,
+    stats: {
+      records: recordIds.size,
+      rows: rows.length,
+      seedsWithoutOutput: seedsWithoutOutput.size,
+      skippedIncomplete: incompleteIds.size,
+      duplicatesDropped: dropped,
+    },
+  };
+}
+
+function seedRowOf(lineage: Lineage, seed: SeedRecord | undefined): ExportRow | undefined {
+  if (seed?.output === undefined || seed.output.trim() === '') return undefined;
+  return {
+    instruction: lineage.seed,
+    output: seed.output,
+    _evol: idsOf(lineage, 0, 'seed', null),
+  };
+}
+
+function roundRowsOf(lineage: Lineage, rounds: ExportRounds): ExportRow[] {
+  const passed = passedSteps(lineage);
+  const chosen = rounds === 'final' ? passed.slice(-1) : passed;
+  return chosen.map((step) => ({
+    instruction: step.instruction,
+    output: step.response,
+    _evol: idsOf(lineage, step.round, step.operation, parentIdOf(lineage, step, passed)),
+  }));
+}
+
+function passedSteps(lineage: Lineage): LineageStep[] {
+  return lineage.steps.filter((step) => step.verdict.passed).sort((a, b) => a.round - b.round);
+}
+
+/**
+ * The row a step evolved from: the seed when its parent is the seed's text, else the latest earlier
+ * passed round with that instruction. A parent that matches nothing (hand-edited data) falls back
+ * to what the workflow would have evolved: the latest earlier passed round, or the seed.
+ */
+function parentIdOf(lineage: Lineage, step: LineageStep, passed: readonly LineageStep[]): string {
+  const seedId = lineage.instructionId;
+  if (step.parent === lineage.seed) return rowIdOf(seedId, 0);
+  const earlier = passed.filter((candidate) => candidate.round < step.round).reverse();
+  const match = earlier.find((candidate) => candidate.instruction === step.parent) ?? earlier[0];
+  return rowIdOf(seedId, match ? match.round : 0);
+}
+
+function idsOf(lineage: Lineage, round: number, operation: string, parentId: string | null): EvolIds {
+  const seedId = lineage.instructionId;
+  return { runId: lineage.runId, seedId, round, operation, rowId: rowIdOf(seedId, round), parentId };
+}
+
+function dropDuplicateRows(rows: readonly ExportRow[]): { unique: ExportRow[]; dropped: number } {
+  const seen = new Set<string>();
+  const unique = rows.filter((row) => {
+    if (seen.has(row._evol.rowId)) return false;
+    seen.add(row._evol.rowId);
+    return true;
+  });
+  return { unique, dropped: rows.length - unique.length };
+}
+
+function orderRows(rows: ExportRow[], options: ExportOptions): ExportRow[] {
+  // Sorting first makes the shuffle independent of the order the store listed its records in.
+  const sorted = [...rows].sort(compareRows);
+  return options.shuffle ? shuffled(sorted, options.seed) : sorted;
+}
+
+function compareRows(a: ExportRow, b: ExportRow): number {
+  return compareSeedIds(a._evol.seedId, b._evol.seedId) || a._evol.round - b._evol.round;
+}
+
+/** Natural order: `line-2` before `line-10`; ties (`a01`, `a1`) broken by plain code-unit order. */
+export function compareSeedIds(a: string, b: string): number {
+  const left = a.split(/(\d+)/);
+  const right = b.split(/(\d+)/);
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    // split() with a capture group puts the digit runs at odd indexes.
+    const order = i % 2 === 1 ? compareDigitRuns(left[i], right[i]) : compareCodeUnits(left[i], right[i]);
+    if (order !== 0) return order;
+  }
+  return left.length - right.length || compareCodeUnits(a, b);
+}
+
+function compareDigitRuns(a: string, b: string): number {
+  const left = a.replace(/^0+/, '');
+  const right = b.replace(/^0+/, '');
+  return left.length - right.length || compareCodeUnits(left, right);
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+/** Fisher-Yates, drawing from the project's seeded generator so a seed always gives the same order. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const result = [...items];
+  const random = createPrng(seed);
+  for (let i = result.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [result[i], result[j]] = [result[j], result[i]];
+  }
+  return result;
+}
+
+function sampleRows(rows: ExportRow[], sample: number | undefined): { rows: ExportRow[]; notes: string[] } {
+  if (sample === undefined) return { rows, notes: [] };
+  if (sample > rows.length)
+    return { rows, notes: [`--sample ${sample} asked for more rows than the export has: all ${rows.length} kept`] };
+  return { rows: rows.slice(0, sample), notes: [] };
+}
+
+function assertUniqueRowIds(rows: readonly ExportRow[]): void {
+  const ids = new Set(rows.map((row) => row._evol.rowId));
+  if (ids.size !== rows.length) throw new Error('export invariant broken: a rowId appears more than once');
+}
+
+/** One row in the shape a training tool reads, lineage ids kept alongside. */
+export function formatRow(row: ExportRow, format: ExportFormat): unknown {
+  switch (format) {
+    case 'alpaca':
+      return { instruction: row.instruction, input: '', output: row.output, _evol: row._evol };
+    case 'sharegpt':
+      return {
+        conversations: [
+          { from: 'human', value: row.instruction },
+          { from: 'gpt', value: row.output },
+        ],
+        _evol: row._evol,
+      };
+    case 'messages':
+      return {
+        messages: [
+          { role: 'user', content: row.instruction },
+          { role: 'assistant', content: row.output },
+        ],
+        _evol: row._evol,
+      };
+  }
+}
+
+/**
+ * The export file as chunks of text, one row per line: JSONL, or for alpaca a JSON array whose
+ * elements sit one per line, so it streams and still parses as a whole.
+ */
+export function* serializeRows(rows: Iterable<ExportRow>, format: ExportFormat): Generator<string> {
+  if (format !== 'alpaca') {
+    for (const row of rows) yield `${JSON.stringify(formatRow(row, format))}\n`;
+    return;
+  }
+  yield '[';
+  let separator = '\n';
+  for (const row of rows) {
+    yield `${separator}${JSON.stringify(formatRow(row, format))}`;
+    separator = ',\n';
+  }
+  yield '\n]\n';
+}

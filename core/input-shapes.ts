@@ -1,0 +1,235 @@
+/**
+ * The row shapes `evol run --input` accepts and how each becomes a seed. Pure: no I/O.
+ *
+ * A row's shape is picked by the field that marks it (`instances`, `instruction`, `conversations`,
+ * `messages`, `prompt`, in that order), and the row is then checked against that shape alone, so a
+ * broken row is reported against the shape it was meant to have rather than slipping into another one.
+ * Unknown fields are ignored: datasets carry plenty of them.
+ */
+import { z } from 'zod';
+import type { SeedRecord } from '../store/types';
+import { describeIssues } from './validation';
+
+export type NormalizedSeed = Omit<SeedRecord, 'source' | 'id'> & { id?: string };
+export type NormalizedRow = { ok: true; seed: NormalizedSeed } | { ok: false; reason: string; field?: string };
+
+/** The smallest valid row, for messages that show what a row looks like. */
+export const ROW_EXAMPLE = '{"instruction": "..."}';
+export const MAX_ID_LENGTH = 128;
+
+const FIX_ROW = 'Fix or remove the row.';
+const NON_EMPTY = 'expected a non-empty string';
+const SHAPES_EXPECTED =
+  'expected one of {"instruction", "input"?, "output"?} (Alpaca), ' +
+  '{"instruction", "instances": [{"input", "output"}]} (self-instruct), ' +
+  '{"conversations": [{"from", "value"}]} (ShareGPT), {"messages": [{"role", "content"}]} (chat), ' +
+  '{"prompt"}, or a JSON string';
+
+const requiredText = () => z.string({ error: NON_EMPTY }).trim().min(1, { error: NON_EMPTY });
+const optionalText = z.string({ error: 'expected a string' }).nullish();
+
+export const AlpacaRowSchema = z.object({ instruction: requiredText(), input: optionalText, output: optionalText });
+
+export const SelfInstructRowSchema = z.object({
+  instruction: requiredText(),
+  instances: z.array(
+    z.object({ input: optionalText, output: optionalText }, { error: 'expected an {"input", "output"} object' }),
+    { error: 'expected an array of {"input", "output"} objects' },
+  ),
+});
+
+export const ShareGptRowSchema = z.object({
+  conversations: z.array(
+    z.object(
+      { from: z.string({ error: 'expected a string' }), value: z.string({ error: 'expected a string' }) },
+      { error: 'expected a {"from", "value"} turn' },
+    ),
+    { error: 'expected an array of {"from", "value"} turns' },
+  ),
+});
+
+/** Message content as OpenAI-style APIs carry it: a string, or a list of parts of which the text ones count. */
+const ChatContentSchema = z
+  .union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() })), z.null()], {
+    error: 'expected a string or an array of {"type": "text", "text"} parts',
+  })
+  .optional();
+
+export const ChatRowSchema = z.object({
+  messages: z.array(
+    z.object(
+      { role: z.string({ error: 'expected a string' }), content: ChatContentSchema },
+      { error: 'expected a {"role", "content"} message' },
+    ),
+    { error: 'expected an array of {"role", "content"} messages' },
+  ),
+});
+
+export const PromptRowSchema = z.object({ prompt: requiredText() });
+
+export const BareStringRowSchema = requiredText();
+
+const CONTROL_CHARACTER = /\p{Cc}/u;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Ids end up in workflow ids and file names, hence the limits beyond "string or number". */
+export const RowIdSchema = z
+  .union([z.string().trim().min(1), z.number()], { error: 'expected a non-empty string or a number' })
+  .transform(String)
+  .refine((id) => id.length <= MAX_ID_LENGTH, { error: `expected at most ${MAX_ID_LENGTH} characters` })
+  .refine((id) => !CONTROL_CHARACTER.test(id) && !LONE_SURROGATE.test(id), {
+    error: 'expected printable text (no control characters or broken Unicode)',
+  })
+  .nullish();
+
+type Row = Record<string, unknown>;
+
+interface RowShape {
+  marker: string;
+  read(row: Row): NormalizedRow;
+}
+
+const ROW_SHAPES: readonly RowShape[] = [
+  { marker: 'instances', read: readSelfInstruct },
+  { marker: 'instruction', read: readAlpaca },
+  { marker: 'conversations', read: readShareGpt },
+  { marker: 'messages', read: readChat },
+  { marker: 'prompt', read: readPrompt },
+];
+
+/**
+ * Turns one parsed row into a seed, with the row's own `id` when it has one (the reader, which knows
+ * where the row sits, names the others). Never throws for any JSON value.
+ */
+export function normalizeRow(value: unknown): NormalizedRow {
+  if (typeof value === 'string') return readBareString(value);
+  if (!isRow(value)) {
+    return failure(
+      `expected a JSON object or a string, got ${kindOf(value)}. Give one row per line, such as ${ROW_EXAMPLE}.`,
+    );
+  }
+  const id = RowIdSchema.safeParse(value.id);
+  if (!id.success) return failure(`${id.error.issues[0].message}. ${FIX_ROW}`, 'id');
+  const shape = ROW_SHAPES.find((candidate) => Object.hasOwn(value, candidate.marker));
+  if (!shape) return failure(`no recognisable row shape (${fieldList(value)}): ${SHAPES_EXPECTED}. ${FIX_ROW}`);
+  const result = shape.read(value);
+  const ownId = id.data ?? undefined;
+  return result.ok && ownId !== undefined ? { ok: true, seed: { ...result.seed, id: ownId } } : result;
+}
+
+/** What two seeds must share to count as the same instruction: case and spacing do not matter. */
+export function duplicateKey(text: string): string {
+  return text.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+function readBareString(value: string): NormalizedRow {
+  const parsed = BareStringRowSchema.safeParse(value);
+  return parsed.success ? seedOf(parsed.data) : failure(`${NON_EMPTY}. ${FIX_ROW}`);
+}
+
+function readAlpaca(row: Row): NormalizedRow {
+  const parsed = AlpacaRowSchema.safeParse(row);
+  if (!parsed.success) return fromIssues(parsed.error.issues);
+  return seedOf(withInput(parsed.data.instruction, parsed.data.input), parsed.data.output);
+}
+
+function readSelfInstruct(row: Row): NormalizedRow {
+  const parsed = SelfInstructRowSchema.safeParse(row);
+  if (!parsed.success) return fromIssues(parsed.error.issues);
+  const first = parsed.data.instances[0];
+  return seedOf(withInput(parsed.data.instruction, first?.input), first?.output);
+}
+
+function readPrompt(row: Row): NormalizedRow {
+  const parsed = PromptRowSchema.safeParse(row);
+  return parsed.success ? seedOf(parsed.data.prompt) : fromIssues(parsed.error.issues);
+}
+
+function readShareGpt(row: Row): NormalizedRow {
+  const parsed = ShareGptRowSchema.safeParse(row);
+  if (!parsed.success) return fromIssues(parsed.error.issues);
+  const turns = parsed.data.conversations.map((turn) => ({ speaker: speakerOf(turn.from), text: turn.value }));
+  return firstExchange(turns, { list: 'conversations', text: 'value', user: '{"from": "human", "value": "..."}' });
+}
+
+function readChat(row: Row): NormalizedRow {
+  const parsed = ChatRowSchema.safeParse(row);
+  if (!parsed.success) return fromIssues(parsed.error.issues);
+  const turns = parsed.data.messages.map((message) => ({
+    speaker: speakerOf(message.role),
+    text: contentText(message.content),
+  }));
+  return firstExchange(turns, { list: 'messages', text: 'content', user: '{"role": "user", "content": "..."}' });
+}
+
+type Speaker = 'user' | 'assistant' | 'other';
+
+function speakerOf(name: string): Speaker {
+  if (name === 'human' || name === 'user') return 'user';
+  if (name === 'gpt' || name === 'assistant') return 'assistant';
+  return 'other';
+}
+
+function contentText(content: z.infer<typeof ChatContentSchema>): string {
+  if (typeof content === 'string') return content;
+  if (!content) return '';
+  return content
+    .filter((part) => part.type === 'text' && part.text !== undefined)
+    .map((part) => part.text)
+    .join('\n');
+}
+
+/** The first user turn is the seed; the assistant turn after it, if any, is its answer. */
+function firstExchange(
+  turns: ReadonlyArray<{ speaker: Speaker; text: string }>,
+  names: { list: string; text: string; user: string },
+): NormalizedRow {
+  const userIndex = turns.findIndex((turn) => turn.speaker === 'user');
+  if (userIndex < 0) {
+    return failure(`no user turn: add one such as ${names.user}, or remove the row.`, names.list);
+  }
+  const instruction = turns[userIndex].text.trim();
+  if (!instruction) return failure(`${NON_EMPTY}. ${FIX_ROW}`, `${names.list}.${userIndex}.${names.text}`);
+  const answer = turns.slice(userIndex + 1).find((turn) => turn.speaker === 'assistant');
+  return seedOf(instruction, answer?.text);
+}
+
+function withInput(instruction: string, input: string | null | undefined): string {
+  const trimmedInput = input?.trim();
+  return trimmedInput ? `${instruction}\n\n${trimmedInput}` : instruction;
+}
+
+function seedOf(text: string, output?: string | null): NormalizedRow {
+  return { ok: true, seed: output?.trim() ? { text, output } : { text } };
+}
+
+function failure(reason: string, field?: string): NormalizedRow {
+  return field === undefined ? { ok: false, reason } : { ok: false, reason, field };
+}
+
+/** The first issue names the field; any others follow in the reason so one pass fixes the row. */
+function fromIssues(issues: readonly z.core.$ZodIssue[]): NormalizedRow {
+  const [first, ...others] = issues;
+  const also = others.length ? `; also ${describeIssues(others)}` : '';
+  const field = first.path.length ? first.path.map(String).join('.') : undefined;
+  return failure(`${first.message}${also}. ${FIX_ROW}`, field);
+}
+
+function isRow(value: unknown): value is Row {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/** Names the row's fields, shortened: a row can hold anything, and messages must stay one readable line. */
+function fieldList(row: Row): string {
+  const keys = Object.keys(row);
+  if (!keys.length) return 'it has no fields';
+  const shown = keys.slice(0, 5).map((key) => JSON.stringify(key.length > 30 ? `${key.slice(0, 30)}…` : key));
+  const more = keys.length > shown.length ? ` and ${keys.length - shown.length} more` : '';
+  return `fields ${shown.join(', ')}${more}`;
+}

@@ -1,0 +1,170 @@
+/**
+ * The embedded run store: a directory per run under one root (default `.evolforge/runs`).
+ *   <run>/meta.json          what `evol run` resolved (no secrets)
+ *   <run>/seeds.jsonl        the normalized seeds, in input order
+ *   <run>/records/<xx>/<id>.json   one lineage per finished instruction (xx: a hash shard)
+ * Writes are atomic: a run appears whole (its directory is renamed into place) and a record is
+ * linked into place, which fails if it exists, so a retried write changes nothing.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { hash32 } from '../core/prng';
+import type { Lineage } from '../core/schemas';
+import { UserError } from '../core/validation';
+import type { RunMeta, RunStore, SeedRecord } from './types';
+
+/** Run ids become file names and workflow ids: keep them to a safe alphabet. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function checkRunId(runId: string): string {
+  if (!RUN_ID_PATTERN.test(runId)) {
+    throw new UserError(
+      `"${runId}" is not a usable run id: use 1-128 letters, digits, dots, dashes or underscores, starting with a letter or digit`,
+    );
+  }
+  return runId;
+}
+
+interface LoadedSeeds {
+  ids: string[];
+  byId: Map<string, SeedRecord>;
+}
+
+export class LocalRunStore implements RunStore {
+  /** Seeds of the runs read most recently; a worker serves few runs at a time. */
+  private readonly seedCache = new Map<string, Promise<LoadedSeeds>>();
+  private static readonly CACHED_RUNS = 4;
+
+  constructor(readonly root: string) {}
+
+  private runDir(runId: string): string {
+    return path.join(this.root, checkRunId(runId));
+  }
+
+  private recordPath(runId: string, id: string): string {
+    const shard = (hash32(id) & 0xff).toString(16).padStart(2, '0');
+    return path.join(this.runDir(runId), 'records', shard, `${encodeURIComponent(id)}.json`);
+  }
+
+  async createRun(meta: RunMeta, seeds: readonly SeedRecord[]): Promise<void> {
+    const target = this.runDir(meta.runId);
+    await fs.mkdir(this.root, { recursive: true });
+    if (await this.runExists(meta.runId)) throw new UserError(`run "${meta.runId}" already exists in ${this.root}`);
+    const staging = path.join(this.root, `.staging-${meta.runId}-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(path.join(staging, 'records'), { recursive: true });
+    try {
+      await fs.writeFile(path.join(staging, 'seeds.jsonl'), seeds.map((s) => JSON.stringify(s)).join('\n') + '\n');
+      await fs.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+      await fs.rename(staging, target);
+    } catch (err) {
+      await fs.rm(staging, { recursive: true, force: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTEMPTY')
+        throw new UserError(`run "${meta.runId}" already exists in ${this.root}`);
+      throw err;
+    }
+  }
+
+  async runExists(runId: string): Promise<boolean> {
+    return fs.stat(path.join(this.runDir(runId), 'meta.json')).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async readMeta(runId: string): Promise<RunMeta> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.runDir(runId), 'meta.json'), 'utf8')) as RunMeta;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new UserError(
+          `no run "${runId}" in ${this.root}: check the run id (evol runs lists them) or EVOL_DATA_DIR`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  async listRuns(): Promise<RunMeta[]> {
+    const entries = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []);
+    const metas = await Promise.all(
+      entries
+        .filter((e) => e.isDirectory() && RUN_ID_PATTERN.test(e.name))
+        .map((e) => this.readMeta(e.name).catch(() => undefined)),
+    );
+    return metas.filter((m): m is RunMeta => Boolean(m)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  private loadSeeds(runId: string): Promise<LoadedSeeds> {
+    let loaded = this.seedCache.get(runId);
+    if (!loaded) {
+      loaded = (async () => {
+        const text = await fs.readFile(path.join(this.runDir(runId), 'seeds.jsonl'), 'utf8');
+        const ids: string[] = [];
+        const byId = new Map<string, SeedRecord>();
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          const seed = JSON.parse(line) as SeedRecord;
+          ids.push(seed.id);
+          byId.set(seed.id, seed);
+        }
+        return { ids, byId };
+      })();
+      loaded.catch(() => this.seedCache.delete(runId));
+      this.seedCache.set(runId, loaded);
+      while (this.seedCache.size > LocalRunStore.CACHED_RUNS) {
+        this.seedCache.delete(this.seedCache.keys().next().value as string);
+      }
+    }
+    return loaded;
+  }
+
+  async seedIds(runId: string, offset: number, limit: number): Promise<string[]> {
+    return (await this.loadSeeds(runId)).ids.slice(offset, offset + limit);
+  }
+
+  async seed(runId: string, id: string): Promise<SeedRecord> {
+    const seed = (await this.loadSeeds(runId)).byId.get(id);
+    if (!seed) throw new Error(`run "${runId}" has no seed "${id}"`);
+    return seed;
+  }
+
+  async saveRecord(lineage: Lineage): Promise<'written' | 'exists'> {
+    const final = this.recordPath(lineage.runId, lineage.instructionId);
+    await fs.mkdir(path.dirname(final), { recursive: true });
+    const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(lineage));
+    try {
+      await fs.link(temp, final);
+      return 'written';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+      throw err;
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  async hasRecord(runId: string, id: string): Promise<boolean> {
+    return fs.stat(this.recordPath(runId, id)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async deleteRecord(runId: string, id: string): Promise<void> {
+    await fs.rm(this.recordPath(runId, id), { force: true });
+  }
+
+  async *records(runId: string): AsyncIterable<Lineage> {
+    const recordsDir = path.join(this.runDir(runId), 'records');
+    const shards = (await fs.readdir(recordsDir).catch(() => [] as string[])).sort();
+    for (const shard of shards) {
+      const files = (await fs.readdir(path.join(recordsDir, shard))).filter((f) => f.endsWith('.json')).sort();
+      for (const file of files) {
+        yield JSON.parse(await fs.readFile(path.join(recordsDir, shard, file), 'utf8')) as Lineage;
+      }
+    }
+  }
+}

@@ -1,0 +1,225 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import { exportRun } from '../client/export';
+import { readSeedFile } from '../client/input-file';
+import type { RunProgress } from '../core/dataset';
+import { datasetWorkflowId } from '../core/ids';
+import { startSimLlm, type SimLlm } from '../sim/llm-server';
+import { LocalRunStore } from '../store/local-run-store';
+import { pauseSignal, resumeSignal } from '../workflows/messages';
+import { collect, sampleTexts, seedsFromTexts, sharedDataFile, startRun, waitForProgress } from './helpers/runs';
+import { connectClient, eventually, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
+
+const selfInstruct = sharedDataFile('self_instruct_seed_tasks.jsonl');
+
+describe('datasetEvolution: a whole seed file as one durable run', () => {
+  let sim: SimLlm;
+  let client: Client;
+  let connection: Connection;
+  let worker: TestWorker;
+  let store: LocalRunStore;
+  let storeDir: string;
+  let taskQueue: string;
+  let counter = 0;
+  const runId = (label: string) => `${label}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+
+  beforeAll(async () => {
+    sim = await startSimLlm();
+    ({ client, connection } = await connectClient());
+    storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-runs-'));
+    store = new LocalRunStore(storeDir);
+    taskQueue = uniqueTaskQueue('dataset');
+    worker = await startWorker({
+      taskQueue,
+      store,
+      env: () => ({ EVOL_TEST_API_KEY: 'k' }),
+      maxConcurrentActivityTaskExecutions: 64,
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await connection?.close();
+    await sim?.close();
+    fs.rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  afterEach(() => sim.clearRules());
+
+  (selfInstruct ? test : test.skip)(
+    'the 175 self-instruct seeds evolve 3 rounds: one lineage per seed, no duplicate rows, consistent lineage ids, history bounded by continue-as-new',
+    async () => {
+      const report = await readSeedFile(selfInstruct!);
+      expect(report.seeds).toHaveLength(175);
+      const id = runId('selfinstruct');
+      const handle = await startRun({
+        client,
+        store,
+        taskQueue,
+        runId: id,
+        seeds: report.seeds,
+        llm: llmAt(sim.url),
+        config: { rounds: 3, concurrency: 24, pageSize: 40 },
+      });
+      const final = (await handle.result()) as RunProgress;
+      expect(final.status).toBe('completed');
+      expect(final.counts).toMatchObject({ done: 175, completed: 175, failed: 0 });
+      expect(final.continuedAsNew).toBeGreaterThan(0);
+
+      const records = await collect(store.records(id));
+      expect(records).toHaveLength(175);
+      expect(new Set(records.map((r) => r.instructionId))).toEqual(new Set(report.seeds.map((s) => s.id)));
+      for (const record of records) {
+        expect(record.steps.map((s) => s.round)).toEqual([1, 2, 3]);
+        expect(record.seed).toBe(report.seeds.find((s) => s.id === record.instructionId)!.text);
+      }
+      const passed = records.flatMap((r) => r.steps).filter((s) => s.verdict.passed).length;
+      expect(final.counts.passedByRound.reduce((a, b) => a + b, 0)).toBe(passed);
+
+      const out = path.join(storeDir, `${id}.jsonl`);
+      const exported = await exportRun(store, id, {
+        format: 'messages',
+        rounds: 'all',
+        includeSeeds: true,
+        shuffle: true,
+        seed: 3,
+        out,
+      });
+      const rows = fs
+        .readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(rows).toHaveLength(exported.stats.rows);
+      expect(rows.length).toBe(passed + 175);
+      const rowIds = rows.map((r) => r._evol.rowId);
+      expect(new Set(rowIds).size).toBe(rowIds.length);
+      const byId = new Map(rows.map((r) => [r._evol.rowId, r]));
+      for (const row of rows.filter((r) => r._evol.round > 0)) {
+        const parent = byId.get(row._evol.parentId);
+        expect(parent?._evol.seedId).toBe(row._evol.seedId);
+        expect(parent._evol.round).toBeLessThan(row._evol.round);
+      }
+
+      // Continue-as-new really happened: the run's workflow id has several executions.
+      const executions = [];
+      for await (const e of client.workflow.list({ query: `WorkflowId = "${datasetWorkflowId(id)}"` }))
+        executions.push(e);
+      expect(executions.length).toBe(final.continuedAsNew + 1);
+    },
+  );
+
+  test('while paused no LLM call is made; after resume the run finishes with one record per seed', async () => {
+    const id = runId('pause');
+    const seeds = seedsFromTexts(sampleTexts(30, 'pause'));
+    sim.addRule({ match: { contains: '(pause ' }, latencyMs: 150 });
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId: id,
+      seeds,
+      llm: llmAt(sim.url),
+      config: { concurrency: 6 },
+    });
+    await waitForProgress(handle, (p) => p.counts.done >= 3, 'three instructions done');
+    await handle.signal(pauseSignal, { reason: 'test pause' });
+    const paused = await waitForProgress(
+      handle,
+      (p) => p.status === 'paused' && p.pausePropagated,
+      'the pause to reach every instruction',
+    );
+    expect(paused.pauseReason).toBe('test pause');
+
+    // In-flight steps finish; then the server must see nothing more.
+    let last = -1;
+    await eventually(async () => {
+      const { total, inFlight } = sim.stats();
+      const settled = inFlight === 0 && total === last;
+      last = total;
+      return settled ? true : undefined;
+    }, 'in-flight LLM calls to finish');
+    const callsAtRest = sim.stats().total;
+    const doneAtRest = (await waitForProgress(handle, () => true, 'progress')).counts.done;
+    const watchUntil = Date.now() + 2000;
+    while (Date.now() < watchUntil) {
+      expect(sim.stats().total).toBe(callsAtRest);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(doneAtRest).toBeLessThan(30);
+
+    await handle.signal(resumeSignal, {});
+    const final = (await handle.result()) as RunProgress;
+    expect(final.counts).toMatchObject({ done: 30, completed: 30 });
+    expect(await collect(store.records(id))).toHaveLength(30);
+  });
+
+  test('a token budget pauses the run at the limit and a raised budget lets it finish', async () => {
+    const id = runId('budget');
+    const seeds = seedsFromTexts(sampleTexts(24, 'budget'));
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId: id,
+      seeds,
+      llm: llmAt(sim.url),
+      config: { concurrency: 2, budget: { maxTokens: 4000 } },
+    });
+    const paused = await waitForProgress(handle, (p) => p.status === 'paused', 'the budget to pause the run');
+    expect(paused.pauseReason).toMatch(/token budget reached/);
+    expect(paused.counts.usage.totalTokens).toBeGreaterThanOrEqual(4000);
+    expect(paused.counts.done).toBeLessThan(24);
+    await handle.signal(resumeSignal, { budget: { maxTokens: 10_000_000 } });
+    const final = (await handle.result()) as RunProgress;
+    expect(final.counts.done).toBe(24);
+    expect(final.budget.maxTokens).toBe(10_000_000);
+  });
+
+  test('an invalid key pauses the run instead of burning retries across the dataset; resume finishes it', async () => {
+    const id = runId('badkey');
+    const seeds = seedsFromTexts(sampleTexts(12, 'badkey'));
+    sim.addRule({ match: { contains: '(badkey ' }, status: 401 });
+    sim.resetRequests();
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId: id,
+      seeds,
+      llm: llmAt(sim.url),
+      config: { concurrency: 3 },
+    });
+    const paused = await waitForProgress(handle, (p) => p.status === 'paused', 'the run to pause itself');
+    expect(paused.pauseReason).toMatch(/LlmAuthenticationError/);
+    expect(paused.pauseReason).toContain('EVOL_TEST_API_KEY');
+    // At most the instructions already running hit the bad key, once each.
+    expect(sim.requests().filter((r) => r.status === 401).length).toBeLessThanOrEqual(3);
+
+    sim.clearRules();
+    await handle.signal(resumeSignal, {});
+    const final = (await handle.result()) as RunProgress;
+    expect(final.counts).toMatchObject({ done: 12, completed: 12, failed: 0 });
+    expect(await collect(store.records(id))).toHaveLength(12);
+  });
+
+  test('a run started again after it ended skips every instruction already recorded', async () => {
+    const id = runId('again');
+    const seeds = seedsFromTexts(sampleTexts(8, 'again'));
+    const first = await startRun({ client, store, taskQueue, runId: id, seeds, llm: llmAt(sim.url) });
+    await first.result();
+    sim.resetRequests();
+    const meta = await store.readMeta(id);
+    const again = await client.workflow.start('datasetEvolution', {
+      taskQueue,
+      workflowId: datasetWorkflowId(id),
+      args: [{ runId: id, totalSeeds: meta.seedCount, config: meta.config }],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    const final = (await again.result()) as RunProgress;
+    expect(final.counts).toMatchObject({ done: 8, alreadyDone: 8 });
+    expect(sim.stats().total).toBe(0);
+  });
+});

@@ -1,0 +1,88 @@
+/** Helpers for dataset-run tests: make a run in a store from texts, and wait for its progress. */
+import path from 'node:path';
+import fs from 'node:fs';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { ensureDatasetWorkflow } from '../../client/run';
+import type { DatasetRunConfig, RunProgress } from '../../core/dataset';
+import { GENERAL_OPERATIONS } from '../../core/operations';
+import type { LlmConfig } from '../../core/schemas';
+import type { RunMeta, RunStore, SeedRecord } from '../../store/types';
+import { progressQuery } from '../../workflows/messages';
+import { eventually } from './temporal';
+
+export function seedsFromTexts(texts: string[], file = 'inline.jsonl'): SeedRecord[] {
+  return texts.map((text, i) => ({ id: `s${i + 1}`, text, source: { file, line: i + 1 } }));
+}
+
+/** Distinct, plausible seed instructions. */
+export function sampleTexts(n: number, tag: string): string[] {
+  const topics = ['tides', 'volcanoes', 'compilers', 'bread baking', 'chess openings', 'tax returns', 'bird migration'];
+  return Array.from({ length: n }, (_, i) => `Explain ${topics[i % topics.length]} to a beginner (${tag} ${i + 1}).`);
+}
+
+export async function startRun(options: {
+  client: Client;
+  store: RunStore;
+  taskQueue: string;
+  runId: string;
+  seeds: SeedRecord[];
+  llm: LlmConfig;
+  config?: Partial<DatasetRunConfig>;
+}): Promise<WorkflowHandle> {
+  const config: DatasetRunConfig = {
+    rounds: 2,
+    seed: 1,
+    llm: options.llm,
+    method: 'general',
+    operations: [...GENERAL_OPERATIONS],
+    concurrency: 8,
+    budget: {},
+    prices: {},
+    pageSize: 50,
+    ...options.config,
+  };
+  const meta: RunMeta = {
+    runId: options.runId,
+    createdAt: new Date().toISOString(),
+    inputFile: 'inline',
+    seedCount: options.seeds.length,
+    invalidRows: 0,
+    duplicateRows: 0,
+    config: config as unknown as Record<string, unknown>,
+  };
+  await options.store.createRun(meta, options.seeds);
+  return ensureDatasetWorkflow(options.client, options.taskQueue, meta);
+}
+
+export function waitForProgress(
+  handle: WorkflowHandle,
+  predicate: (p: RunProgress) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<RunProgress> {
+  return eventually(
+    async () => {
+      const progress = await handle.query(progressQuery);
+      return predicate(progress) ? progress : undefined;
+    },
+    what,
+    timeoutMs,
+  );
+}
+
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+/** The shared seed sets (written by others): found through EVOL_SHARED_DATA, default ../shared/data. */
+export function sharedDataFile(name: string): string | undefined {
+  const dir = process.env.EVOL_SHARED_DATA ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+  const file = path.join(dir, name);
+  if (fs.existsSync(file)) return file;
+  const message = `shared data file ${file} is missing (set EVOL_SHARED_DATA to the folder that holds it)`;
+  if (process.env.CI === 'true') throw new Error(message);
+  console.warn(`skipping: ${message}`);
+  return undefined;
+}

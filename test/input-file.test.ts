@@ -1,0 +1,430 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { formatProblem, readSeedFile, type InputReport } from '../client/input-file';
+import { normalizeRow } from '../core/input-shapes';
+import { UserError } from '../core/validation';
+
+const FIXTURES = path.resolve(__dirname, 'fixtures/input');
+const fixture = (name: string) => path.join(FIXTURES, name);
+
+const SHARED_DATA = process.env.EVOL_SHARED_DATA ?? path.resolve(__dirname, '../../shared/data');
+const SHARED_SEED_TASKS = path.join(SHARED_DATA, 'self_instruct_seed_tasks.jsonl');
+const sharedSeedTasksPresent = fs.existsSync(SHARED_SEED_TASKS);
+const runInCi = process.env.CI === 'true';
+if (!sharedSeedTasksPresent && !runInCi) {
+  console.log(`skipping the shared-dataset test: ${SHARED_SEED_TASKS} not found (set EVOL_SHARED_DATA to its folder)`);
+}
+const sharedDataTest = sharedSeedTasksPresent || runInCi ? test : test.skip;
+
+let scratch: string;
+
+beforeAll(() => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-input-'));
+});
+
+afterAll(() => {
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+/** Writes bytes that must not pass through git or an editor (BOMs, CRLF, broken UTF-8) to a scratch file. */
+function scratchFile(name: string, content: string | Buffer): string {
+  const file = path.join(scratch, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+async function userErrorOf(promise: Promise<unknown>): Promise<UserError> {
+  const err = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(err).toBeInstanceOf(UserError);
+  return err as UserError;
+}
+
+const textsOf = (report: InputReport) => report.seeds.map((seed) => seed.text);
+
+describe('normalizeRow: each row shape becomes a seed', () => {
+  test.each([
+    ['Alpaca without input', { instruction: 'Say hi.', output: 'Hi!' }, { text: 'Say hi.', output: 'Hi!' }],
+    ['Alpaca with input', { instruction: 'Sum these.', input: '2, 3' }, { text: 'Sum these.\n\n2, 3' }],
+    ['Alpaca with a blank input', { instruction: 'Say hi.', input: '  ' }, { text: 'Say hi.' }],
+    ['Alpaca with null input and output', { instruction: 'Say hi.', input: null, output: null }, { text: 'Say hi.' }],
+    ['plain instruction, trimmed', { instruction: '  Say hi.\n' }, { text: 'Say hi.' }],
+    ['plain prompt', { prompt: 'Write a haiku.' }, { text: 'Write a haiku.' }],
+    ['bare string', ' Write a haiku. ', { text: 'Write a haiku.' }],
+    [
+      'self-instruct: first instance',
+      {
+        instruction: 'Classify.',
+        instances: [
+          { input: 'a cat', output: 'animal' },
+          { input: 'x', output: 'y' },
+        ],
+      },
+      { text: 'Classify.\n\na cat', output: 'animal' },
+    ],
+    ['self-instruct without instances', { instruction: 'Classify.', instances: [] }, { text: 'Classify.' }],
+    [
+      'ShareGPT: first human turn and the gpt turn after it',
+      {
+        conversations: [
+          { from: 'gpt', value: 'Hello, how can I help?' },
+          { from: 'human', value: 'What is 2+2?' },
+          { from: 'system', value: 'Be short.' },
+          { from: 'gpt', value: '4' },
+        ],
+      },
+      { text: 'What is 2+2?', output: '4' },
+    ],
+    [
+      'chat: first user message and the assistant reply',
+      {
+        messages: [
+          { role: 'system', content: 'Be short.' },
+          { role: 'user', content: 'What is 2+2?' },
+          { role: 'assistant', content: '4' },
+        ],
+      },
+      { text: 'What is 2+2?', output: '4' },
+    ],
+    [
+      'chat with content parts',
+      { messages: [{ role: 'user', content: [{ type: 'text', text: 'Describe it.' }, { type: 'image_url' }] }] },
+      { text: 'Describe it.' },
+    ],
+  ])('%s', (_name, row, expected) => {
+    expect(normalizeRow(row)).toEqual({ ok: true, seed: expected });
+  });
+
+  test.each([
+    ['a string id', 'abc', 'abc'],
+    ['a number id', 12, '12'],
+    ['a null id', null, undefined],
+  ])('%s', (_name, id, expected) => {
+    const result = normalizeRow({ id, instruction: 'Say hi.' });
+    expect(result).toMatchObject({ ok: true });
+    expect(result.ok && result.seed.id).toBe(expected);
+  });
+
+  test.each([
+    ['instruction is a number', { instruction: 42 }, 'instruction', /expected a non-empty string/],
+    ['instruction is blank', { instruction: ' \t ' }, 'instruction', /expected a non-empty string/],
+    ['self-instruct without instruction', { instances: [] }, 'instruction', /non-empty string/],
+    ['instances is not an array', { instruction: 'x', instances: 'none' }, 'instances', /array/],
+    ['conversations is not an array', { conversations: 'hi' }, 'conversations', /array of \{"from", "value"\}/],
+    ['a turn without value', { conversations: [{ from: 'human' }] }, 'conversations.0.value', /string/],
+    ['no human turn', { conversations: [{ from: 'gpt', value: 'Hi' }] }, 'conversations', /no user turn/],
+    ['no user message', { messages: [{ role: 'system', content: 'x' }] }, 'messages', /no user turn/],
+    ['empty user message', { messages: [{ role: 'user', content: ' ' }] }, 'messages.0.content', /non-empty/],
+    ['an id that is an object', { id: { a: 1 }, instruction: 'x' }, 'id', /string or a number/],
+    ['an id with a newline', { id: 'a\nb', instruction: 'x' }, 'id', /control characters/],
+    ['an id too long', { id: 'x'.repeat(129), instruction: 'x' }, 'id', /at most 128/],
+  ])('%s is refused, naming the field', (_name, row, field, reason) => {
+    const result = normalizeRow(row);
+    expect(result).toMatchObject({ ok: false, field });
+    expect(result.ok || result.reason).toMatch(reason);
+    expect(result.ok || result.reason).toMatch(/Fix or remove the row|or remove the row/);
+  });
+
+  test.each([
+    ['an array', [1, 2], /got an array/],
+    ['a number', 42, /got a number/],
+    ['null', null, /got null/],
+    ['an empty string', '  ', /non-empty string/],
+    ['an object of no known shape', { question: 'q', answer: 'a' }, /no recognisable row shape.*"question".*Alpaca/],
+  ])('%s is refused with what was expected', (_name, value, reason) => {
+    const result = normalizeRow(value);
+    expect(result).toMatchObject({ ok: false });
+    expect(result.ok || result.reason).toMatch(reason);
+  });
+});
+
+describe('readSeedFile: the row shapes, from files', () => {
+  test.each([
+    [
+      'alpaca.jsonl',
+      [
+        {
+          id: 'line-1',
+          text: 'Give three tips for staying healthy.',
+          output: 'Eat well, sleep enough and move every day.',
+        },
+        {
+          id: 'line-2',
+          text: 'Translate the sentence into French.\n\nThe cat sleeps on the sofa.',
+          output: 'Le chat dort sur le canapé.',
+        },
+        { id: '7', text: 'Name a primary colour.' },
+      ],
+    ],
+    [
+      'self-instruct.jsonl',
+      [
+        { id: 'seed_task_a', text: 'Suggest a breakfast without eggs.', output: 'Oatmeal with nuts and berries.' },
+        {
+          id: 'seed_task_b',
+          text: 'What is the relation between the given pairs?\n\nNight : Day :: Right : Left',
+          output: 'They are opposites.',
+        },
+      ],
+    ],
+    [
+      'sharegpt.jsonl',
+      [
+        {
+          id: 'conv-1',
+          text: 'What is a prime number?',
+          output: 'A whole number above 1 with no divisors but 1 and itself.',
+        },
+        { id: 'line-2', text: 'Write a limerick about a cat.' },
+      ],
+    ],
+    [
+      'chat.jsonl',
+      [
+        {
+          id: 'line-1',
+          text: 'List the planets of the solar system.',
+          output: 'Mercury, Venus, Earth, Mars, Jupiter, Saturn, Uranus, Neptune.',
+        },
+        { id: 'parts', text: 'Describe this picture.' },
+      ],
+    ],
+    [
+      'prompt.jsonl',
+      [
+        { id: 'line-1', text: 'Write a haiku about rain.' },
+        { id: 'line-2', text: 'Summarize the plot of Hamlet in two sentences.' },
+      ],
+    ],
+  ])('%s', async (name, expected) => {
+    const report = await readSeedFile(fixture(name));
+    expect(report.seeds).toEqual(
+      expected.map((seed, index) => ({ ...seed, source: { file: fixture(name), line: index + 1 } })),
+    );
+    expect(report).toMatchObject({ invalid: [], duplicates: [], totalRows: expected.length, format: 'jsonl' });
+  });
+
+  test('source.file is absolute even when the path given is relative', async () => {
+    const relative = path.relative(process.cwd(), fixture('prompt.jsonl'));
+    const report = await readSeedFile(relative);
+    expect(report.seeds[0].source.file).toBe(fixture('prompt.jsonl'));
+  });
+});
+
+describe('readSeedFile: duplicates and bad rows', () => {
+  test('the same text (case and spacing aside) is kept once and the rest reported', async () => {
+    const report = await readSeedFile(fixture('duplicates.jsonl'));
+    expect(report.seeds.map((seed) => seed.id)).toEqual(['a', 'c', 'd']);
+    expect(report.duplicates).toEqual([
+      { file: fixture('duplicates.jsonl'), line: 2, duplicateOfLine: 1, id: 'b' },
+      { file: fixture('duplicates.jsonl'), line: 5, duplicateOfLine: 3, id: 'e' },
+    ]);
+    expect(report.totalRows).toBe(5);
+  });
+
+  test('each malformed row is reported with its line and field, and the good rows are returned', async () => {
+    const report = await readSeedFile(fixture('invalid-rows.jsonl'));
+    expect(report.seeds.map((seed) => [seed.id, seed.source.line])).toEqual([
+      ['ok-1', 1],
+      ['line-11', 11],
+    ]);
+    expect(report.invalid.map((problem) => [problem.line, problem.field])).toEqual([
+      [2, 'instruction'],
+      [3, 'instruction'],
+      [4, undefined],
+      [5, undefined],
+      [6, undefined],
+      [7, 'conversations'],
+      [8, 'messages'],
+      [9, 'id'],
+      [12, undefined],
+    ]);
+    const reasons = Object.fromEntries(report.invalid.map((problem) => [problem.line, problem.reason]));
+    expect(reasons[4]).toMatch(/^invalid JSON \(.*\)\. Fix the line or remove it\.$/);
+    expect(reasons[5]).toMatch(/got an array/);
+    expect(reasons[6]).toMatch(/no recognisable row shape/);
+    expect(reasons[9]).toMatch(/id "ok-1" already used at line 1/);
+    expect(report.totalRows).toBe(11);
+    expect(formatProblem(report.invalid[0])).toBe(
+      `${fixture('invalid-rows.jsonl')}:2: field "instruction": expected a non-empty string. Fix or remove the row.`,
+    );
+  });
+
+  test('strict mode refuses the file, naming file:line of the first problems and the count', async () => {
+    const file = path.relative(process.cwd(), fixture('invalid-rows.jsonl'));
+    const err = await userErrorOf(readSeedFile(file, { strict: true }));
+    expect(err.message).toContain(`${file} has 9 invalid rows`);
+    expect(err.message).toContain(`${file}:2: field "instruction"`);
+    expect(err.message).toContain('... and 4 more');
+    expect(err.message).toMatch(/without --strict/);
+  });
+
+  test('strict mode accepts a clean file', async () => {
+    await expect(readSeedFile(fixture('alpaca.jsonl'), { strict: true })).resolves.toMatchObject({ invalid: [] });
+  });
+
+  test('a file with no valid row is refused with its problems', async () => {
+    const file = scratchFile('all-bad.jsonl', '{"instruction": ""}\n[]\n');
+    const err = await userErrorOf(readSeedFile(file));
+    expect(err.message).toContain(`${file} has no valid rows (2 of 2 invalid)`);
+    expect(err.message).toContain(`${file}:1: field "instruction"`);
+  });
+});
+
+describe('readSeedFile: files that cannot be used', () => {
+  test.each([
+    ['an empty file', () => scratchFile('empty.jsonl', ''), /empty\.jsonl is empty: add one JSON object per line/],
+    ['blank lines only', () => scratchFile('blank.jsonl', '\n  \r\n\t\n'), /blank\.jsonl is empty/],
+    ['a missing file', () => path.join(scratch, 'missing.jsonl'), /missing\.jsonl not found/],
+    ['a directory', () => scratch, /is a directory: give --input a \.jsonl or \.json file/],
+    ['an empty JSON array', () => scratchFile('empty.json', '[\n]\n'), /empty\.json has no rows/],
+    ['a binary file', () => scratchFile('model.bin', Buffer.from([0x7b, 0, 1, 2, 0x7d])), /looks binary, not JSON/],
+    ['a gzip file', () => scratchFile('seeds.jsonl.gz', Buffer.from([0x1f, 0x8b, 8, 0, 0])), /gzip-compressed/],
+  ])('%s is a UserError naming the file', async (_name, makeFile, message) => {
+    const file = makeFile();
+    const err = await userErrorOf(readSeedFile(file));
+    expect(err.message).toMatch(message);
+    expect(err.message).toContain(path.basename(file));
+  });
+
+  test('a JSON document with a syntax error names the line', async () => {
+    const file = scratchFile('broken.json', '[\n  {"instruction": "a"},\n  {"instruction": "b",}\n]\n');
+    const err = await userErrorOf(readSeedFile(file));
+    expect(err.message).toMatch(new RegExp(`broken\\.json:3: invalid JSON`));
+  });
+});
+
+describe('readSeedFile: encodings, line endings and JSON documents', () => {
+  test('a UTF-8 BOM and CRLF line endings are accepted', async () => {
+    const file = scratchFile('bom-crlf.jsonl', '\uFEFF{"instruction": "First."}\r\n\r\n{"instruction": "Second."}\r\n');
+    const report = await readSeedFile(file);
+    expect(textsOf(report)).toEqual(['First.', 'Second.']);
+    expect(report.seeds.map((seed) => seed.source.line)).toEqual([1, 3]);
+    expect(report.invalid).toEqual([]);
+  });
+
+  test('a JSON array file gives each row the line where it starts', async () => {
+    const report = await readSeedFile(fixture('rows.json'));
+    expect(report.format).toBe('json');
+    expect(report.seeds.map((seed) => [seed.id, seed.source.line, seed.text])).toEqual([
+      ['first', 2, 'Explain gravity.'],
+      ['line-3', 3, 'Summarize the text.\n\nGravity pulls masses together.'],
+    ]);
+    expect(report.invalid).toMatchObject([{ line: 8, field: 'instruction' }]);
+    expect(report.totalRows).toBe(3);
+  });
+
+  test('a {"data": [...]} document is read through strings that look like JSON', async () => {
+    const report = await readSeedFile(fixture('data-wrapper.json'));
+    expect(report.seeds.map((seed) => [seed.source.line, seed.text])).toEqual([
+      [5, 'Name a river in Africa.'],
+      [6, 'Name a mountain in Asia.'],
+      [7, 'Name a desert.'],
+    ]);
+  });
+
+  test.each([
+    ['spanning lines', '[\n  {"instruction": "One."},\n  {"instruction": "Two."}\n]\n', [2, 3], ['line-2', 'line-3']],
+    ['on one line', '\n[{"instruction": "One."}, {"instruction": "Two."}]', [2, 2], ['line-2', 'line-2-2']],
+  ])('a .jsonl file holding one JSON array %s is read as JSON', async (_name, content, lines, ids) => {
+    const report = await readSeedFile(scratchFile('array.jsonl', content));
+    expect(report.format).toBe('json');
+    expect(textsOf(report)).toEqual(['One.', 'Two.']);
+    expect(report.seeds.map((seed) => seed.source.line)).toEqual(lines);
+    expect(report.seeds.map((seed) => seed.id)).toEqual(ids);
+  });
+
+  test('a JSONL file whose first row is an array stays JSONL', async () => {
+    const report = await readSeedFile(scratchFile('first-array.jsonl', '["a", "b"]\n{"instruction": "One."}\n'));
+    expect(report.format).toBe('jsonl');
+    expect(textsOf(report)).toEqual(['One.']);
+    expect(report.invalid).toMatchObject([{ line: 1, reason: expect.stringMatching(/got an array/) }]);
+  });
+
+  test('a default id already taken by an explicit one is reported', async () => {
+    const content = '{"id": "line-2", "instruction": "One."}\n{"instruction": "Two."}\n';
+    const report = await readSeedFile(scratchFile('taken-id.jsonl', content));
+    expect(report.invalid).toMatchObject([
+      { line: 2, field: 'id', reason: expect.stringMatching(/default id "line-2"/) },
+    ]);
+  });
+
+  test('a .json file of JSON lines is read as JSONL', async () => {
+    const report = await readSeedFile(scratchFile('lines.json', '{"instruction": "One."}\n{"instruction": "Two."}\n'));
+    expect(report.format).toBe('jsonl');
+    expect(textsOf(report)).toEqual(['One.', 'Two.']);
+  });
+
+  test('a line over the limit is reported and skipped without being read', async () => {
+    const secret = 'SECRET'.repeat(50);
+    const content = `{"instruction": "Short."}\n{"instruction": "${secret}"}\r\n{"instruction": "Also short."}`;
+    const report = await readSeedFile(scratchFile('long-line.jsonl', content), { maxLineBytes: 100 });
+    expect(textsOf(report)).toEqual(['Short.', 'Also short.']);
+    expect(report.invalid).toHaveLength(1);
+    expect(report.invalid[0]).toMatchObject({ line: 2, reason: expect.stringMatching(/line too long \(\d+ bytes/) });
+    expect(report.invalid[0].reason).not.toContain('SECRET');
+  });
+
+  test('a line exactly at the limit, with a CRLF ending, is read', async () => {
+    const row = '{"instruction": "Fits."}';
+    const report = await readSeedFile(scratchFile('at-limit.jsonl', `${row}\r\n`), { maxLineBytes: row.length });
+    expect(textsOf(report)).toEqual(['Fits.']);
+  });
+
+  test('invalid UTF-8 in JSONL is reported by line', async () => {
+    const bad = Buffer.from([0x7b, 0x22, 0x70, 0x72, 0x6f, 0x6d, 0x70, 0x74, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]);
+    const file = scratchFile(
+      'latin1.jsonl',
+      Buffer.concat([Buffer.from('"Fine \uFFFD row."\n'), bad, Buffer.from('\n')]),
+    );
+    const report = await readSeedFile(file);
+    expect(textsOf(report)).toEqual(['Fine \uFFFD row.']);
+    expect(report.invalid).toMatchObject([{ line: 2, reason: expect.stringMatching(/not valid UTF-8/) }]);
+  });
+
+  test('invalid UTF-8 in a JSON document is reported at the row that holds it', async () => {
+    const content = Buffer.concat([
+      Buffer.from('[\n  {"instruction": "Good."},\n  {\n    "instruction": "Caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"\n  }\n]\n'),
+    ]);
+    const report = await readSeedFile(scratchFile('latin1.json', content));
+    expect(textsOf(report)).toEqual(['Good.']);
+    expect(report.invalid).toMatchObject([{ line: 3, reason: expect.stringMatching(/line 4 is not valid UTF-8/) }]);
+  });
+
+  test('10,000 nested arrays on one line are a clear problem, and nesting inside extra fields is harmless', async () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const content = `${deep}\n{"instruction": "Keep me.", "extra": ${deep}}\n`;
+    const report = await readSeedFile(scratchFile('deep.jsonl', content));
+    expect(textsOf(report)).toEqual(['Keep me.']);
+    expect(report.invalid).toMatchObject([{ line: 1, reason: expect.stringMatching(/got an array/) }]);
+  });
+
+  test('50,000 rows stream through, duplicates folded', async () => {
+    const rows = Array.from({ length: 50_000 }, (_, i) =>
+      JSON.stringify({ id: i, instruction: `Task ${i % 40_000}.` }),
+    );
+    const report = await readSeedFile(scratchFile('large.jsonl', `${rows.join('\n')}\n`));
+    expect(report.seeds).toHaveLength(40_000);
+    expect(report.duplicates).toHaveLength(10_000);
+    expect(report.duplicates[0]).toMatchObject({ line: 40_001, duplicateOfLine: 1, id: '40000' });
+    expect(report.totalRows).toBe(50_000);
+  });
+});
+
+describe('the shared self-instruct seed tasks', () => {
+  sharedDataTest('175 seeds, ids seed_task_0.., nothing invalid', async () => {
+    if (!sharedSeedTasksPresent) {
+      throw new Error(`the shared dataset is missing: ${SHARED_SEED_TASKS} (CI must provide it; set EVOL_SHARED_DATA)`);
+    }
+    const report = await readSeedFile(SHARED_SEED_TASKS, { strict: true });
+    expect(report.seeds).toHaveLength(175);
+    expect(report.seeds.map((seed) => seed.id)).toEqual(Array.from({ length: 175 }, (_, i) => `seed_task_${i}`));
+    expect(report).toMatchObject({ invalid: [], duplicates: [], totalRows: 175, format: 'jsonl' });
+    expect(report.seeds[1].text).toBe('What is the relation between the given pairs?\n\nNight : Day :: Right : Left');
+  });
+});

@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import type { RunProgress } from '../core/dataset';
+import { startSimLlm, type SimLlm } from '../sim/llm-server';
+import { LocalRunStore } from '../store/local-run-store';
+import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { connectClient, eventually, llmAt, testAddress, uniqueTaskQueue } from './helpers/temporal';
+import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
+
+async function recordCount(dir: string): Promise<number> {
+  const shards = await fs.promises.readdir(dir).catch(() => [] as string[]);
+  let n = 0;
+  for (const shard of shards)
+    n += (await fs.promises.readdir(path.join(dir, shard))).filter((f) => f.endsWith('.json')).length;
+  return n;
+}
+
+describe('a worker killed with SIGKILL mid-run', () => {
+  let sim: SimLlm;
+  let client: Client;
+  let connection: Connection;
+  let storeDir: string;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    sim = await startSimLlm({ latencyMs: 120 });
+    ({ client, connection } = await connectClient());
+    storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-crash-'));
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.kill();
+    await connection?.close();
+    await sim?.close();
+    fs.rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  test('restarted, it finishes the run with one record per seed and repeats no LLM call finished before the kill', async () => {
+    const taskQueue = uniqueTaskQueue('crash');
+    const store = new LocalRunStore(storeDir);
+    const runId = `crash-${Date.now().toString(36)}`;
+    const env = { EVOL_STORE_DIR: storeDir, EVOL_TEST_API_KEY: 'k' };
+    const seeds = seedsFromTexts(sampleTexts(40, 'crash'));
+
+    workers.push(await startWorkerProcess({ address: testAddress(), taskQueue, env }));
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds,
+      llm: llmAt(sim.url),
+      config: { rounds: 2, concurrency: 8 },
+    });
+    const recordsDir = path.join(storeDir, runId, 'records');
+    await eventually(async () => ((await recordCount(recordsDir)) >= 10 ? true : undefined), 'ten finished records');
+
+    await workers[0].kill('SIGKILL');
+    const killedAt = Date.now();
+    const beforeKill = sim.requests().length;
+    expect(await recordCount(recordsDir)).toBeLessThan(40);
+
+    workers.push(await startWorkerProcess({ address: testAddress(), taskQueue, env }));
+    const final = (await handle.result()) as RunProgress;
+    expect(final.counts).toMatchObject({ done: 40, completed: 40, failed: 0 });
+
+    const records = await collect(store.records(runId));
+    expect(records).toHaveLength(40);
+    expect(new Set(records.map((r) => r.instructionId)).size).toBe(40);
+
+    // A call answered well before the kill was reported to Temporal and must never be made again;
+    // only the calls in flight at the kill may repeat.
+    const settledBefore = killedAt - 3000;
+    const requests = sim.requests();
+    const firstSeen = new Map<string, number>();
+    const seen = new Map<string, number>();
+    for (const r of requests) {
+      if (!firstSeen.has(r.key)) firstSeen.set(r.key, r.receivedAt);
+      seen.set(r.key, (seen.get(r.key) ?? 0) + 1);
+    }
+    const settled = [...firstSeen.entries()].filter(([, at]) => at < settledBefore);
+    expect(settled.length).toBeGreaterThan(20);
+    const repeated = settled.filter(([key]) => (seen.get(key) ?? 0) > 1);
+    expect(repeated).toEqual([]);
+    // And the repeats overall are bounded by what could be in flight.
+    const extra = requests.length - firstSeen.size;
+    expect(extra).toBeLessThanOrEqual(8);
+    expect(beforeKill).toBeGreaterThan(0);
+  });
+});

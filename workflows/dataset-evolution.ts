@@ -1,0 +1,274 @@
+/**
+ * One dataset run: evolves every seed through its own instructionEvolution workflow, at most
+ * `concurrency` at once (a sliding window). It holds counts, never data: seed ids come in pages
+ * from the run store, children report back by signal, and the history is kept bounded by
+ * continuing as new (children are abandoned, not cancelled, so they live on across it).
+ */
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  ParentClosePolicy,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  emptyCounts,
+  type DatasetEvolutionInput,
+  type DatasetState,
+  type InstructionReport,
+  type RunCounts,
+  type RunProgress,
+  type RunStatus,
+} from '../core/dataset';
+import { instructionWorkflowId } from '../core/ids';
+import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
+import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { addUsage } from '../core/usage';
+import { storeActivities } from './activity-options';
+import { instructionEvolution } from './instruction-evolution';
+import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
+
+export async function datasetEvolution(input: DatasetEvolutionInput): Promise<RunProgress> {
+  const { runId, totalSeeds, config } = input;
+  const state: DatasetState = input.state ?? initialState(input);
+  const inFlight = new Set(state.inFlight);
+  const store = storeActivities();
+  let status: RunStatus = state.paused ? 'paused' : 'running';
+  // Children are told of a pause or resume from the main loop, not from the signal handler.
+  let childrenPaused = state.paused;
+
+  const progress = (): RunProgress => ({
+    runId,
+    status,
+    pauseReason: state.pauseReason,
+    totalSeeds,
+    started: state.counts.done - state.counts.alreadyDone + inFlight.size,
+    inFlight: inFlight.size,
+    counts: state.counts,
+    concurrency: config.concurrency,
+    budget: state.budget,
+    startedAtMs: state.startedAtMs,
+    activeMs:
+      Date.now() - state.startedAtMs - state.pausedMs - (state.pausedSinceMs ? Date.now() - state.pausedSinceMs : 0),
+    continuedAsNew: state.continuedAsNew,
+    pausePropagated: childrenPaused === state.paused,
+  });
+
+  const pause = (reason: string) => {
+    if (state.paused) return;
+    state.paused = true;
+    state.pauseReason = reason;
+    state.pausedSinceMs = Date.now();
+    status = 'paused';
+    upsertSearchAttributes([{ key: EvolStatus, value: 'paused' }]);
+  };
+  const resume = () => {
+    if (!state.paused) return;
+    state.paused = false;
+    state.pauseReason = undefined;
+    state.pausedMs += Date.now() - (state.pausedSinceMs ?? Date.now());
+    state.pausedSinceMs = undefined;
+    status = 'running';
+    upsertSearchAttributes([{ key: EvolStatus, value: 'running' }]);
+    // Instructions stopped by a configuration error start again, now that it is fixed.
+    state.pending.unshift(...state.retryOnResume.splice(0));
+  };
+  const checkBudget = () => {
+    const reason = budgetReached(state);
+    if (reason) pause(reason);
+  };
+
+  setHandler(progressQuery, progress);
+  setHandler(pauseSignal, ({ reason }) => pause(reason ?? 'paused by request (evol pause)'));
+  setHandler(resumeSignal, ({ budget }) => {
+    if (budget) state.budget = { ...state.budget, ...budget };
+    resume();
+    checkBudget();
+  });
+  setHandler(instructionFinishedSignal, (report) => {
+    if (!inFlight.delete(report.instructionId)) return; // a repeated report changes nothing
+    if (report.status === 'failed' && NON_RETRYABLE_LLM_FAILURES.includes(report.errorType ?? '')) {
+      state.retryOnResume.push(report.instructionId);
+      pause(`LLM configuration error (${report.errorType}): ${report.error} Fix it, then run: evol resume ${runId}`);
+      return;
+    }
+    tally(state.counts, report);
+    checkBudget();
+  });
+
+  const hasWorkToStart = () => state.pending.length > 0 || state.nextOffset < totalSeeds;
+  const finished = () => !hasWorkToStart() && inFlight.size === 0 && state.retryOnResume.length === 0;
+
+  try {
+    for (;;) {
+      await condition(
+        () =>
+          childrenPaused !== state.paused ||
+          finished() ||
+          workflowInfo().continueAsNewSuggested ||
+          (!state.paused && inFlight.size < config.concurrency && hasWorkToStart()),
+      );
+      if (childrenPaused !== state.paused) {
+        const target = state.paused;
+        await tellChildren(runId, [...inFlight], target);
+        childrenPaused = target;
+        continue;
+      }
+      if (finished()) break;
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof datasetEvolution>({
+          runId,
+          totalSeeds,
+          config,
+          state: { ...state, inFlight: [...inFlight], continuedAsNew: state.continuedAsNew + 1 },
+        });
+      }
+      if (state.pending.length === 0) {
+        await readNextPage();
+        continue;
+      }
+      const batch = state.pending.splice(0, config.concurrency - inFlight.size);
+      batch.forEach((id) => inFlight.add(id));
+      await Promise.all(batch.map(startInstruction));
+    }
+  } catch (err) {
+    if (isCancellation(err)) {
+      status = 'cancelled';
+      await CancellationScope.nonCancellable(() => cancelChildren(runId, [...inFlight]));
+    }
+    throw err;
+  }
+
+  status = 'completed';
+  upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
+  return progress();
+
+  async function readNextPage(): Promise<void> {
+    const { ids, done } = await store.readSeedPage({ runId, offset: state.nextOffset, limit: config.pageSize });
+    // A store with fewer seeds than the run expected must not loop forever.
+    state.nextOffset = ids.length ? state.nextOffset + ids.length : totalSeeds;
+    const recorded = new Set(done);
+    for (const id of ids) {
+      if (recorded.has(id)) {
+        state.counts.alreadyDone++;
+        state.counts.done++;
+      } else {
+        state.pending.push(id);
+      }
+    }
+  }
+
+  async function startInstruction(instructionId: string): Promise<void> {
+    try {
+      await startChild(instructionEvolution, {
+        workflowId: instructionWorkflowId(runId, instructionId),
+        args: [
+          {
+            runId,
+            instructionId,
+            rounds: config.rounds,
+            seed: config.seed,
+            llm: config.llm,
+            operations: config.operations,
+            prices: config.prices,
+            saveToStore: true,
+            parentWorkflowId: workflowInfo().workflowId,
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        typedSearchAttributes: [
+          { key: EvolRunId, value: runId },
+          { key: EvolInstructionId, value: instructionId },
+          { key: EvolKind, value: 'instruction' },
+          { key: EvolStatus, value: 'running' },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Started by an earlier incarnation of this run: it reports here when it ends, unless it already has.
+      if ((await store.readSeedRecorded({ runId, instructionId })).recorded && inFlight.delete(instructionId)) {
+        state.counts.alreadyDone++;
+        state.counts.done++;
+      }
+    }
+  }
+}
+
+function initialState(input: DatasetEvolutionInput): DatasetState {
+  return {
+    nextOffset: 0,
+    pending: [],
+    inFlight: [],
+    retryOnResume: [],
+    counts: emptyCounts(input.config.rounds),
+    paused: false,
+    startedAtMs: Date.now(),
+    pausedMs: 0,
+    continuedAsNew: 0,
+    budget: input.config.budget,
+  };
+}
+
+function tally(counts: RunCounts, report: InstructionReport): void {
+  counts.done++;
+  if (report.status === 'completed') counts.completed++;
+  else counts.failed++;
+  for (const round of report.rounds) {
+    const i = round.round - 1;
+    if (round.passed) counts.passedByRound[i] = (counts.passedByRound[i] ?? 0) + 1;
+    else {
+      counts.eliminatedByRound[i] = (counts.eliminatedByRound[i] ?? 0) + 1;
+      const rule = round.rule ?? 'unknown';
+      counts.eliminationsByRule[rule] = (counts.eliminationsByRule[rule] ?? 0) + 1;
+    }
+  }
+  counts.usage = addUsage(counts.usage, report.usage);
+  counts.costUsd += report.costUsd;
+}
+
+function budgetReached(state: DatasetState): string | undefined {
+  const { maxTokens, maxCost } = state.budget;
+  const { usage, costUsd } = state.counts;
+  if (maxTokens !== undefined && usage.totalTokens >= maxTokens) {
+    return `token budget reached: ${usage.totalTokens} of ${maxTokens} tokens spent. Raise it with: evol resume RUN --max-tokens N`;
+  }
+  if (maxCost !== undefined && costUsd >= maxCost) {
+    return `cost budget reached: $${costUsd.toFixed(4)} of $${maxCost} spent. Raise it with: evol resume RUN --max-cost USD`;
+  }
+  return undefined;
+}
+
+async function tellChildren(runId: string, ids: string[], paused: boolean): Promise<void> {
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        const handle = getExternalWorkflowHandle(instructionWorkflowId(runId, id));
+        await (paused ? handle.signal(pauseSignal, {}) : handle.signal(resumeSignal, {}));
+      } catch {
+        // It ended in the meantime; its report is on its way.
+      }
+    }),
+  );
+}
+
+async function cancelChildren(runId: string, ids: string[]): Promise<void> {
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        await getExternalWorkflowHandle(instructionWorkflowId(runId, id)).cancel();
+      } catch {
+        // Already closed.
+      }
+    }),
+  );
+}

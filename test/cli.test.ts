@@ -1,0 +1,139 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Lineage } from '../core/schemas';
+import { startSimLlm, type SimLlm } from '../sim/llm-server';
+import { LocalRunStore } from '../store/local-run-store';
+import { startWorker, testAddress, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
+import { CLI } from './helpers/worker-process';
+
+const run = promisify(execFile);
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('the evol command line', () => {
+  let dir: string;
+  let sim: SimLlm;
+  let worker: TestWorker;
+  const taskQueue = uniqueTaskQueue('cli');
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-cli-'));
+    sim = await startSimLlm();
+    worker = await startWorker({ taskQueue });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await sim?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function evol(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TEMPORAL_ADDRESS: testAddress(),
+          EVOL_STORE_DIR: path.join(dir, 'runs'),
+          ...env,
+        },
+        timeout: 60_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  function write(name: string, content: string): string {
+    fs.writeFileSync(path.join(dir, name), content);
+    return name;
+  }
+
+  const noStackTrace = (text: string) => expect(text).not.toMatch(/\n\s+at .+:\d+:\d+/);
+
+  test('evol evolve prints the lineage as JSON, using the LLM configured by OPENAI_BASE_URL', async () => {
+    const result = await evol(
+      ['evolve', 'Explain what a hash table is.', '--rounds', '2', '--json', '--task-queue', taskQueue],
+      {
+        OPENAI_BASE_URL: sim.url,
+      },
+    );
+    expect(result.stderr).toContain(`at ${sim.url}`);
+    expect(result.code).toBe(0);
+    const lineage = JSON.parse(result.stdout) as Lineage;
+    expect(lineage.seed).toBe('Explain what a hash table is.');
+    expect(lineage.steps).toHaveLength(2);
+    expect(lineage.status).toBe('completed');
+  });
+
+  test('an empty input file is a clear error naming the file, with a non-zero exit and no stack trace', async () => {
+    const result = await evol(['run', '--input', write('empty.jsonl', '\n\n'), '--llm', 'sim']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/empty\.jsonl/);
+    expect(result.stderr).toMatch(/empty/i);
+    noStackTrace(result.stderr);
+  });
+
+  test('a missing input file is a clear error', async () => {
+    const result = await evol(['run', '--input', 'nowhere.jsonl', '--llm', 'sim']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/nowhere\.jsonl/);
+    noStackTrace(result.stderr);
+  });
+
+  const mixed = [
+    '{"instruction": "Describe a sunrise."}',
+    '{"instruction": 42}',
+    'not json at all',
+    '{"instruction": "Name three rivers in Africa."}',
+    '{"instruction": "describe a   sunrise."}',
+  ].join('\n');
+
+  test('--strict makes a bad row fatal, naming file and line', async () => {
+    const result = await evol(['run', '--input', write('strict.jsonl', mixed), '--strict', '--llm', 'sim']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/strict\.jsonl:2/);
+    noStackTrace(result.stderr);
+    expect(await new LocalRunStore(path.join(dir, 'runs')).listRuns()).toEqual([]);
+  });
+
+  test('bad rows are reported by line and skipped, duplicates folded; the run id is printed first and cannot be reused', async () => {
+    const runId = `cli-${Date.now().toString(36)}`;
+    const input = write('mixed.jsonl', mixed);
+    const first = await evol(['run', '--input', input, '--run-id', runId, '--detach', '--llm', 'sim']);
+    expect(first.code).toBe(0);
+    expect(first.stdout.split('\n')[0]).toBe(`Run ${runId}`);
+    expect(first.stderr).toMatch(/mixed\.jsonl:2/);
+    expect(first.stderr).toMatch(/mixed\.jsonl:3/);
+    expect(first.stderr).toMatch(/1 duplicate/);
+    expect(first.stderr).toMatch(/simulated LLM/);
+    const meta = await new LocalRunStore(path.join(dir, 'runs')).readMeta(runId);
+    expect(meta).toMatchObject({ seedCount: 2, invalidRows: 2, duplicateRows: 1 });
+    expect(JSON.stringify(meta)).not.toMatch(/sk-|apiKey"/);
+
+    const again = await evol(['run', '--input', input, '--run-id', runId, '--llm', 'sim']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists/);
+    expect(again.stderr).toContain('--resume');
+
+    const cancelled = await evol(['cancel', runId]);
+    expect(cancelled.code).toBe(0);
+  });
+
+  test('an unusable run id is refused with what to use instead', async () => {
+    const result = await evol(['run', '--input', 'x.jsonl', '--run-id', 'no spaces/allowed']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/not a usable run id/);
+  });
+});

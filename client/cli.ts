@@ -5,7 +5,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXPORT_FORMATS, EXPORT_ROUNDS } from '../core/export';
-import { runDemo, runEvolve, runServerCommand, runWorkerCommand } from './commands';
+import { runCodecServerCommand, runDemo, runEvolve, runServerCommand, runWorkerCommand } from './commands';
+import { runReplay } from './replay';
 import { runCancel, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
 import { reportError } from './errors';
 
@@ -54,7 +55,22 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--data-dir <dir>', 'where the SQLite file and the server log go', '.evolforge')
     .option('--port <port>', 'frontend port', positiveInt, 7233)
     .option('--ui-port <port>', 'Temporal UI port', positiveInt, 8233)
+    .option('--ui-codec-endpoint <url>', 'codec server the UI decodes payloads with (see `evol codec-server`)')
     .action(runServerCommand);
+
+  program
+    .command('codec-server')
+    .description(
+      'serve the payload codec to Temporal UI and the temporal CLI, so they show encrypted payloads in plain text',
+    )
+    .option('--port <port>', 'port to listen on', positiveInt, 8888)
+    .option('--host <ip>', 'address to listen on (anyone who reaches it can decrypt)', '127.0.0.1')
+    .option(
+      '--ui-origin <origin>',
+      'browser origin of Temporal UI allowed to call it; repeat for several (default: http://127.0.0.1:8233 and http://localhost:8233)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .action(runCodecServerCommand);
 
   program
     .command('worker')
@@ -155,6 +171,14 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
         sample: options.sample,
       }),
     );
+
+  program
+    .command('replay')
+    .description('replay a workflow history against the current code and say whether it is deterministic')
+    .argument('[workflowId]', 'a workflow on the Temporal server (e.g. evol-RUN-SEEDID)')
+    .option('--history <file>', 'a history file (Temporal UI export or `temporal workflow show --output json`)')
+    .option('--execution <id>', 'the Temporal run id of one execution of the workflow (default: the latest)')
+    .action(runReplay);
 
   program.command('runs').description('list the runs in the run store').action(runList);
 

@@ -6,10 +6,15 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
 import { startInstructionEvolution } from '../client/api';
+import { ensureDatasetWorkflow } from '../client/run';
+import type { DatasetRunConfig } from '../core/dataset';
+import { GENERAL_OPERATIONS } from '../core/operations';
+import { LocalRunStore } from '../store/local-run-store';
+import type { RunMeta } from '../store/types';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import { findFreePorts, startDevServer } from '../server/dev-server';
 import { startSimLlm } from '../sim/llm-server';
@@ -30,11 +35,66 @@ function llmAt(baseURL: string): LlmConfig {
   return { evolver: endpoint(0.7), responder: endpoint(0.7), judge: endpoint(0) };
 }
 
+/** A small dataset run that continues as new: its first execution (ending in continue-as-new) and its last. */
+async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue: string, llm: LlmConfig) {
+  const runId = 'fixture-dataset';
+  const config: DatasetRunConfig = {
+    rounds: 1,
+    seed: 7,
+    llm,
+    method: 'general',
+    operations: [...GENERAL_OPERATIONS],
+    concurrency: 2,
+    budget: {},
+    prices: {},
+    pageSize: 3,
+  };
+  const texts = [
+    'Explain tides.',
+    'Describe a volcano.',
+    'What is a compiler?',
+    'How does bread rise?',
+    'Why do birds migrate?',
+    'What is inflation?',
+  ];
+  const meta: RunMeta = {
+    runId,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    inputFile: 'fixture',
+    seedCount: texts.length,
+    invalidRows: 0,
+    duplicateRows: 0,
+    config: config as unknown as Record<string, unknown>,
+  };
+  await store.createRun(
+    meta,
+    texts.map((text, i) => ({ id: `s${i + 1}`, text, source: { file: 'fixture', line: i + 1 } })),
+  );
+  const handle = await ensureDatasetWorkflow(client, taskQueue, meta);
+  await handle.result();
+  const executions: WorkflowExecutionInfo[] = [];
+  for await (const e of client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) executions.push(e);
+  if (executions.length < 2) throw new Error('the dataset run did not continue as new: lower the threshold');
+  executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  const history = (e: (typeof executions)[number]) => client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
+  return {
+    'dataset-evolution-continued': await history(executions[0]),
+    'dataset-evolution-final': await history(executions[executions.length - 1]),
+  };
+}
+
 async function main(): Promise<void> {
   installQuietRuntime();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-record-'));
   const [port] = await findFreePorts(1);
-  const server = await startDevServer({ dataDir, port, headless: true, reuseExisting: false });
+  // A low threshold, so the dataset workflow's recorded history includes a continue-as-new.
+  const server = await startDevServer({
+    dataDir,
+    port,
+    headless: true,
+    reuseExisting: false,
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 40 },
+  });
   // One judged-equal round and one rate-limited call, so the history holds an elimination and a retry.
   const sim = await startSimLlm({
     rules: [
@@ -45,7 +105,8 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const native = await NativeConnection.connect({ address: server.address });
   const taskQueue = 'record-histories';
-  const evolWorker = await createEvolWorker({ connection: native, taskQueue });
+  const store = new LocalRunStore(path.join(dataDir, 'runs'));
+  const evolWorker = await createEvolWorker({ connection: native, taskQueue, store });
   try {
     const client = new Client({ connection });
     const histories = await evolWorker.worker.runUntil(async () => {
@@ -58,7 +119,10 @@ async function main(): Promise<void> {
         llm: llmAt(sim.url),
       });
       await handle.result();
-      return { 'instruction-evolution': await handle.fetchHistory() };
+      return {
+        'instruction-evolution': await handle.fetchHistory(),
+        ...(await recordDatasetRun(client, store, taskQueue, llmAt(sim.url))),
+      };
     });
     await fs.mkdir(OUT_DIR, { recursive: true });
     for (const [name, history] of Object.entries(histories)) {

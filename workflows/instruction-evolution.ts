@@ -7,6 +7,7 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -42,6 +43,14 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
     costUsd: 0,
   };
   setHandler(lineageQuery, () => lineage);
+  // Added after the first release: round 0 is searchable (EvolRoundsDone = 0) before round 1 ends.
+  // Histories recorded before it have no such upsert, so it is patched in (test/replay.test.ts replays one).
+  if (patched('initial-round-attributes')) {
+    upsertSearchAttributes([
+      { key: EvolRoundsDone, value: 0 },
+      { key: EvolEliminations, value: 0 },
+    ]);
+  }
 
   try {
     if (input.instruction === undefined) {

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
@@ -76,7 +77,7 @@ describe('committed histories replay with the current workflow code', () => {
       (e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes,
     );
     scheduled.activityTaskScheduledEventAttributes.activityType.name = 'respond';
-    const tmp = path.join(require('node:os').tmpdir(), `doctored-${process.pid}.json`);
+    const tmp = path.join(os.tmpdir(), `doctored-${process.pid}.json`);
     await fs.writeFile(tmp, JSON.stringify({ history: doctored }));
     const bad = await replayHistory(readHistoryFile(tmp), require.resolve('../workflows'));
     await fs.rm(tmp, { force: true });
@@ -85,7 +86,7 @@ describe('committed histories replay with the current workflow code', () => {
   });
 
   test('a file that is not a history is refused clearly', async () => {
-    const tmp = path.join(require('node:os').tmpdir(), `not-history-${process.pid}.json`);
+    const tmp = path.join(os.tmpdir(), `not-history-${process.pid}.json`);
     await fs.writeFile(tmp, '{"hello": 1}');
     expect(() => readHistoryFile(tmp)).toThrow(/not a workflow history/);
     await fs.rm(tmp, { force: true });

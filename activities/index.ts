@@ -3,6 +3,7 @@
  * hand in their own LLM endpoints and stores without module mocking.
  */
 import type { RunStore } from '../store/types';
+import { createAutoEvolActivities } from './auto-evol';
 import { createEvolutionActivities } from './evolution';
 import { LlmGateway } from './llm';
 import { createRunStoreActivities } from './run-store';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createEvolutionActivities(deps.llm),
     ...createRunStoreActivities(deps.store),
+    ...createAutoEvolActivities(deps.llm, deps.store),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { InstructionEvolutionInput, Lineage } from '../core/schemas';
 import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
 import { hash32 } from '../core/prng';
+import { instructionDetails, instructionSummary } from '../core/summaries';
 import { instructionWorkflowId } from '../core/ids';
 import type { instructionEvolution } from '../workflows';
 
@@ -28,6 +29,8 @@ export async function startInstructionEvolution(
     taskQueue,
     workflowId: instructionWorkflowId(input.runId, input.instructionId),
     args: [input],
+    staticSummary: instructionSummary(input.runId, input.instructionId, input.rounds),
+    staticDetails: instructionDetails(input),
     typedSearchAttributes: [
       { key: EvolRunId, value: input.runId },
       { key: EvolInstructionId, value: input.instructionId },

@@ -7,8 +7,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXPORT_FORMATS, EXPORT_ROUNDS } from '../core/export';
 import { runCodecServerCommand, runDemo, runEvolve, runServerCommand, runWorkerCommand } from './commands';
 import { runReplay } from './replay';
-import { runCancel, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
+import { runCancel, runRetry, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
 import { reportError } from './errors';
+import { runAuto, runAutoExportMethod, runAutoPause, runAutoResume, runAutoShow, runAutoStatus } from './auto';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -102,7 +103,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--rounds <n>', 'rounds of evolution', positiveInt, 4)
     .option('--seed <n>', 'seed of the operation plans (same seed, same plans)', integer, 0)
     .option('--concurrency <n>', 'instructions evolving at once', positiveInt, 16)
-    .option('--method <set>', 'evolving method set', 'general')
+    .option('--method <set>', 'evolving method: general, code, math, or a method file (JSON/YAML)', 'general')
     .option('--max-tokens <n>', 'pause the run once this many tokens are spent', positiveInt)
     .option('--max-cost <usd>', 'pause the run once this many US dollars are spent', positiveNumber)
     .option(
@@ -173,6 +174,20 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     );
 
   program
+    .command('retry')
+    .description("re-run a run's failed or unfinished instructions, keeping their earlier lineage")
+    .argument('<run>', 'run id')
+    .option(
+      '--from-round <k>',
+      'restart the failed instructions from round K (default: after their last good round)',
+      positiveInt,
+    )
+    .option('--only-failed', 'only instructions whose evolution failed (not those never started or cancelled)')
+    .option('--detach', 'start the retry and return without following it')
+    .option('--task-queue <name>', 'task queue', 'evolforge')
+    .action(runRetry);
+
+  program
     .command('replay')
     .description('replay a workflow history against the current code and say whether it is deterministic')
     .argument('[workflowId]', 'a workflow on the Temporal server (e.g. evol-RUN-SEEDID)')
@@ -185,13 +200,78 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
   program
     .command('demo')
     .description(
-      'evolve the sample seeds shipped with EvolForge and print the Temporal UI link (what `npm start` runs)',
+      'a run over the sample seeds shipped with EvolForge, exported, ending with the Temporal UI link (what `npm start` runs)',
     )
     .option('--rounds <n>', 'rounds of evolution', positiveInt, 4)
     .option('--seed <n>', 'seed of the operation plans', integer, 0)
     .option('--config <file>', 'config file (JSON or YAML)')
     .addOption(llmOption())
     .action(runDemo);
+
+  const auto = program
+    .command('auto')
+    .description('learn an evolving method with Auto Evol-Instruct: an optimizer LLM improves it step by step')
+    .option('--input <file>', 'instructions to learn from (the formats of evol run --input)')
+    .addOption(
+      new Option('--dev <file>', 'development set: its evolutions decide between candidate methods').conflicts(
+        'devSize',
+      ),
+    )
+    .addOption(new Option('--dev-size <n>', 'development set drawn from the input (default 50)').argParser(positiveInt))
+    .option('--steps <n>', 'optimization steps at most (default 10)', positiveInt)
+    .option('--candidates <m>', 'candidate methods per step (default 5)', positiveInt)
+    .option('--batch-size <n>', 'instructions per mini-batch (default 10)', positiveInt)
+    .option('--evolutions <l>', 'evolutions of each mini-batch instruction in the trajectory (default 3)', positiveInt)
+    .option('--patience <n>', 'stop after N steps in a row whose failure rate did not fall (default 1)', positiveInt)
+    .option('--seed <n>', 'seed of the dev set and mini-batch draws (default 0)', integer)
+    .option('--concurrency <n>', 'LLM calls in flight at once (default 16)', positiveInt)
+    .option('--run-id <id>', 'name of the run (default: generated, printed first)')
+    .option('--resume', 'follow an existing learning run again (started over if its workflow failed)')
+    .option('--then-run', 'afterwards, evolve the whole input with the learned method as a dataset run')
+    .option('--rounds <n>', 'rounds of the --then-run dataset run (default 1)', positiveInt)
+    .option('--strict', 'stop on the first invalid input row instead of skipping it')
+    .option('--detach', 'start the learning and return without following it')
+    .option('--config <file>', 'config file (JSON or YAML)')
+    .addOption(llmOption())
+    .option('--task-queue <name>', 'task queue', 'evolforge')
+    .addHelpText(
+      'after',
+      `
+The evol LLM is the evolver role (temperature 0 unless the config file sets one) and the responder role
+answers its evolutions; the optimizer LLM starts from the evolver's settings at temperature 0.6 and takes
+EVOL_OPTIMIZER_MODEL, EVOL_OPTIMIZER_BASE_URL and EVOL_OPTIMIZER_API_KEY_ENV.`,
+    )
+    .action(async (options) => {
+      await runAuto(options);
+    });
+
+  auto
+    .command('status')
+    .description('steps so far, the failure rate of every candidate, the chosen ones and the current method')
+    .argument('<run>', 'run id')
+    .option('--json', 'print it as JSON')
+    .action(runAutoStatus);
+
+  auto
+    .command('show')
+    .description('the learned method and its failure rate step by step')
+    .argument('<run>', 'run id')
+    .action(runAutoShow);
+
+  auto
+    .command('export-method')
+    .description('save the learned method as a method file for `evol run --method FILE`')
+    .argument('<run>', 'run id')
+    .requiredOption('--out <file>', 'the method file to write (JSON)')
+    .action(runAutoExportMethod);
+
+  auto
+    .command('pause')
+    .description('pause a learning run: LLM calls in flight finish, no new one starts')
+    .argument('<run>', 'run id')
+    .action(runAutoPause);
+
+  auto.command('resume').description('resume a paused learning run').argument('<run>', 'run id').action(runAutoResume);
 
   return program;
 }

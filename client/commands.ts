@@ -1,5 +1,7 @@
 /** The actions behind each `evol` command. */
 import * as path from 'node:path';
+import { loadCodecFromEnv } from '../codec/aes-gcm';
+import { DEFAULT_UI_ORIGINS, startCodecServer } from '../codec/server';
 import { resolveLlmConfig, type LlmMode } from '../core/config';
 import { EvolRunId } from '../core/search-attributes';
 import { UserError } from '../core/validation';
@@ -25,7 +27,7 @@ function resolveLlm(options: { config?: string; llm: LlmMode }) {
 
 export async function runServerCommand(
   action: string,
-  options: { dataDir: string; port: number; uiPort: number },
+  options: { dataDir: string; port: number; uiPort: number; uiCodecEndpoint?: string },
 ): Promise<void> {
   if (action === 'stop') {
     const stopped = await stopBackgroundServer(path.resolve(options.dataDir));
@@ -37,7 +39,34 @@ export async function runServerCommand(
     return;
   }
   if (action !== 'start') throw new UserError(`unknown server action "${action}": use start or stop`);
-  await runServer({ dataDir: options.dataDir, port: options.port, uiPort: options.uiPort });
+  await runServer({
+    dataDir: options.dataDir,
+    port: options.port,
+    uiPort: options.uiPort,
+    uiCodecEndpoint: options.uiCodecEndpoint,
+  });
+}
+
+export async function runCodecServerCommand(options: { port: number; host: string; uiOrigin?: string[] }) {
+  const codec = loadCodecFromEnv();
+  if (!codec) {
+    throw new UserError(
+      'no encryption key is configured: set EVOL_CODEC_KEY (base64 of 32 bytes) or EVOL_CODEC_KEY_FILE, as for the worker',
+    );
+  }
+  const uiOrigins = options.uiOrigin ?? DEFAULT_UI_ORIGINS;
+  const server = await startCodecServer({ codec, port: options.port, host: options.host, uiOrigins });
+  stderr(
+    `Codec server on ${server.url} (current key "${codec.currentKeyId}"), for Temporal UI at ${uiOrigins.join(', ')}.`,
+  );
+  stderr(`  evol server --ui-codec-endpoint ${server.url}   starts the dev server with its UI pointed here`);
+  stderr(`  temporal workflow show -w ID --codec-endpoint ${server.url}   decodes on the command line`);
+  stderr('Ctrl-C stops it.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await server.close();
 }
 
 export async function runWorkerCommand(options: { taskQueue: string; maxConcurrent: number; rateLimit?: number }) {

@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { installQuietRuntime } from '../worker/runtime';
+import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
 import { defaultDataDir } from '../store/location';
 import { startDevServer, uiWorkflowsUrl } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
@@ -40,6 +41,8 @@ export { defaultDataDir } from '../store/location';
 export async function openSession(options: SessionOptions = {}): Promise<Session> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const target = resolveTemporalTarget();
+  // Read before anything starts, so a bad key setting fails the command at once.
+  const dataConverter = dataConverterFor(loadCodecFromEnv());
   const taskQueue = options.taskQueue ?? process.env.EVOL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
   let uiUrl = process.env.TEMPORAL_UI_URL;
   if (target.embedded) {
@@ -60,7 +63,7 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
     log(`Using Temporal at ${describeTarget(target)}.`);
   }
   const connection = await Connection.connect(target.connectionOptions);
-  const client = new Client({ connection, namespace: target.namespace });
+  const client = new Client({ connection, namespace: target.namespace, dataConverter });
 
   const wantWorker = options.worker === 'always' || (options.worker !== 'never' && target.embedded);
   let worker: EvolWorker | undefined;
@@ -69,7 +72,12 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
     if (wantWorker) {
       installQuietRuntime(options.handleSignals ?? true);
       nativeConnection = await NativeConnection.connect(target.connectionOptions);
-      worker = await createEvolWorker({ connection: nativeConnection, namespace: target.namespace, taskQueue });
+      worker = await createEvolWorker({
+        connection: nativeConnection,
+        namespace: target.namespace,
+        taskQueue,
+        dataConverter,
+      });
     }
   } catch (err) {
     await nativeConnection?.close();

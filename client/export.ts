@@ -25,8 +25,11 @@ export interface ExportResult {
 const SEED_PAGE_SIZE = 500;
 
 /** `stdout` is where the export goes without `out`: the process's stdout unless a caller redirects it. */
+/** The part of a run store an export reads. */
+export type ExportSource = Pick<RunStore, 'runExists' | 'records' | 'seedIds' | 'seed'>;
+
 export async function exportRun(
-  store: RunStore,
+  store: ExportSource,
   runId: string,
   options: ExportRunOptions,
   stdout: Writable = process.stdout,
@@ -46,7 +49,7 @@ export async function exportRun(
   return { path: written, stats, notes };
 }
 
-async function readAllRecords(store: RunStore, runId: string): Promise<Lineage[]> {
+async function readAllRecords(store: ExportSource, runId: string): Promise<Lineage[]> {
   const records: Lineage[] = [];
   for await (const record of store.records(runId)) records.push(record);
   return records;
@@ -54,7 +57,7 @@ async function readAllRecords(store: RunStore, runId: string): Promise<Lineage[]
 
 /** Only the seeds of completed records: the others are not exported, so their seeds need not be read. */
 async function readSeedsOf(
-  store: RunStore,
+  store: ExportSource,
   runId: string,
   records: readonly Lineage[],
 ): Promise<Map<string, SeedRecord>> {

@@ -6,9 +6,9 @@ import { resolveLlmConfig, type LlmMode } from '../core/config';
 import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { datasetWorkflowId } from '../core/ids';
-import { GENERAL_OPERATIONS } from '../core/operations';
 import { DEFAULT_PRICES, PriceTableSchema, type PriceTable } from '../core/pricing';
 import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { datasetDetails, datasetSummary } from '../core/summaries';
 import { describeIssues, UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
@@ -21,6 +21,7 @@ import { openSession, uiLink, type Session } from './embedded';
 import { exportRun } from './export';
 import { figuresOf, followRun, formatDuration, progressLine } from './follow';
 import { formatProblem, readSeedFile } from './input-file';
+import { resolveMethod } from './method-file';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 const MAX_PROBLEMS_SHOWN = 20;
@@ -65,10 +66,6 @@ export function loadPrices(file: string | undefined): PriceTable {
   return { ...DEFAULT_PRICES, ...parsed.data };
 }
 
-function methodOperations(method: string) {
-  if (method === 'general') return GENERAL_OPERATIONS.map((op) => ({ ...op }));
-  throw new UserError(`unknown method set "${method}": use general`);
-}
 
 async function createRun(store: LocalRunStore, runId: string, options: RunOptions): Promise<RunMeta> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
@@ -97,12 +94,13 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
     throw new UserError(`--max-cost needs a price for ${unpriced.join(', ')}: add it with --prices FILE`);
   }
   if (unpriced.length) stderr(`No price known for ${unpriced.join(', ')}: its cost counts as 0 (add --prices FILE).`);
+  const method = await resolveMethod(options.method);
   const config: DatasetRunConfig = {
     rounds: options.rounds,
     seed: options.seed,
     llm: resolved.llm,
-    method: options.method,
-    operations: methodOperations(options.method),
+    method: method.name,
+    operations: method.operations,
     concurrency: options.concurrency,
     budget: { maxTokens: options.maxTokens, maxCost: options.maxCost },
     prices: Object.fromEntries([...models].filter((m) => prices[m]).map((m) => [m, prices[m]])),
@@ -122,7 +120,12 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
 }
 
 /** Starts the run's dataset workflow unless one is already running for it. */
-export async function ensureDatasetWorkflow(client: Client, taskQueue: string, meta: RunMeta): Promise<WorkflowHandle> {
+export async function ensureDatasetWorkflow(
+  client: Client,
+  taskQueue: string,
+  meta: RunMeta,
+  retry?: DatasetRunConfig['retry'],
+): Promise<WorkflowHandle> {
   const workflowId = datasetWorkflowId(meta.runId);
   const existing = client.workflow.getHandle(workflowId);
   const description = await existing.describe().catch((err) => {
@@ -130,8 +133,8 @@ export async function ensureDatasetWorkflow(client: Client, taskQueue: string, m
     throw err;
   });
   if (description?.status.name === 'RUNNING') return existing;
-  if (description?.status.name === 'COMPLETED') return existing;
-  const config = meta.config as unknown as DatasetRunConfig;
+  if (description?.status.name === 'COMPLETED' && !retry) return existing;
+  const config: DatasetRunConfig = { ...(meta.config as unknown as DatasetRunConfig), ...(retry ? { retry } : {}) };
   const input: DatasetEvolutionInput = { runId: meta.runId, totalSeeds: meta.seedCount, config };
   return client.workflow.start<typeof datasetEvolution>('datasetEvolution', {
     taskQueue,
@@ -140,6 +143,8 @@ export async function ensureDatasetWorkflow(client: Client, taskQueue: string, m
     // A failed, cancelled or terminated run may be started again: finished instructions are skipped.
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     memo: { config: { ...config, operations: config.operations.map((op) => op.id) }, inputFile: meta.inputFile },
+    staticSummary: datasetSummary(meta.runId, meta.seedCount, config.rounds, config.concurrency),
+    staticDetails: datasetDetails(config),
     typedSearchAttributes: [
       { key: EvolRunId, value: meta.runId },
       { key: EvolKind, value: 'dataset' },
@@ -178,27 +183,71 @@ export async function runDataset(options: RunOptions): Promise<{ runId: string; 
   const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false });
   try {
     const handle = await ensureDatasetWorkflow(session.client, session.taskQueue, meta);
-    const link = uiLink(session, `EvolRunId="${runId}"`);
-    if (options.detach) {
-      stderr(`Started; not following (--detach). evol status ${runId} shows progress.${link ? ` ${link}` : ''}`);
-      if (session.worker)
-        stderr('No worker keeps running after this command: start `evol worker` for the run to progress.');
-      return { runId };
+    return { runId, finished: await followAndReport(session, handle, runId, options.detach) };
+  } finally {
+    await session.close();
+  }
+}
+
+/** Follows a run until it completes (or Ctrl-C detaches), then prints its summary. */
+async function followAndReport(
+  session: Session,
+  handle: WorkflowHandle,
+  runId: string,
+  detach?: boolean,
+): Promise<RunProgress | undefined> {
+  const link = uiLink(session, `EvolRunId="${runId}"`);
+  if (detach) {
+    stderr(`Started; not following (--detach). evol status ${runId} shows progress.${link ? ` ${link}` : ''}`);
+    if (session.worker)
+      stderr('No worker keeps running after this command: start `evol worker` for the run to progress.');
+    return undefined;
+  }
+  let onSigint: () => void = () => undefined;
+  const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
+  process.once('SIGINT', onSigint);
+  const finished = await session.run(() => followRun(handle, { stop: interrupted }));
+  process.off('SIGINT', onSigint);
+  if (!finished) {
+    stderr(howToComeBack(session, runId));
+    process.exitCode = 130;
+    return undefined;
+  }
+  stderr(summaryOf(finished));
+  stderr(`Export it: evol export ${runId} --format alpaca --out ${runId}.json`);
+  if (link) stderr(`Its workflows in Temporal UI: ${link}`);
+  return finished;
+}
+
+/**
+ * `evol retry`: runs the run's dataset workflow again; recorded instructions are skipped, failed
+ * ones go on from their last good round (or from round `fromRound`), keeping their earlier lineage.
+ */
+export async function runRetry(
+  runId: string,
+  options: { fromRound?: number; onlyFailed?: boolean; detach?: boolean; taskQueue: string },
+): Promise<void> {
+  const store = openStore();
+  const meta = await store.readMeta(checkRunId(runId));
+  if (options.fromRound !== undefined && options.fromRound > (meta.config as unknown as DatasetRunConfig).rounds) {
+    throw new UserError(`--from-round ${options.fromRound} is past the run's last round`);
+  }
+  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false });
+  try {
+    const current = await session.client.workflow
+      .getHandle(datasetWorkflowId(runId))
+      .describe()
+      .catch(() => undefined);
+    if (current?.status.name === 'RUNNING') {
+      throw new UserError(`run ${runId} is still running: wait for it to end, or \`evol cancel ${runId}\` first`);
     }
-    let onSigint: () => void = () => undefined;
-    const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
-    process.once('SIGINT', onSigint);
-    const finished = await session.run(() => followRun(handle, { stop: interrupted }));
-    process.off('SIGINT', onSigint);
-    if (!finished) {
-      stderr(howToComeBack(session, runId));
-      process.exitCode = 130;
-      return { runId };
-    }
-    stderr(summaryOf(finished));
-    stderr(`Export it: evol export ${runId} --format alpaca --out ${runId}.json`);
-    if (link) stderr(`Its workflows in Temporal UI: ${link}`);
-    return { runId, finished };
+    const retry = { fromRound: options.fromRound, onlyFailed: options.onlyFailed ?? false };
+    const handle = await ensureDatasetWorkflow(session.client, session.taskQueue, meta, retry);
+    stderr(
+      `Retrying run ${runId}: ${options.onlyFailed ? 'failed instructions only' : 'every unfinished instruction'}, ` +
+        `${options.fromRound ? `from round ${options.fromRound}` : 'from the last good round'}.`,
+    );
+    await followAndReport(session, handle, runId, options.detach);
   } finally {
     await session.close();
   }

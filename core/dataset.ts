@@ -28,6 +28,10 @@ export interface DatasetRunConfig {
   prices: Record<string, ModelPrice>;
   /** Seed ids fetched per page from the run store. */
   pageSize: number;
+  /** Set by `evol retry`: go on from failed attempts (from their last good round, or from `fromRound`). */
+  retry?: { fromRound?: number; onlyFailed?: boolean };
+  /** Retry policy of the LLM calls, when not the default. */
+  llmRetry?: import('./schemas').LlmRetry;
 }
 
 /** What an instruction workflow tells its dataset workflow when it ends. */

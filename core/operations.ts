@@ -5,7 +5,8 @@
  */
 import { ChatMessage, fillTemplate, INSTRUCTION_PLACEHOLDER } from './messages';
 
-export type OperationKind = 'in-depth' | 'in-breadth' | 'custom';
+/** `downward` makes an instruction easier (WizardMath's downward evolution). */
+export type OperationKind = 'in-depth' | 'in-breadth' | 'downward' | 'custom';
 
 export interface Operation {
   /** Stable id recorded in lineage and history, e.g. `add-constraints`. */

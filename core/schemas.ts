@@ -43,7 +43,7 @@ export { ZERO_USAGE, addUsage } from './usage';
 export const OperationSchema = z
   .object({
     id: z.string().min(1),
-    kind: z.enum(['in-depth', 'in-breadth', 'custom']),
+    kind: z.enum(['in-depth', 'in-breadth', 'downward', 'custom']),
     weight: z.number().positive(),
     system: z.string(),
     template: z.string().min(1),
@@ -112,4 +112,13 @@ export interface InstructionEvolutionInput {
   saveToStore?: boolean;
   /** The dataset workflow to report to when this one ends. */
   parentWorkflowId?: string;
+  /** Go on from an earlier failed attempt kept in the run store: from its last good round, or from `fromRound`. */
+  resumeFrom?: { fromRound?: number };
+  /** Retry policy of the LLM calls, when not the default (10 attempts from 2 s). */
+  llmRetry?: LlmRetry;
+}
+
+export interface LlmRetry {
+  maximumAttempts?: number;
+  initialIntervalMs?: number;
 }

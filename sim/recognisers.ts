@@ -4,7 +4,9 @@
  */
 import { EQUALITY_LEAD } from '../core/elimination';
 import { ChatMessage } from '../core/messages';
-import { GUIDANCE_LEAD, IN_BREADTH_LEAD, RESPONDER_SYSTEM } from '../core/operations';
+import { CUSTOM_OPERATION_SYSTEM } from '../core/methods';
+import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN, RESPONDER_SYSTEM } from '../core/operations';
+import { AUTO_EVOL_RECOGNISERS } from './auto-evol';
 import { answerEquality } from './judge';
 import { answerMutation, mutationOperation } from './mutate';
 import { answerRequest } from './respond';
@@ -30,10 +32,7 @@ export const JUDGE_RECOGNISER: SimRecogniser = {
 
 export const MUTATE_RECOGNISER: SimRecogniser = {
   kind: 'mutate',
-  test: (messages) => {
-    const content = lastUserContent(messages);
-    return content.includes(GUIDANCE_LEAD) || content.includes(IN_BREADTH_LEAD);
-  },
+  test: (messages) => mutationOperation(lastUserContent(messages)) !== undefined,
   operation: (messages) => mutationOperation(lastUserContent(messages)),
   answer: (messages) => answerMutation(lastUserContent(messages)),
 };
@@ -42,6 +41,23 @@ export const RESPOND_RECOGNISER: SimRecogniser = {
   kind: 'respond',
   test: (messages) => systemContent(messages) === RESPONDER_SYSTEM,
   answer: (messages) => answerRequest(lastUserContent(messages)),
+};
+
+function hasInstructionTags(content: string): boolean {
+  const open = content.indexOf(INSTRUCTION_OPEN);
+  return open >= 0 && content.indexOf(INSTRUCTION_CLOSE, open) > open;
+}
+
+/**
+ * A custom operation with none of our leads: recognised by our tags around the instruction or by
+ * our default system message for custom operations. It comes after the responder, whose
+ * instruction may itself quote the tags; the operation stays unknown.
+ */
+export const CUSTOM_MUTATE_RECOGNISER: SimRecogniser = {
+  kind: 'mutate',
+  test: (messages) =>
+    hasInstructionTags(lastUserContent(messages)) || systemContent(messages) === CUSTOM_OPERATION_SYSTEM,
+  answer: (messages) => answerMutation(lastUserContent(messages)),
 };
 
 /** Anything else is answered like a responder request. */
@@ -54,7 +70,9 @@ export const FALLBACK_RECOGNISER: SimRecogniser = {
 export const DEFAULT_RECOGNISERS: readonly SimRecogniser[] = [
   JUDGE_RECOGNISER,
   MUTATE_RECOGNISER,
+  ...AUTO_EVOL_RECOGNISERS,
   RESPOND_RECOGNISER,
+  CUSTOM_MUTATE_RECOGNISER,
   FALLBACK_RECOGNISER,
 ];
 

@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hash32 } from '../core/prng';
+import type { MethodVersion } from '../core/auto-evol';
 import type { Lineage } from '../core/schemas';
 import { UserError } from '../core/validation';
 import type { RunMeta, RunStore, SeedRecord } from './types';
@@ -155,6 +156,57 @@ export class LocalRunStore implements RunStore {
 
   async deleteRecord(runId: string, id: string): Promise<void> {
     await fs.rm(this.recordPath(runId, id), { force: true });
+  }
+
+  private failedPath(runId: string, id: string): string {
+    return path.join(this.runDir(runId), 'failed', `${encodeURIComponent(id)}.json`);
+  }
+
+  async saveFailedAttempt(lineage: Lineage): Promise<void> {
+    const final = this.failedPath(lineage.runId, lineage.instructionId);
+    await fs.mkdir(path.dirname(final), { recursive: true });
+    const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(lineage));
+    await fs.rename(temp, final);
+  }
+
+  async failedAttempt(runId: string, id: string): Promise<Lineage | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(this.failedPath(runId, id), 'utf8')) as Lineage;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  private methodPath(runId: string, version: MethodVersion): string {
+    const file = `${encodeURIComponent(version.learningId)}-${String(version.step).padStart(4, '0')}.json`;
+    return path.join(this.runDir(runId), 'methods', file);
+  }
+
+  async saveMethodVersion(runId: string, version: MethodVersion): Promise<'written' | 'exists'> {
+    const final = this.methodPath(runId, version);
+    await fs.mkdir(path.dirname(final), { recursive: true });
+    const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(version, null, 2) + '\n');
+    try {
+      await fs.link(temp, final);
+      return 'written';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+      throw err;
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  async methodVersions(runId: string): Promise<MethodVersion[]> {
+    const dir = path.join(this.runDir(runId), 'methods');
+    const files = (await fs.readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
+    const versions = await Promise.all(
+      files.map(async (f) => JSON.parse(await fs.readFile(path.join(dir, f), 'utf8')) as MethodVersion),
+    );
+    return versions.sort((a, b) => (a.savedAt ?? '').localeCompare(b.savedAt ?? '') || a.step - b.step);
   }
 
   async *records(runId: string): AsyncIterable<Lineage> {

@@ -3,6 +3,7 @@
  * finished instruction. Workflows only ever carry ids; this is where the text lives.
  * Keys are (run id, instruction id), so a shared store (object storage, a database) can implement it.
  */
+import type { MethodVersion } from '../core/auto-evol';
 import type { Lineage } from '../core/schemas';
 
 /** One normalized seed instruction. */
@@ -44,4 +45,11 @@ export interface RunStore {
   records(runId: string): AsyncIterable<Lineage>;
   /** Removes a record, so `evol retry` can write the new outcome once. */
   deleteRecord(runId: string, id: string): Promise<void>;
+  /** Keeps the lineage of an instruction whose evolution failed (replacing an earlier one), for `evol retry`. */
+  saveFailedAttempt(lineage: Lineage): Promise<void>;
+  failedAttempt(runId: string, id: string): Promise<Lineage | undefined>;
+  /** Keeps the method an Auto Evol-Instruct learning had after a step; a second write of the same step changes nothing. */
+  saveMethodVersion(runId: string, version: MethodVersion): Promise<'written' | 'exists'>;
+  /** Every method version of the run, oldest first (by save time, then step). */
+  methodVersions(runId: string): Promise<MethodVersion[]>;
 }

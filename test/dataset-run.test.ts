@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { exportRun } from '../client/export';
+import { ensureDatasetWorkflow } from '../client/run';
 import { readSeedFile } from '../client/input-file';
 import type { RunProgress } from '../core/dataset';
 import { datasetWorkflowId } from '../core/ids';
@@ -221,5 +222,105 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     const final = (await again.result()) as RunProgress;
     expect(final.counts).toMatchObject({ done: 8, alreadyDone: 8 });
     expect(sim.stats().total).toBe(0);
+  });
+});
+
+describe('evol retry: failed instructions go on, keeping their earlier lineage', () => {
+  let sim: SimLlm;
+  let client: Client;
+  let connection: Connection;
+  let worker: TestWorker;
+  let store: LocalRunStore;
+  let storeDir: string;
+  const taskQueue = uniqueTaskQueue('retry');
+  const LONG =
+    'A full answer with enough words to pass every rule: it explains the topic, gives two examples, and ends.';
+
+  beforeAll(async () => {
+    sim = await startSimLlm();
+    ({ client, connection } = await connectClient());
+    storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-retry-'));
+    store = new LocalRunStore(storeDir);
+    worker = await startWorker({ taskQueue, store });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await connection?.close();
+    await sim?.close();
+    fs.rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  /** Two of six seeds fail in round 2 (their judge keeps answering 500), after round 1 passed. */
+  async function runWithFailures(runId: string) {
+    sim.clearRules();
+    for (const tag of ['FAILME-A', 'FAILME-B']) {
+      sim.addRule({ match: { kind: 'respond', contains: tag }, content: LONG });
+      sim.addRule({ match: { kind: 'judge', contains: tag }, content: 'NOT EQUAL', times: 1 });
+    }
+    sim.addRule({ match: { kind: 'judge', contains: 'FAILME' }, status: 500 });
+    const texts = [...sampleTexts(4, runId), 'Describe a lighthouse FAILME-A.', 'Describe a harbour FAILME-B.'];
+    const seeds = seedsFromTexts(texts);
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds,
+      llm: llmAt(sim.url),
+      config: { rounds: 2, concurrency: 6, llmRetry: { maximumAttempts: 2, initialIntervalMs: 100 } },
+    });
+    const first = (await handle.result()) as RunProgress;
+    expect(first.counts).toMatchObject({ done: 6, completed: 4, failed: 2 });
+    expect(await collect(store.records(runId))).toHaveLength(4);
+    const attempt = await store.failedAttempt(runId, 's5');
+    expect(attempt?.steps.map((s) => s.round)).toEqual([1]);
+    sim.clearRules();
+    sim.resetRequests();
+    return { seeds, attempt: attempt! };
+  }
+
+  test('by default they go on from the last good round; the export holds each seed once', async () => {
+    const runId = `retry-${Date.now().toString(36)}`;
+    const { attempt } = await runWithFailures(runId);
+    const meta = await store.readMeta(runId);
+    const again = (await (await ensureDatasetWorkflow(client, taskQueue, meta, {})).result()) as RunProgress;
+    expect(again.counts).toMatchObject({ done: 6, completed: 2, alreadyDone: 4, failed: 0 });
+    // Only round 2 of the two failed seeds was evolved again: 2 seeds x (mutate, respond, judge).
+    expect(sim.stats().total).toBe(6);
+    const records = await collect(store.records(runId));
+    expect(records).toHaveLength(6);
+    const retried = records.find((r) => r.instructionId === 's5')!;
+    expect(retried.steps[0]).toEqual(attempt.steps[0]);
+    expect(retried.steps.map((s) => s.round)).toEqual([1, 2]);
+
+    const out = path.join(storeDir, `${runId}.jsonl`);
+    await exportRun(store, runId, {
+      format: 'sharegpt',
+      rounds: 'all',
+      includeSeeds: false,
+      shuffle: false,
+      seed: 0,
+      out,
+    });
+    const rowIds = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l)._evol.rowId);
+    expect(new Set(rowIds).size).toBe(rowIds.length);
+    expect(rowIds.filter((id: string) => id.startsWith('s5#'))).toEqual(['s5#1', 's5#2']);
+  });
+
+  test('--from-round 1 --only-failed evolves the failed seeds again from the start', async () => {
+    const runId = `retry1-${Date.now().toString(36)}`;
+    await runWithFailures(runId);
+    const meta = await store.readMeta(runId);
+    const again = (await (
+      await ensureDatasetWorkflow(client, taskQueue, meta, { fromRound: 1, onlyFailed: true })
+    ).result()) as RunProgress;
+    expect(again.counts).toMatchObject({ done: 6, completed: 2, alreadyDone: 4 });
+    expect(sim.stats().total).toBe(12);
+    expect(await collect(store.records(runId))).toHaveLength(6);
   });
 });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { exportRun } from '../client/export';
+import { exportRun, type ExportSource } from '../client/export';
 import {
   buildRows,
   compareSeedIds,
@@ -14,12 +14,12 @@ import {
 import type { Lineage, LineageStep } from '../core/schemas';
 import { ZERO_USAGE } from '../core/usage';
 import { UserError } from '../core/validation';
-import type { RunMeta, RunStore, SeedRecord } from '../store/types';
+import type { RunMeta, SeedRecord } from '../store/types';
 
 const RUN = 'run-export-test';
 
 /** A Map-based store; `repeatRecords` lists ids whose record the listing yields twice. */
-class MemoryRunStore implements RunStore {
+class MemoryRunStore implements ExportSource {
   private readonly runs = new Map<string, { meta: RunMeta; seeds: SeedRecord[]; records: Map<string, Lineage> }>();
   repeatRecords = new Set<string>();
 

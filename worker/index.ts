@@ -5,8 +5,10 @@
  * - maxTaskQueueActivitiesPerSecond is enforced by the server across every worker of the queue,
  *   so one provider limit holds however many workers run.
  */
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, LlmGateway, type Activities } from '../activities';
+import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
@@ -32,6 +34,8 @@ export interface EvolWorkerOptions {
   maxTaskQueueActivitiesPerSecond?: number;
   /** Default: Temporal's own (`pid@host`). */
   identity?: string;
+  /** Payload codecs (encryption). Default: the AES-GCM codec EVOL_CODEC_KEY / EVOL_CODEC_KEY_FILE configure, if any. */
+  dataConverter?: DataConverter;
 }
 
 export interface EvolWorker {
@@ -73,6 +77,7 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,
     ...(options.identity ? { identity: options.identity } : {}),
+    dataConverter: options.dataConverter ?? dataConverterFor(loadCodecFromEnv()),
   });
   return {
     worker,

@@ -9,7 +9,7 @@
 import { proxyActivities, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import type { Activities } from '../activities';
-import type { LlmConfig } from '../core/schemas';
+import type { LlmConfig, LlmRetry } from '../core/schemas';
 
 export const LLM_RETRY_POLICY: RetryPolicy = {
   initialInterval: '2s',
@@ -21,11 +21,23 @@ export const LLM_RETRY_POLICY: RetryPolicy = {
 
 const MARGIN_MS = 15_000;
 
-export function llmActivities(llm: LlmConfig) {
+export interface LlmActivityOptions {
+  /** Shown on each scheduled activity in Temporal UI, e.g. `round 2 · add-constraints`. */
+  summary?: string;
+  /** Overrides of the retry policy (a run's --llm-attempts, tests). */
+  retry?: LlmRetry;
+}
+
+export function llmActivities(llm: LlmConfig, { summary, retry = {} }: LlmActivityOptions = {}) {
   const timeoutMs = Math.max(llm.evolver.requestTimeoutMs, llm.responder.requestTimeoutMs, llm.judge.requestTimeoutMs);
   return proxyActivities<Activities>({
     startToCloseTimeout: timeoutMs + MARGIN_MS,
-    retry: LLM_RETRY_POLICY,
+    retry: {
+      ...LLM_RETRY_POLICY,
+      ...(retry.maximumAttempts ? { maximumAttempts: retry.maximumAttempts } : {}),
+      ...(retry.initialIntervalMs ? { initialInterval: retry.initialIntervalMs } : {}),
+    },
+    ...(summary !== undefined ? { summary } : {}),
   });
 }
 

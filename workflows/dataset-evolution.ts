@@ -31,6 +31,7 @@ import {
 import { instructionWorkflowId } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { instructionDetails, instructionSummary } from '../core/summaries';
 import { addUsage } from '../core/usage';
 import { storeActivities } from './activity-options';
 import { instructionEvolution } from './instruction-evolution';
@@ -153,7 +154,12 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   return progress();
 
   async function readNextPage(): Promise<void> {
-    const { ids, done } = await store.readSeedPage({ runId, offset: state.nextOffset, limit: config.pageSize });
+    const { ids, done } = await store.readSeedPage({
+      runId,
+      offset: state.nextOffset,
+      limit: config.pageSize,
+      ...(config.retry?.onlyFailed ? { onlyFailed: true } : {}),
+    });
     // A store with fewer seeds than the run expected must not loop forever.
     state.nextOffset = ids.length ? state.nextOffset + ids.length : totalSeeds;
     const recorded = new Set(done);
@@ -168,6 +174,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   }
 
   async function startInstruction(instructionId: string): Promise<void> {
+    const parentWorkflowId = workflowInfo().workflowId;
     try {
       await startChild(instructionEvolution, {
         workflowId: instructionWorkflowId(runId, instructionId),
@@ -181,9 +188,14 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
             operations: config.operations,
             prices: config.prices,
             saveToStore: true,
-            parentWorkflowId: workflowInfo().workflowId,
+            parentWorkflowId,
+            ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),
+            ...(config.llmRetry ? { llmRetry: config.llmRetry } : {}),
           },
         ],
+        // Ids and settings only: the seed text must stay out of this workflow's history.
+        staticSummary: instructionSummary(runId, instructionId, config.rounds),
+        staticDetails: instructionDetails({ ...config, parentWorkflowId }),
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         typedSearchAttributes: [

@@ -1,3 +1,4 @@
 export { instructionEvolution } from './instruction-evolution';
 export { datasetEvolution } from './dataset-evolution';
+export { autoEvol, autoProgressQuery } from './auto-evol';
 export * from './messages';

@@ -5,6 +5,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   getExternalWorkflowHandle,
   patched,
@@ -18,12 +19,12 @@ import { planOperations } from '../core/plan';
 import { costOf } from '../core/pricing';
 import type { InstructionEvolutionInput, Lineage, LineageStep, LlmEndpoint } from '../core/schemas';
 import { EvolEliminations, EvolRoundsDone, EvolStatus } from '../core/search-attributes';
+import { stepSummary } from '../core/summaries';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { llmActivities, storeActivities } from './activity-options';
 import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from './messages';
 
 export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage> {
-  const { mutate, respond, eliminate } = llmActivities(input.llm);
   const store = storeActivities();
   let paused = false;
   setHandler(pauseSignal, () => void (paused = true));
@@ -43,6 +44,12 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
     costUsd: 0,
   };
   setHandler(lineageQuery, () => lineage);
+  const keep = (step: LineageStep) => {
+    lineage.steps.push(step);
+    lineage.usage = addUsage(lineage.usage, step.usage);
+    lineage.costUsd += step.costUsd;
+    if (step.verdict.passed) lineage.final = step.instruction;
+  };
   // Added after the first release: round 0 is searchable (EvolRoundsDone = 0) before round 1 ends.
   // Histories recorded before it have no such upsert, so it is patched in (test/replay.test.ts replays one).
   if (patched('initial-round-attributes')) {
@@ -58,10 +65,22 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
         await store.loadSeed({ runId: input.runId, instructionId: input.instructionId })
       ).text;
     }
+    if (input.resumeFrom) {
+      const earlier = await store.loadFailedAttempt({
+        ...input.resumeFrom,
+        runId: input.runId,
+        instructionId: input.instructionId,
+      });
+      earlier.steps.forEach(keep);
+    }
     const plan = planOperations(input.operations ?? GENERAL_OPERATIONS, input.seed, input.instructionId, input.rounds);
 
-    for (let round = 1; round <= input.rounds; round++) {
+    for (let round = lineage.steps.length + 1; round <= input.rounds; round++) {
       const operation = plan[round - 1];
+      const { mutate, respond, eliminate } = llmActivities(input.llm, {
+        summary: stepSummary(round, operation.id),
+        retry: input.llmRetry,
+      });
       const parent = lineage.final;
       let step: LineageStep;
       try {
@@ -93,10 +112,7 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
         if (!isUnusableOutput(err)) throw err;
         step = unusableStep(round, operation.id, parent, err);
       }
-      lineage.steps.push(step);
-      lineage.usage = addUsage(lineage.usage, step.usage);
-      lineage.costUsd += step.costUsd;
-      if (step.verdict.passed) lineage.final = step.instruction;
+      keep(step);
       upsertSearchAttributes([
         { key: EvolRoundsDone, value: round },
         { key: EvolEliminations, value: lineage.steps.filter((s) => !s.verdict.passed).length },
@@ -108,6 +124,7 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
   } catch (err) {
     lineage.status = 'failed';
     upsertSearchAttributes([{ key: EvolStatus, value: 'failed' }]);
+    if (input.saveToStore) await keepFailedAttempt(lineage);
     await reportToParent(input, lineage, err);
     throw err;
   }
@@ -115,6 +132,15 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
   upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
   await reportToParent(input, lineage);
   return lineage;
+}
+
+/** Keeps what a failed evolution did, even when it failed by cancellation, so `evol retry` can go on from it. */
+async function keepFailedAttempt(lineage: Lineage): Promise<void> {
+  try {
+    await CancellationScope.nonCancellable(() => storeActivities().saveFailedAttempt(lineage));
+  } catch {
+    // Losing the attempt only means a retry starts from round 1.
+  }
 }
 
 function isUnusableOutput(err: unknown): err is ActivityFailure {

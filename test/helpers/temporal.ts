@@ -3,6 +3,7 @@
  * workflow bundle it built, and points every LLM role at a simulated OpenAI-compatible server.
  */
 import { Client, Connection } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { installQuietRuntime } from '../../worker/runtime';
 import { LocalRunStore } from '../../store/local-run-store';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createActivities, LlmGateway } from '../../activities';
 import type { LlmConfig, LlmEndpoint } from '../../core/schemas';
+import { dataConverterFor } from '../../codec/aes-gcm';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -22,9 +24,13 @@ function required(name: string): string {
 export const testAddress = () => required('EVOL_TEST_TEMPORAL_ADDRESS');
 export const workflowBundle = () => ({ codePath: required('EVOL_TEST_WORKFLOW_BUNDLE') });
 
-export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
+/** @param codec payload codec of the client (encryption); default none. */
+export async function connectClient(codec?: PayloadCodec): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: testAddress() });
-  return { client: new Client({ connection, namespace: 'default' }), connection };
+  return {
+    client: new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(codec) }),
+    connection,
+  };
 }
 
 let queueCounter = 0;
@@ -45,6 +51,8 @@ export async function startWorker(options: {
   /** Default: a LocalRunStore in a fresh temp dir. */
   store?: RunStore;
   maxConcurrentActivityTaskExecutions?: number;
+  /** Payload codec (encryption); default none, whatever the environment says. */
+  codec?: PayloadCodec;
 }): Promise<TestWorker> {
   installQuietRuntime();
   const connection = await NativeConnection.connect({ address: testAddress() });
@@ -57,6 +65,7 @@ export async function startWorker(options: {
       store: options.store ?? new LocalRunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-store-'))),
     }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 20,
+    dataConverter: dataConverterFor(options.codec),
   });
   const running = worker.run();
   return {

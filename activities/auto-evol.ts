@@ -1,0 +1,198 @@
+/**
+ * The side effects of Auto Evol-Instruct, one LLM call per activity so that a crash never repeats a
+ * finished call: evolve an instruction with a method (evol LLM), analyze a trajectory and optimize
+ * the method (optimizer LLM), answer an evolved instruction and detect a failed evolution; plus the
+ * run store reads and the method versions.
+ */
+import { Context } from '@temporalio/activity';
+import {
+  buildAnalysisMessages,
+  buildEvolveMessages,
+  buildOptimizationMessages,
+  casesNamed,
+  judgeEvolution,
+  parseEvolAnswer,
+  parseOptimizedMethod,
+  type AutoVerdict,
+  type CandidateParse,
+  type FailurePattern,
+  type MethodVersion,
+  type OptimizerSample,
+  type TrajectoryCase,
+} from '../core/auto-evol';
+import { buildResponseMessages } from '../core/operations';
+import type { LlmEndpoint, LlmRole, Usage } from '../core/schemas';
+import type { RunStore } from '../store/types';
+import type { LlmGateway } from './llm';
+
+/** The gateway names a role only in its error messages; the optimizer is a role of Auto Evol-Instruct alone. */
+const OPTIMIZER_ROLE = 'optimizer' as unknown as LlmRole;
+
+/** Texts kept in activity results for people to read, not for the algorithm: clipped to keep history small. */
+const SHOWN_CHARS = 600;
+
+function clip(text: string, max = SHOWN_CHARS): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Well inside the workflow's heartbeat timeout. */
+export const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * Heartbeats while an LLM call is in flight, so that a worker that dies mid-call is noticed within
+ * the heartbeat timeout instead of the whole request timeout, and the call is retried elsewhere.
+ */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  let context: Context | undefined;
+  try {
+    context = Context.current();
+  } catch {
+    return work();
+  }
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export interface EvolveWithMethodInput {
+  evol: LlmEndpoint;
+  method: string;
+  instruction: string;
+}
+
+export type EvolveWithMethodResult =
+  { ok: true; instruction: string; usage: Usage } | { ok: false; reason: string; answer: string; usage: Usage };
+
+export interface AnalyzeTrajectoryInput {
+  optimizer: LlmEndpoint;
+  method: string;
+  trajectory: TrajectoryCase[];
+  sample: OptimizerSample;
+}
+
+export interface AnalyzeTrajectoryResult {
+  feedback: string;
+  /** Batch ids the feedback names. */
+  casesNamed: string[];
+  usage: Usage;
+}
+
+export interface OptimizeMethodInput {
+  optimizer: LlmEndpoint;
+  method: string;
+  feedback: string;
+  sample: OptimizerSample;
+  maxMethodChars: number;
+}
+
+export interface OptimizeMethodResult {
+  candidate: CandidateParse;
+  /** The start of an answer that gave no usable method, to see why. */
+  answer?: string;
+  usage: Usage;
+}
+
+export interface AnswerAndDetectInput {
+  responder: LlmEndpoint;
+  instruction: string;
+  /** F(r)'s patterns; the defaults when absent. */
+  failurePatterns?: FailurePattern[];
+}
+
+export interface AnswerAndDetectResult {
+  verdict: AutoVerdict;
+  response: string;
+  usage: Usage;
+}
+
+export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
+  return {
+    /** Applies an evolving method to one instruction with the evol LLM; an unreadable answer is a failed evolution. */
+    async evolveWithMethod({ evol, method, instruction }: EvolveWithMethodInput): Promise<EvolveWithMethodResult> {
+      const completion = await heartbeating(() =>
+        llm.complete('evolver', evol, buildEvolveMessages(method, instruction)),
+      );
+      const parsed = parseEvolAnswer(completion.text);
+      return parsed.ok
+        ? { ok: true, instruction: parsed.text, usage: completion.usage }
+        : { ok: false, reason: parsed.reason, answer: clip(completion.text), usage: completion.usage };
+    },
+
+    /** The optimizer reads the mini-batch's evolution trajectory and names the failed cases with reasons. */
+    async analyzeTrajectory({
+      optimizer,
+      method,
+      trajectory,
+      sample,
+    }: AnalyzeTrajectoryInput): Promise<AnalyzeTrajectoryResult> {
+      const completion = await heartbeating(() =>
+        llm.complete(OPTIMIZER_ROLE, optimizer, buildAnalysisMessages(method, trajectory, sample)),
+      );
+      const feedback = completion.text.trim();
+      return {
+        feedback,
+        casesNamed: casesNamed(
+          feedback,
+          trajectory.map((c) => c.id),
+        ),
+        usage: completion.usage,
+      };
+    },
+
+    /** The optimizer writes an improved method from the feedback; a malformed one is a failed candidate with its reason. */
+    async optimizeMethod({
+      optimizer,
+      method,
+      feedback,
+      sample,
+      maxMethodChars,
+    }: OptimizeMethodInput): Promise<OptimizeMethodResult> {
+      const completion = await heartbeating(() =>
+        llm.complete(OPTIMIZER_ROLE, optimizer, buildOptimizationMessages(method, feedback, sample)),
+      );
+      const candidate = parseOptimizedMethod(completion.text, maxMethodChars);
+      return candidate.ok
+        ? { candidate, usage: completion.usage }
+        : { candidate, answer: clip(completion.text, 300), usage: completion.usage };
+    },
+
+    /** The evolved instruction is answered, and F(r) with elimination rules 2-4 says whether the evolution failed. */
+    async answerAndDetect({
+      responder,
+      instruction,
+      failurePatterns,
+    }: AnswerAndDetectInput): Promise<AnswerAndDetectResult> {
+      const completion = await heartbeating(() =>
+        llm.complete('responder', responder, buildResponseMessages(instruction)),
+      );
+      return {
+        verdict: judgeEvolution(instruction, completion.text, failurePatterns),
+        response: clip(completion.text),
+        usage: completion.usage,
+      };
+    },
+
+    /** The instructions at these positions of the run's input (input first, then a dev file's). */
+    async readAutoInput({ runId, positions }: { runId: string; positions: number[] }) {
+      const instructions = await Promise.all(
+        positions.map(async (position) => {
+          const [id] = await store.seedIds(runId, position, 1);
+          if (id === undefined) throw new Error(`run "${runId}" has no instruction at position ${position}`);
+          return { id, text: (await store.seed(runId, id)).text };
+        }),
+      );
+      return { instructions };
+    },
+
+    /** Keeps the method in force after a step; a retried write changes nothing. */
+    async saveMethodVersion(version: MethodVersion): Promise<'written' | 'exists'> {
+      return store.saveMethodVersion(version.runId, { ...version, savedAt: new Date().toISOString() });
+    },
+  };
+}
+
+export type AutoEvolActivities = ReturnType<typeof createAutoEvolActivities>;

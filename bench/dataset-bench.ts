@@ -1,0 +1,889 @@
+/**
+ * `npm run bench -- --seeds N --rounds R --latency-ms L --concurrency C [--json] [--keep]`
+ *
+ * One whole dataset run against the simulated LLM at a fixed latency, every part in its own process as in
+ * production (Temporal dev server, simulated LLM, `evol worker`), then its figures: LLM calls/s against the C/L
+ * limit, the latency Temporal adds to each call (from workflow histories), peak RSS, and history sizes.
+ * See bench/README.md for what each figure means and the targets.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { Command, InvalidArgumentError } from 'commander';
+import { ensureDatasetWorkflow } from '../client/run';
+import type { DatasetRunConfig, RunProgress } from '../core/dataset';
+import { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
+import { GENERAL_OPERATIONS } from '../core/operations';
+import type { LlmConfig, LlmEndpoint } from '../core/schemas';
+import { findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
+import { ensureTemporalCli } from '../server/temporal-cli';
+import type { SimStats } from '../sim/types';
+import { LocalRunStore } from '../store/local-run-store';
+import type { RunMeta, SeedRecord } from '../store/types';
+
+const DIST = path.resolve(__dirname, '..');
+const CLI = path.join(DIST, 'client', 'cli.js');
+const SIM = path.join(DIST, 'sim', 'main.js');
+const TASK_QUEUE = 'evolforge-bench';
+const API_KEY_ENV = 'EVOL_BENCH_API_KEY';
+const LLM_ACTIVITIES = new Set(['mutate', 'respond', 'eliminate']);
+const HISTORY_SAMPLE = 200;
+const HISTORY_EVENT_LIMIT = 10_000;
+const RSS_INTERVAL_MS = 500;
+const PROGRESS_INTERVAL_MS = 15_000;
+const STOP_GRACE_MS = 10_000;
+const OUTPUT_TAIL_CHARS = 20_000;
+
+const note = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+type History = temporal.api.history.v1.IHistory;
+const EventType = temporal.api.enums.v1.EventType;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options
+
+interface BenchOptions {
+  seeds: number;
+  rounds: number;
+  latencyMs: number;
+  concurrency: number;
+  json: boolean;
+  keep: boolean;
+  /** Passed to the dev server as `--sqlite-pragma`, to compare SQLite settings (see README). */
+  sqlitePragmas: string[];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  if (!/^\w+=\w+$/.test(value)) throw new InvalidArgumentError('expected PRAGMA=VALUE, e.g. journal_mode=wal');
+  return [...previous, value];
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const program = new Command('dataset-bench')
+    .description('runs one dataset run against the simulated LLM at a fixed latency and prints its figures')
+    .option('--seeds <n>', 'seed instructions in the run', positiveInt, 1000)
+    .option('--rounds <n>', 'rounds of evolution per seed', positiveInt, 2)
+    .option('--latency-ms <ms>', 'latency of every simulated LLM call', positiveInt, 500)
+    .option('--concurrency <n>', 'instruction workflows running at once', positiveInt, 32)
+    .option('--json', 'also print the figures as one JSON object')
+    .option('--keep', 'keep the temp dirs (Temporal state, run store, server log)')
+    .option('--sqlite-pragma <pragma=value>', "the dev server's SQLite setting, repeatable", collect, [])
+    .parse(argv);
+  const opts = program.opts<{
+    seeds: number;
+    rounds: number;
+    latencyMs: number;
+    concurrency: number;
+    json?: boolean;
+    keep?: boolean;
+    sqlitePragma: string[];
+  }>();
+  const { sqlitePragma, json, keep, ...numbers } = opts;
+  return { ...numbers, json: Boolean(json), keep: Boolean(keep), sqlitePragmas: sqlitePragma };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes and cleanup
+
+/** Undo steps, run last-in first-out, once, whether the bench ends, fails or is interrupted. */
+class Cleanup {
+  private readonly steps: Array<() => Promise<void>> = [];
+  private running?: Promise<void>;
+
+  add(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.reverse()) {
+        await step().catch((err: unknown) => note(`cleanup step failed: ${String(err)}`));
+      }
+    })();
+    return this.running;
+  }
+}
+
+interface NodeProcess {
+  name: string;
+  pid: number;
+  exited: Promise<number | null>;
+  /** The end of its stdout and stderr, kept for error messages rather than shown. */
+  tail(): string;
+  stop(): Promise<void>;
+}
+
+function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv, cleanup: Cleanup): NodeProcess {
+  const child: ChildProcess = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-OUTPUT_TAIL_CHARS));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  cleanup.add(stop);
+  if (child.pid === undefined) throw new Error(`could not start the ${name} process`);
+  return { name, pid: child.pid, exited, tail: () => output, stop };
+}
+
+async function waitForOutput(proc: NodeProcess, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void proc.exited.then((code) => (exitCode = code));
+  while (!proc.tail().includes(text)) {
+    if (exitCode !== undefined)
+      throw new Error(`the ${proc.name} exited (${exitCode}) before it was ready:\n${proc.tail()}`);
+    if (Date.now() > deadline) throw new Error(`the ${proc.name} was not ready after ${timeoutMs} ms:\n${proc.tail()}`);
+    await delay(100);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface Environment {
+  server: DevServer;
+  simPort: number;
+  sim: NodeProcess;
+  worker: NodeProcess;
+  client: Client;
+  storeDir: string;
+}
+
+async function startServer(dataDir: string, port: number, pragmas: string[], cleanup: Cleanup): Promise<DevServer> {
+  const cliPath = await ensureTemporalCli({ log: note });
+  const extraArgs = pragmas.flatMap((pragma) => ['--sqlite-pragma', pragma]);
+  const server = await startDevServer({ cliPath, dataDir, port, headless: true, reuseExisting: false, extraArgs });
+  cleanup.add(() => server.stop());
+  return server;
+}
+
+async function startSim(port: number, latencyMs: number, cleanup: Cleanup): Promise<NodeProcess> {
+  const args = [SIM, '--port', String(port), '--latency-ms', String(latencyMs)];
+  const sim = spawnNode('simulated LLM', args, process.env, cleanup);
+  await waitForOutput(sim, 'simulated LLM listening', 30_000);
+  return sim;
+}
+
+async function startWorker(
+  address: string,
+  storeDir: string,
+  options: BenchOptions,
+  cleanup: Cleanup,
+): Promise<NodeProcess> {
+  // Every instruction workflow has at most one activity running, the dataset workflow one more.
+  const maxConcurrent = 3 * options.concurrency + 16;
+  const args = [CLI, 'worker', '--task-queue', TASK_QUEUE, '--max-concurrent', String(maxConcurrent)];
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: 'default',
+    EVOL_STORE_DIR: storeDir,
+    [API_KEY_ENV]: 'bench',
+  };
+  const worker = spawnNode('worker', args, env, cleanup);
+  await waitForOutput(worker, 'Worker polling', 120_000);
+  return worker;
+}
+
+async function startEnvironment(tempDir: string, options: BenchOptions, cleanup: Cleanup): Promise<Environment> {
+  const storeDir = path.join(tempDir, 'store');
+  const [serverPort, simPort] = await findFreePorts(2);
+  const [server, sim] = await Promise.all([
+    startServer(path.join(tempDir, 'temporal'), serverPort, options.sqlitePragmas, cleanup),
+    startSim(simPort, options.latencyMs, cleanup),
+  ]);
+  const worker = await startWorker(server.address, storeDir, options, cleanup);
+  const connection = await Connection.connect({ address: server.address });
+  cleanup.add(() => connection.close());
+  return { server, simPort, sim, worker, client: new Client({ connection, namespace: 'default' }), storeDir };
+}
+
+function onInterrupt(cleanup: Cleanup): void {
+  const stop = (signal: NodeJS.Signals) => {
+    note(`${signal}: stopping the worker, the simulated LLM and the Temporal server`);
+    void cleanup.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run
+
+const SUBJECTS = [
+  'tides',
+  'volcanoes',
+  'compilers',
+  'bread baking',
+  'chess openings',
+  'tax returns',
+  'bird migration',
+  'password hashing',
+  'crop rotation',
+  'jazz harmony',
+  'glaciers',
+  'supply chains',
+];
+const TASKS = [
+  (s: string) => `Explain ${s} to a curious beginner`,
+  (s: string) => `Write a short guide to ${s} for a busy student`,
+  (s: string) => `List three common misconceptions about ${s} and correct them`,
+  (s: string) => `Compare two ways of thinking about ${s}`,
+  (s: string) => `Describe how ${s} changed over the last century`,
+  (s: string) => `Give a worked example that shows ${s} in practice`,
+];
+
+function benchSeeds(n: number): SeedRecord[] {
+  return Array.from({ length: n }, (_, i) => {
+    const subject = SUBJECTS[i % SUBJECTS.length];
+    const task = TASKS[Math.floor(i / SUBJECTS.length) % TASKS.length];
+    return { id: `s${i + 1}`, text: `${task(subject)} (case ${i + 1}).`, source: { file: 'bench', line: i + 1 } };
+  });
+}
+
+function benchLlm(baseURL: string, latencyMs: number): LlmConfig {
+  const endpoint = (temperature: number): LlmEndpoint => ({
+    baseURL,
+    model: 'sim-1',
+    temperature,
+    maxTokens: 256,
+    apiKeyEnv: API_KEY_ENV,
+    requestTimeoutMs: latencyMs + 30_000,
+  });
+  return { evolver: endpoint(0.7), responder: endpoint(0.7), judge: endpoint(0) };
+}
+
+async function createBenchRun(env: Environment, options: BenchOptions): Promise<RunMeta> {
+  const config: DatasetRunConfig = {
+    rounds: options.rounds,
+    seed: 1,
+    llm: benchLlm(`http://127.0.0.1:${env.simPort}/v1`, options.latencyMs),
+    method: 'general',
+    operations: GENERAL_OPERATIONS.map((op) => ({ ...op })),
+    concurrency: options.concurrency,
+    budget: {},
+    prices: {},
+    pageSize: 200,
+  };
+  const meta: RunMeta = {
+    runId: `bench-${Date.now().toString(36)}`,
+    createdAt: new Date().toISOString(),
+    inputFile: 'bench',
+    seedCount: options.seeds,
+    invalidRows: 0,
+    duplicateRows: 0,
+    config: config as unknown as Record<string, unknown>,
+  };
+  await new LocalRunStore(env.storeDir).createRun(meta, benchSeeds(options.seeds));
+  return meta;
+}
+
+type SimCounters = Omit<SimStats, 'inFlight'>;
+
+async function simStats(port: number): Promise<SimCounters> {
+  const response = await fetch(`http://127.0.0.1:${port}/_sim/stats`);
+  if (!response.ok) throw new Error(`GET /_sim/stats answered ${response.status}`);
+  return (await response.json()) as SimCounters;
+}
+
+function reportProgress(simPort: number, startedAt: number): () => void {
+  const timer = setInterval(() => {
+    simStats(simPort).then(
+      ({ total }) => {
+        const seconds = (Date.now() - startedAt) / 1000;
+        note(`${seconds.toFixed(0)} s: ${total} LLM calls (${(total / seconds).toFixed(1)}/s)`);
+      },
+      () => undefined,
+    );
+  }, PROGRESS_INTERVAL_MS);
+  return () => clearInterval(timer);
+}
+
+/** The run's result, or the worker's last words should it die first (the run would then wait forever). */
+async function waitForResult(handle: WorkflowHandle, worker: NodeProcess): Promise<RunProgress> {
+  let waiting = true;
+  const died = new Promise<never>((_, reject) => {
+    void worker.exited.then((code) => {
+      if (waiting) reject(new Error(`the worker exited (${code}) during the run:\n${worker.tail()}`));
+    });
+  });
+  try {
+    return await Promise.race([handle.result() as Promise<RunProgress>, died]);
+  } finally {
+    waiting = false;
+  }
+}
+
+/** Peak VmRSS of each process, sampled from /proc, and the CPU time each (and the whole machine) spent meanwhile. */
+class ProcessSampler {
+  private readonly peaksKb = new Map<string, number>();
+  private readonly cpuTicks = new Map<string, { first: number; last: number }>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+  private stoppedAt?: number;
+
+  constructor(private readonly pids: Record<string, number | undefined>) {
+    void this.sample();
+    this.timer = setInterval(() => void this.sample(), RSS_INTERVAL_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sample();
+    this.stoppedAt = Date.now();
+  }
+
+  peakMb(label: string): number | undefined {
+    const kb = this.peaksKb.get(label);
+    return kb === undefined ? undefined : round(kb / 1024, 1);
+  }
+
+  /** Average CPU cores used over the sampled time. */
+  cores(label: string): number | undefined {
+    const ticks = this.cpuTicks.get(label);
+    const seconds = ((this.stoppedAt ?? Date.now()) - this.startedAt) / 1000;
+    return ticks === undefined ? undefined : round((ticks.last - ticks.first) / CLOCK_TICKS / seconds, 2);
+  }
+
+  private async sample(): Promise<void> {
+    this.recordTicks(MACHINE, await readMachineBusyTicks());
+    for (const [label, pid] of Object.entries(this.pids)) {
+      if (pid === undefined) continue;
+      const kb = await readRssKb(pid);
+      if (kb !== undefined) this.peaksKb.set(label, Math.max(kb, this.peaksKb.get(label) ?? 0));
+      this.recordTicks(label, await readCpuTicks(pid));
+    }
+  }
+
+  private recordTicks(label: string, ticks: number | undefined): void {
+    if (ticks === undefined) return;
+    const seen = this.cpuTicks.get(label);
+    this.cpuTicks.set(label, { first: seen?.first ?? ticks, last: ticks });
+  }
+}
+
+const CLOCK_TICKS = 100;
+const MACHINE = 'machine';
+
+async function readRssKb(pid: number): Promise<number | undefined> {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(await fs.readFile(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime; the command name (field 2) may hold spaces, so fields are counted after its closing paren. */
+async function readCpuTicks(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every CPU's busy time (all but idle and iowait), to see load from other processes on the machine. */
+async function readMachineBusyTicks(): Promise<number | undefined> {
+  try {
+    const [, ...values] = (await fs.readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/);
+    const ticks = values.slice(0, 8).map(Number);
+    return ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4];
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Histories
+
+interface HistoryFigure {
+  workflowId: string;
+  runId: string;
+  events: number;
+  bytes: number;
+}
+
+interface FetchedHistory extends HistoryFigure {
+  history: History;
+}
+
+async function fetchHistory(client: Client, workflowId: string, runId?: string): Promise<FetchedHistory> {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  const history = await handle.fetchHistory();
+  const resolvedRunId = runId ?? (await handle.describe()).runId;
+  return {
+    workflowId,
+    runId: resolvedRunId,
+    events: history.events?.length ?? 0,
+    bytes: temporal.api.history.v1.History.encode(history).finish().length,
+    history,
+  };
+}
+
+async function datasetHistories(client: Client, runId: string): Promise<FetchedHistory[]> {
+  const workflowId = datasetWorkflowId(runId);
+  const runIds: string[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+    runIds.push(execution.runId);
+  }
+  return mapLimit(runIds, 4, (id) => fetchHistory(client, workflowId, id));
+}
+
+/** Evenly spread over the run, so early, middle and late instructions are all represented. */
+function sampleIds(seeds: number, size: number): string[] {
+  const count = Math.min(size, seeds);
+  return Array.from({ length: count }, (_, i) => `s${Math.floor((i * seeds) / count) + 1}`);
+}
+
+async function instructionHistories(client: Client, runId: string, seeds: number): Promise<FetchedHistory[]> {
+  const ids = sampleIds(seeds, HISTORY_SAMPLE);
+  return mapLimit(ids, 8, (id) => fetchHistory(client, instructionWorkflowId(runId, id)));
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+const num = (value: { toString(): string } | number | null | undefined): number => Number(String(value ?? 0));
+const eventMs = (event: HistoryEvent): number => tsToMs(event.eventTime);
+
+interface ActivityTiming {
+  type: string;
+  scheduledMs: number;
+  startedMs: number;
+  completedMs: number;
+  madeLlmCall: boolean;
+}
+
+/** Completed activities with their event times; an activity that answered without an LLM call is marked. */
+function activityTimings(events: HistoryEvent[]): ActivityTiming[] {
+  const scheduled = new Map<number, { type: string; ms: number }>();
+  const started = new Map<number, number>();
+  const timings: ActivityTiming[] = [];
+  for (const event of events) {
+    if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
+      const type = event.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
+      scheduled.set(num(event.eventId), { type, ms: eventMs(event) });
+    } else if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
+      started.set(num(event.activityTaskStartedEventAttributes?.scheduledEventId), eventMs(event));
+    } else if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
+      const attributes = event.activityTaskCompletedEventAttributes;
+      const id = num(attributes?.scheduledEventId);
+      const start = scheduled.get(id);
+      if (!start) continue;
+      timings.push({
+        type: start.type,
+        scheduledMs: start.ms,
+        startedMs: started.get(id) ?? start.ms,
+        completedMs: eventMs(event),
+        madeLlmCall: LLM_ACTIVITIES.has(start.type) && spentTokens(attributes?.result),
+      });
+    }
+  }
+  return timings;
+}
+
+/** The rule-based eliminations answer without asking the judge: their usage is zero. */
+function spentTokens(result: temporal.api.common.v1.IPayloads | null | undefined): boolean {
+  const payload = result?.payloads?.[0];
+  if (!payload) return false;
+  const value = defaultPayloadConverter.fromPayload<{ usage?: { totalTokens?: number } }>(payload);
+  return (value?.usage?.totalTokens ?? 0) > 0;
+}
+
+/** Schedule-to-start and start-to-complete of each workflow task. */
+function workflowTaskTimings(events: HistoryEvent[]): { scheduleToStart: number[]; processing: number[] } {
+  const times = new Map<number, number>(events.map((event) => [num(event.eventId), eventMs(event)]));
+  const scheduleToStart: number[] = [];
+  const processing: number[] = [];
+  for (const event of events) {
+    if (event.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) continue;
+    const attributes = event.workflowTaskCompletedEventAttributes;
+    const scheduledMs = times.get(num(attributes?.scheduledEventId));
+    const startedMs = times.get(num(attributes?.startedEventId));
+    if (scheduledMs === undefined || startedMs === undefined) continue;
+    scheduleToStart.push(startedMs - scheduledMs);
+    processing.push(eventMs(event) - startedMs);
+  }
+  return { scheduleToStart, processing };
+}
+
+/** Time from one LLM call's completion to the next one's scheduling: the workflow task in between. */
+function gapsBetweenCalls(timings: ActivityTiming[]): number[] {
+  const llm = timings.filter((t) => LLM_ACTIVITIES.has(t.type)).sort((a, b) => a.scheduledMs - b.scheduledMs);
+  return llm.slice(1).map((t, i) => t.scheduledMs - llm[i].completedMs);
+}
+
+/** For each report signal, how long until the dataset workflow initiated the next child (a window slot refilled). */
+function refillDelays(events: HistoryEvent[]): number[] {
+  const initiated = events
+    .filter((e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+    .map(eventMs);
+  const delays: number[] = [];
+  let i = 0;
+  for (const event of events) {
+    if (event.eventType !== EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) continue;
+    const signaledMs = eventMs(event);
+    while (i < initiated.length && initiated[i] < signaledMs) i++;
+    if (i < initiated.length) delays.push(initiated[i] - signaledMs);
+  }
+  return delays;
+}
+
+/** From a child's initiation in the dataset workflow to its first activity being scheduled. */
+function childStartDelays(datasetEvents: HistoryEvent[], children: FetchedHistory[]): number[] {
+  const initiatedAt = new Map<string, number>();
+  for (const event of datasetEvents) {
+    const attributes = event.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (event.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED && attributes?.workflowId) {
+      initiatedAt.set(attributes.workflowId, eventMs(event));
+    }
+  }
+  return children.flatMap((child) => {
+    const initiated = initiatedAt.get(child.workflowId);
+    const first = child.history.events?.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    return initiated === undefined || !first ? [] : [eventMs(first) - initiated];
+  });
+}
+
+function workflowSpanMs(events: HistoryEvent[]): number {
+  return events.length ? eventMs(events[events.length - 1]) - eventMs(events[0]) : 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Figures
+
+interface Spread {
+  p50: number;
+  p99: number;
+  count: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function spread(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), count: sorted.length };
+}
+
+function round(value: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+interface Figures {
+  seeds: number;
+  rounds: number;
+  latencyMs: number;
+  concurrency: number;
+  sqlitePragmas: string[];
+  runId: string;
+  outcome: { status: string; completed: number; failed: number };
+  wallMs: number;
+  llmCalls: number;
+  llmCallsByKind: Record<string, number>;
+  llmCallsPerSecond: number;
+  limitCallsPerSecond: number;
+  ratio: number;
+  callsPerSeed: number;
+  wallMsPerSeed: number;
+  /** Over the LLM calls of the sampled instruction workflows. */
+  addedLatencyMs: Spread;
+  scheduleToStartMs: Spread;
+  sampledInstructionWorkflows: number;
+  peakRssMb: { worker?: number; server?: number };
+  /** Average cores used during the run by each process, and by the whole machine (other processes included). */
+  cpuCores: {
+    worker?: number;
+    server?: number;
+    sim?: number;
+    bench?: number;
+    /** Whatever else ran meanwhile: on a shared machine, the figures above are only comparable when this is low. */
+    others?: number;
+    machine?: number;
+    available: number;
+  };
+  largestHistoryByEvents: HistoryFigure;
+  largestHistoryByBytes: HistoryFigure;
+  historyOver10kEvents: boolean;
+  continuedAsNew: number;
+  datasetExecutions: HistoryFigure[];
+  /** Where the time goes, for when the ratio falls short. */
+  diagnostics: {
+    instructionWorkflowMs: Spread;
+    idealInstructionWorkflowMs: number;
+    gapBetweenLlmCallsMs: Spread;
+    instructionWorkflowTask: { scheduleToStartMs: Spread; processingMs: Spread };
+    datasetWorkflowTask: { scheduleToStartMs: Spread; processingMs: Spread };
+    signalToNextChildMs: Spread;
+    childInitiatedToFirstActivityMs: Spread;
+    storeActivityMs: Spread;
+    instructionHistoryEvents: Spread;
+    instructionHistoryBytes: Spread;
+    /** CPU time each process spent per seed: what a seed costs the machine, whatever the wall time. */
+    cpuMsPerSeed: { worker?: number; server?: number };
+    /** Average instruction workflows open, from the visibility records of all of them, over C. */
+    windowOccupancy: number;
+  };
+}
+
+interface Measured {
+  options: BenchOptions;
+  runId: string;
+  progress: RunProgress;
+  wallMs: number;
+  stats: SimCounters;
+  processes: ProcessSampler;
+  dataset: FetchedHistory[];
+  instructions: FetchedHistory[];
+  openMsTotal: number;
+}
+
+function withoutHistory({ workflowId, runId, events, bytes }: HistoryFigure): HistoryFigure {
+  return { workflowId, runId, events, bytes };
+}
+
+function largest(histories: FetchedHistory[], by: 'events' | 'bytes'): HistoryFigure {
+  return withoutHistory(histories.reduce((a, b) => (b[by] > a[by] ? b : a)));
+}
+
+function othersCores(processes: ProcessSampler): number | undefined {
+  const machine = processes.cores(MACHINE);
+  if (machine === undefined) return undefined;
+  const ours = ['worker', 'server', 'sim', 'bench'].map((label) => processes.cores(label) ?? 0);
+  return round(Math.max(0, machine - ours.reduce((a, b) => a + b, 0)), 2);
+}
+
+function figuresOf(m: Measured): Figures {
+  const { options } = m;
+  const calls = m.stats.total;
+  const perSecond = calls / (m.wallMs / 1000);
+  const limit = options.concurrency / (options.latencyMs / 1000);
+  const timings = m.instructions.map((h) => activityTimings(h.history.events ?? []));
+  const llmCalls = timings.flat().filter((t) => t.madeLlmCall);
+  const all = [...m.dataset, ...m.instructions];
+  return {
+    seeds: options.seeds,
+    rounds: options.rounds,
+    latencyMs: options.latencyMs,
+    concurrency: options.concurrency,
+    sqlitePragmas: options.sqlitePragmas,
+    runId: m.runId,
+    outcome: { status: m.progress.status, completed: m.progress.counts.completed, failed: m.progress.counts.failed },
+    wallMs: m.wallMs,
+    llmCalls: calls,
+    llmCallsByKind: m.stats.byKind,
+    llmCallsPerSecond: round(perSecond, 2),
+    limitCallsPerSecond: round(limit, 2),
+    ratio: round(perSecond / limit, 3),
+    callsPerSeed: round(calls / options.seeds, 3),
+    wallMsPerSeed: round(m.wallMs / options.seeds, 1),
+    addedLatencyMs: spread(llmCalls.map((t) => t.completedMs - t.scheduledMs - options.latencyMs)),
+    scheduleToStartMs: spread(llmCalls.map((t) => t.startedMs - t.scheduledMs)),
+    sampledInstructionWorkflows: m.instructions.length,
+    peakRssMb: { worker: m.processes.peakMb('worker'), server: m.processes.peakMb('server') },
+    cpuCores: {
+      worker: m.processes.cores('worker'),
+      server: m.processes.cores('server'),
+      sim: m.processes.cores('sim'),
+      bench: m.processes.cores('bench'),
+      others: othersCores(m.processes),
+      machine: m.processes.cores(MACHINE),
+      available: os.cpus().length,
+    },
+    largestHistoryByEvents: largest(all, 'events'),
+    largestHistoryByBytes: largest(all, 'bytes'),
+    historyOver10kEvents: all.some((h) => h.events > HISTORY_EVENT_LIMIT),
+    continuedAsNew: m.progress.continuedAsNew,
+    datasetExecutions: m.dataset.map(withoutHistory),
+    diagnostics: diagnosticsOf(m, timings),
+  };
+}
+
+function cpuMsPerSeed(m: Measured, label: string): number | undefined {
+  const cores = m.processes.cores(label);
+  return cores === undefined ? undefined : round((cores * m.wallMs) / m.options.seeds, 1);
+}
+
+function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagnostics'] {
+  const instructionTasks = m.instructions.map((h) => workflowTaskTimings(h.history.events ?? []));
+  const datasetEvents = m.dataset.flatMap((h) => h.history.events ?? []);
+  const datasetTasks = workflowTaskTimings(datasetEvents);
+  const store = timings.flat().filter((t) => !LLM_ACTIVITIES.has(t.type));
+  return {
+    instructionWorkflowMs: spread(m.instructions.map((h) => workflowSpanMs(h.history.events ?? []))),
+    idealInstructionWorkflowMs: 3 * m.options.rounds * m.options.latencyMs,
+    gapBetweenLlmCallsMs: spread(timings.flatMap(gapsBetweenCalls)),
+    instructionWorkflowTask: {
+      scheduleToStartMs: spread(instructionTasks.flatMap((t) => t.scheduleToStart)),
+      processingMs: spread(instructionTasks.flatMap((t) => t.processing)),
+    },
+    datasetWorkflowTask: {
+      scheduleToStartMs: spread(datasetTasks.scheduleToStart),
+      processingMs: spread(datasetTasks.processing),
+    },
+    signalToNextChildMs: spread(m.dataset.flatMap((h) => refillDelays(h.history.events ?? []))),
+    childInitiatedToFirstActivityMs: spread(childStartDelays(datasetEvents, m.instructions)),
+    storeActivityMs: spread(store.map((t) => t.completedMs - t.scheduledMs)),
+    windowOccupancy: round(m.openMsTotal / (m.options.concurrency * m.wallMs), 3),
+    instructionHistoryEvents: spread(m.instructions.map((h) => h.events)),
+    instructionHistoryBytes: spread(m.instructions.map((h) => h.bytes)),
+    cpuMsPerSeed: { worker: cpuMsPerSeed(m, 'worker'), server: cpuMsPerSeed(m, 'server') },
+  };
+}
+
+/** Total time instruction workflows of the run were open, from visibility (covers all of them, not the sample). */
+async function instructionOpenMs(client: Client, runId: string): Promise<number> {
+  let total = 0;
+  for await (const execution of client.workflow.list({
+    query: `EvolRunId = "${runId}" AND EvolKind = "instruction"`,
+  })) {
+    if (execution.closeTime) total += execution.closeTime.getTime() - execution.startTime.getTime();
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output
+
+const ms = (value: number) => (Number.isFinite(value) ? `${round(value)} ms` : 'n/a');
+const mb = (value: number | undefined) => (value === undefined ? 'n/a' : `${value} MB`);
+const spreadText = (s: Spread) => `p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (${s.count} samples)`;
+const historyText = (h: HistoryFigure) => `${h.events} events, ${h.bytes} bytes (${h.workflowId})`;
+
+function describe(f: Figures): string[] {
+  const d = f.diagnostics;
+  return [
+    `seeds ${f.seeds}, rounds ${f.rounds}, latency ${f.latencyMs} ms, concurrency ${f.concurrency}  (run ${f.runId})`,
+    `server SQLite pragmas:      ${f.sqlitePragmas.join(' ') || 'the dev server defaults'}`,
+    `outcome:                    ${f.outcome.status}, ${f.outcome.completed} completed, ${f.outcome.failed} failed`,
+    `wall time:                  ${(f.wallMs / 1000).toFixed(1)} s`,
+    `LLM calls made:             ${f.llmCalls}  (${Object.entries(f.llmCallsByKind)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(', ')})`,
+    `LLM calls/s achieved:       ${f.llmCallsPerSecond}`,
+    `limit C/L:                  ${f.limitCallsPerSecond} calls/s`,
+    `ratio achieved/limit:       ${f.ratio}`,
+    `calls per seed:             ${f.callsPerSeed}`,
+    `wall ms per seed:           ${f.wallMsPerSeed}`,
+    `added latency per call:     ${spreadText(f.addedLatencyMs)}  (completed - scheduled - L)`,
+    `schedule-to-start per call: ${spreadText(f.scheduleToStartMs)}`,
+    `  (from ${f.sampledInstructionWorkflows} sampled instruction workflows)`,
+    `peak RSS worker:            ${mb(f.peakRssMb.worker)}`,
+    `peak RSS Temporal server:   ${mb(f.peakRssMb.server)}`,
+    `CPU cores used (average):   worker ${f.cpuCores.worker}, server ${f.cpuCores.server}, sim ${f.cpuCores.sim}, bench ${f.cpuCores.bench}; other processes ${f.cpuCores.others}; machine ${f.cpuCores.machine} of ${f.cpuCores.available}`,
+    `largest history (events):   ${historyText(f.largestHistoryByEvents)}`,
+    `largest history (bytes):    ${historyText(f.largestHistoryByBytes)}`,
+    `any history > 10,000 events: ${f.historyOver10kEvents ? 'YES' : 'no'}`,
+    `dataset continued as new:   ${f.continuedAsNew} time(s); its runs: ${f.datasetExecutions.map((h) => h.events).join(', ')} events`,
+    'diagnostics:',
+    `  instruction workflow span:        ${spreadText(d.instructionWorkflowMs)}; ideal ${d.idealInstructionWorkflowMs} ms`,
+    `  gap between its LLM calls:        ${spreadText(d.gapBetweenLlmCallsMs)}`,
+    `  its workflow tasks:               schedule-to-start ${spreadText(d.instructionWorkflowTask.scheduleToStartMs)}; processing ${spreadText(d.instructionWorkflowTask.processingMs)}`,
+    `  dataset workflow tasks:           schedule-to-start ${spreadText(d.datasetWorkflowTask.scheduleToStartMs)}; processing ${spreadText(d.datasetWorkflowTask.processingMs)}`,
+    `  report signal to next child:      ${spreadText(d.signalToNextChildMs)}`,
+    `  child initiated to 1st activity:  ${spreadText(d.childInitiatedToFirstActivityMs)}`,
+    `  store activities (load, save):    ${spreadText(d.storeActivityMs)}`,
+    `  sampled instruction histories:    events ${spreadText(d.instructionHistoryEvents).replace(/ ms/g, '')}; bytes ${spreadText(d.instructionHistoryBytes).replace(/ ms/g, '')}`,
+    `  CPU per seed:                     worker ${d.cpuMsPerSeed.worker} ms, server ${d.cpuMsPerSeed.server} ms`,
+    `  window occupancy:                 ${d.windowOccupancy} (instruction workflows open on average / C)`,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function measure(env: Environment, options: BenchOptions): Promise<Measured> {
+  const meta = await createBenchRun(env, options);
+  const processes = new ProcessSampler({
+    worker: env.worker.pid,
+    server: env.server.pid,
+    sim: env.sim.pid,
+    bench: process.pid,
+  });
+  note(
+    `run ${meta.runId}: ${options.seeds} seeds, ${options.rounds} rounds, L ${options.latencyMs} ms, C ${options.concurrency}`,
+  );
+  const startedAt = Date.now();
+  const stopProgress = reportProgress(env.simPort, startedAt);
+  let progress: RunProgress;
+  try {
+    progress = await waitForResult(await ensureDatasetWorkflow(env.client, TASK_QUEUE, meta), env.worker);
+  } finally {
+    stopProgress();
+    await processes.stop();
+  }
+  const wallMs = Date.now() - startedAt;
+  note(`run finished in ${(wallMs / 1000).toFixed(1)} s; reading histories`);
+  const [stats, dataset, instructions, openMsTotal] = await Promise.all([
+    simStats(env.simPort),
+    datasetHistories(env.client, meta.runId),
+    instructionHistories(env.client, meta.runId, options.seeds),
+    instructionOpenMs(env.client, meta.runId),
+  ]);
+  return { options, runId: meta.runId, progress, wallMs, stats, processes, dataset, instructions, openMsTotal };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv);
+  const cleanup = new Cleanup();
+  onInterrupt(cleanup);
+  try {
+    const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-bench-'));
+    cleanup.add(async () => {
+      if (options.keep) note(`kept ${tempDir}`);
+      else await fs.rm(tempDir, { recursive: true, force: true });
+    });
+    const env = await startEnvironment(tempDir, options, cleanup);
+    const figures = figuresOf(await measure(env, options));
+    process.stdout.write(`${describe(figures).join('\n')}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,542 @@
+/**
+ * `evol auto`: learns an evolving method with Auto Evol-Instruct and follows it; `status`, `show`,
+ * `export-method`, `pause` and `resume` work on a learning run; `--then-run` evolves the whole input
+ * with the learned method afterwards (a dataset run with that method as its only operation).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { z } from 'zod';
+import {
+  AutoEvolSettingsSchema,
+  autoEvolWorkflowId,
+  methodFile,
+  resolveAutoEvolLlm,
+  type AutoEvolInput,
+  type AutoEvolLlm,
+  type AutoEvolRunConfig,
+  type AutoProgress,
+  type MethodVersion,
+  type StepSummary,
+} from '../core/auto-evol';
+import type { LlmMode } from '../core/config';
+import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { describeIssues, UserError } from '../core/validation';
+import { checkRunId, LocalRunStore } from '../store/local-run-store';
+import { defaultDataDir, defaultStoreDir } from '../store/location';
+import type { RunMeta, RunStore, SeedRecord } from '../store/types';
+import type { autoEvol } from '../workflows';
+import { autoProgressQuery } from '../workflows/auto-evol';
+import { pauseSignal, resumeSignal } from '../workflows/messages';
+import { newRunId } from './api';
+import { loadConfigFile } from './config-file';
+import { openSession, uiLink, type Session } from './embedded';
+import { formatDuration } from './follow';
+import { formatProblem, readSeedFile, type InputReport } from './input-file';
+import { runDataset } from './run';
+
+const stderr = (line: string) => process.stderr.write(`${line}\n`);
+const MAX_PROBLEMS_SHOWN = 20;
+
+export interface AutoOptions {
+  input?: string;
+  dev?: string;
+  devSize?: number;
+  steps?: number;
+  candidates?: number;
+  batchSize?: number;
+  evolutions?: number;
+  patience?: number;
+  seed?: number;
+  concurrency?: number;
+  runId?: string;
+  resume?: boolean;
+  thenRun?: boolean;
+  /** Rounds of the dataset run that --then-run starts (the paper evolves once with the learned method). */
+  rounds?: number;
+  detach?: boolean;
+  strict?: boolean;
+  config?: string;
+  llm: LlmMode;
+  taskQueue: string;
+}
+
+/** What an Auto Evol-Instruct run keeps as its config in the run store. */
+export interface AutoRunConfig extends AutoEvolRunConfig {
+  kind: 'auto-evol';
+  inputCount: number;
+  devFileCount: number;
+  devFile?: string;
+}
+
+function openStore(): LocalRunStore {
+  return new LocalRunStore(defaultStoreDir());
+}
+
+function autoConfigOf(meta: RunMeta): AutoRunConfig {
+  const config = meta.config as unknown as AutoRunConfig;
+  if (config.kind !== 'auto-evol') {
+    throw new UserError(
+      `run "${meta.runId}" is a dataset run, not an Auto Evol-Instruct run: \`evol status ${meta.runId}\` shows it`,
+    );
+  }
+  return config;
+}
+
+export function autoInputOf(meta: RunMeta): AutoEvolInput {
+  const { kind: _kind, inputCount, devFileCount, devFile: _devFile, ...config } = autoConfigOf(meta);
+  return { runId: meta.runId, config, inputCount, devFileCount };
+}
+
+/**
+ * Writes a learning run to the store: the input's instructions first, then the dev file's (ids
+ * prefixed `dev:` so they never clash). Settings are validated and completed with the paper's defaults.
+ */
+export async function createAutoRun(
+  store: RunStore,
+  options: {
+    runId: string;
+    inputFile: string;
+    seeds: SeedRecord[];
+    devSeeds?: SeedRecord[];
+    devFile?: string;
+    settings: z.input<typeof AutoEvolSettingsSchema>;
+    llm: AutoEvolLlm;
+    invalidRows?: number;
+    duplicateRows?: number;
+  },
+): Promise<RunMeta> {
+  const parsed = AutoEvolSettingsSchema.safeParse(options.settings);
+  if (!parsed.success) throw new UserError(`invalid learning settings: ${describeIssues(parsed.error.issues)}`);
+  const settings = parsed.data;
+  const devSeeds = (options.devSeeds ?? []).map((s) => ({ ...s, id: `dev:${s.id}` }));
+  if (devSeeds.length === 0 && options.seeds.length <= settings.devSize) {
+    throw new UserError(
+      `a dev set of ${settings.devSize} drawn from ${options.seeds.length} instructions leaves none for the mini-batches: use a smaller --dev-size or --dev FILE`,
+    );
+  }
+  if (options.seeds.length === 0) throw new UserError('the input has no instructions to learn from');
+  const config: AutoRunConfig = {
+    kind: 'auto-evol',
+    inputCount: options.seeds.length,
+    devFileCount: devSeeds.length,
+    ...(options.devFile ? { devFile: options.devFile } : {}),
+    ...settings,
+    llm: options.llm,
+  };
+  const meta: RunMeta = {
+    runId: options.runId,
+    createdAt: new Date().toISOString(),
+    inputFile: options.inputFile,
+    seedCount: options.seeds.length + devSeeds.length,
+    invalidRows: options.invalidRows ?? 0,
+    duplicateRows: options.duplicateRows ?? 0,
+    config: config as unknown as Record<string, unknown>,
+  };
+  await store.createRun(meta, [...options.seeds, ...devSeeds]);
+  return meta;
+}
+
+function reportInput(file: string, report: InputReport): void {
+  for (const problem of report.invalid.slice(0, MAX_PROBLEMS_SHOWN)) stderr(`skipped ${formatProblem(problem)}`);
+  if (report.invalid.length > MAX_PROBLEMS_SHOWN) {
+    stderr(`... and ${report.invalid.length - MAX_PROBLEMS_SHOWN} more invalid rows`);
+  }
+  stderr(
+    `${report.seeds.length} instructions from ${file} (${report.totalRows} rows, ${report.invalid.length} invalid).`,
+  );
+}
+
+async function createFromFiles(store: RunStore, runId: string, options: AutoOptions): Promise<RunMeta> {
+  if (!options.input) throw new UserError('--input FILE is needed to start a new learning run');
+  const input = await readSeedFile(options.input, { strict: options.strict });
+  reportInput(options.input, input);
+  const dev = options.dev ? await readSeedFile(options.dev, { strict: options.strict }) : undefined;
+  if (dev && options.dev) reportInput(options.dev, dev);
+  const { file } = loadConfigFile(options.config);
+  const resolved = resolveAutoEvolLlm({ env: process.env, file, mode: options.llm });
+  stderr(resolved.description);
+  const meta = await createAutoRun(store, {
+    runId,
+    inputFile: path.resolve(options.input),
+    seeds: input.seeds,
+    devSeeds: dev?.seeds,
+    devFile: options.dev ? path.resolve(options.dev) : undefined,
+    settings: {
+      steps: options.steps,
+      candidates: options.candidates,
+      batchSize: options.batchSize,
+      devSize: options.devSize,
+      evolutionsPerInstruction: options.evolutions,
+      patience: options.patience,
+      seed: options.seed,
+      concurrency: options.concurrency,
+    },
+    llm: resolved.llm,
+    invalidRows: input.invalid.length,
+    duplicateRows: input.duplicates.length,
+  });
+  const c = autoConfigOf(meta);
+  stderr(
+    `Learning for at most ${c.steps} steps: mini-batches of ${c.batchSize} evolved ${c.evolutionsPerInstruction} times, ` +
+      `${c.candidates} candidates per step, a dev set of ${c.devFileCount || c.devSize} ${c.devFileCount ? `from ${options.dev}` : `drawn from the input (seed ${c.seed})`}.`,
+  );
+  return meta;
+}
+
+/** Starts the run's learning workflow unless it is running or has finished. */
+export async function ensureAutoWorkflow(client: Client, taskQueue: string, meta: RunMeta): Promise<WorkflowHandle> {
+  const workflowId = autoEvolWorkflowId(meta.runId);
+  const existing = client.workflow.getHandle(workflowId);
+  const description = await existing.describe().catch((err) => {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  });
+  if (description?.status.name === 'RUNNING' || description?.status.name === 'COMPLETED') return existing;
+  const input = autoInputOf(meta);
+  return client.workflow.start<typeof autoEvol>('autoEvol', {
+    taskQueue,
+    workflowId,
+    args: [input],
+    // A learning that failed or was cancelled starts over; its stored method versions stay apart (learningId).
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    staticSummary: `Auto Evol-Instruct ${meta.runId}: up to ${input.config.steps} steps, m=${input.config.candidates}`,
+    typedSearchAttributes: [
+      { key: EvolRunId, value: meta.runId },
+      { key: EvolKind, value: 'auto' },
+      { key: EvolStatus, value: 'running' },
+    ],
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+export function formatRate(rate: number, failures: number, devSize: number): string {
+  return `${rate.toFixed(2)} (${failures}/${devSize})`;
+}
+
+function candidateText(c: StepSummary['candidates'][number]): string {
+  return c.failureRate !== undefined
+    ? `${c.sample}: ${c.failureRate.toFixed(2)}`
+    : `${c.sample}: failed (${c.failure})`;
+}
+
+export function formatStep(step: StepSummary): string {
+  const rated = step.candidates.filter((c) => c.failureRate !== undefined);
+  const best = step.candidates.find((c) => c.sample === step.best);
+  const outcome = step.adopted
+    ? `adopted candidate ${step.best} (${step.rateBefore.toFixed(2)} → ${step.rateAfter.toFixed(2)})`
+    : rated.length
+      ? `kept the current method (best ${best?.failureRate?.toFixed(2)} > ${step.rateBefore.toFixed(2)})`
+      : 'kept the current method (no usable candidate)';
+  return `step ${step.step}: candidates ${step.candidates.map(candidateText).join(', ')} → ${outcome}`;
+}
+
+function excerpt(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+export function formatAutoProgress(p: AutoProgress): string {
+  const state = p.status === 'paused' ? `paused (${p.pauseReason})` : p.status;
+  const working =
+    p.status === 'completed' ? '' : `, ${p.phase}${p.work.total ? ` ${p.work.done}/${p.work.total}` : ''}`;
+  const lines = [
+    `Auto run ${p.runId}: ${state} (step ${p.stepsDone} of at most ${p.stepBudget} done${working})`,
+    p.baseline
+      ? `  initial method: failure rate ${formatRate(p.baseline.failureRate, p.baseline.failures, p.devSize)}`
+      : '  initial method: being evaluated on the dev set',
+    ...p.steps.map((s) => `  ${formatStep(s)}`),
+  ];
+  if (p.current) {
+    lines.push(
+      `  current method: from ${p.methodStep === 0 ? 'the start' : `step ${p.methodStep}`}, failure rate ${formatRate(p.current.failureRate, p.current.failures, p.devSize)}, ${p.method.length} chars`,
+      `    ${excerpt(p.method, 300)}`,
+    );
+  }
+  if (p.stopReason) lines.push(`  stopped: ${p.stopReason}`);
+  lines.push(
+    `  LLM calls: ${p.llmCalls}, tokens: ${p.usage.totalTokens}, continued as new: ${p.continuedAsNew} time(s)`,
+  );
+  return lines.join('\n');
+}
+
+const BAR_WIDTH = 30;
+
+export function rateBar(rate: number): string {
+  const filled = Math.round(Math.max(0, Math.min(1, rate)) * BAR_WIDTH);
+  return `${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}`;
+}
+
+/** The failure rate after each step as text bars (no charting library is installed, plain text serves). */
+export function failureRateChart(versions: readonly MethodVersion[]): string {
+  return versions
+    .map((v) => {
+      const best = v.candidates?.filter((c) => c.failureRate !== undefined).map((c) => c.failureRate!) ?? [];
+      const note =
+        v.origin === 'kept'
+          ? best.length
+            ? `  (best candidate ${Math.min(...best).toFixed(2)})`
+            : '  (no usable candidate)'
+          : '';
+      return `  step ${String(v.step).padStart(2)}  ${v.origin.padEnd(7)}  ${rateBar(v.failureRate)} ${formatRate(v.failureRate, v.failures, v.devSize)}${note}`;
+    })
+    .join('\n');
+}
+
+/** The versions of the most recent learning of the run (a learning started over replaces the earlier one). */
+export function latestLearning(versions: readonly MethodVersion[]): MethodVersion[] {
+  const last = versions[versions.length - 1];
+  if (!last) return [];
+  return versions.filter((v) => v.learningId === last.learningId).sort((a, b) => a.step - b.step);
+}
+
+async function learnedVersions(runId: string): Promise<MethodVersion[]> {
+  const store = openStore();
+  autoConfigOf(await store.readMeta(checkRunId(runId)));
+  const versions = latestLearning(await store.methodVersions(runId));
+  if (!versions.length) {
+    throw new UserError(`run ${runId} has no method yet: its initial method is still being evaluated`);
+  }
+  return versions;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following a learning run
+
+const PHASE_TEXT: Record<AutoProgress['phase'], string> = {
+  baseline: 'evaluating the initial method on the dev set',
+  trajectory: 'evolving the mini-batch (the trajectory)',
+  optimization: 'the optimizer analyzes the trajectory and writes candidates',
+  evaluation: 'evaluating the candidates on the dev set',
+  finished: 'finished',
+};
+
+/** Polls the learning's progress, printing each finished step; returns it when done, undefined when stopped. */
+export async function followAuto(
+  handle: WorkflowHandle,
+  options: { stop: Promise<void>; pollMs?: number; out?: (line: string) => void },
+): Promise<AutoProgress | undefined> {
+  const out = options.out ?? stderr;
+  let stopped = false;
+  void options.stop.then(() => (stopped = true));
+  let shownSteps = 0;
+  let shownBaseline = false;
+  let lastActivity = '';
+  let lastPause = '';
+  for (;;) {
+    const progress = await handle.query(autoProgressQuery).catch(async (err) => {
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING') return (await handle.result()) as AutoProgress;
+      throw err;
+    });
+    if (progress.baseline && !shownBaseline) {
+      out(
+        `initial method: failure rate ${formatRate(progress.baseline.failureRate, progress.baseline.failures, progress.devSize)}`,
+      );
+      shownBaseline = true;
+    }
+    for (; shownSteps < progress.steps.length; shownSteps++) out(formatStep(progress.steps[shownSteps]));
+    const activity =
+      progress.status === 'completed'
+        ? ''
+        : progress.phase === 'baseline'
+          ? 'initial method: evaluating it on the dev set'
+          : `step ${progress.stepsDone + 1}: ${PHASE_TEXT[progress.phase]}`;
+    if (activity && activity !== lastActivity) out(`${activity}...`);
+    lastActivity = activity;
+    const pause = progress.status === 'paused' ? (progress.pauseReason ?? 'paused') : '';
+    if (pause && pause !== lastPause) out(`PAUSED: ${pause}`);
+    lastPause = pause;
+    if (progress.status === 'completed') return progress;
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000)), options.stop]);
+    if (stopped) return undefined;
+  }
+}
+
+function howToComeBack(session: Session, runId: string): string {
+  const link = uiLink(session, `EvolRunId="${runId}"`);
+  return [
+    `Detached from learning run ${runId}; it was not cancelled.`,
+    `  evol auto status ${runId}      shows its progress`,
+    `  evol auto --run-id ${runId} --resume   follows it again`,
+    ...(link ? [`  ${link}`] : []),
+    ...(session.worker
+      ? ['The worker in this process stopped with it: run `evol worker` (or the command above) for it to go on.']
+      : []),
+  ].join('\n');
+}
+
+/** `evol auto`: starts (or resumes) a learning run and follows it; with --then-run, evolves the input with the result. */
+export async function runAuto(options: AutoOptions): Promise<{ runId: string; finished?: AutoProgress }> {
+  if (options.dev && options.devSize !== undefined)
+    throw new UserError('give either --dev FILE or --dev-size N, not both');
+  const store = openStore();
+  const runId = checkRunId(options.runId ?? newRunId('auto'));
+  process.stdout.write(`Auto run ${runId}\n`);
+  const exists = await store.runExists(runId);
+  if (exists && !options.resume) {
+    throw new UserError(
+      `run "${runId}" already exists: see it with \`evol auto status ${runId}\`, or continue it with \`evol auto --run-id ${runId} --resume\``,
+    );
+  }
+  if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
+  const meta = exists ? await store.readMeta(runId) : await createFromFiles(store, runId, options);
+  autoConfigOf(meta);
+
+  let finished: AutoProgress | undefined;
+  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false });
+  try {
+    const handle = await ensureAutoWorkflow(session.client, session.taskQueue, meta);
+    const link = uiLink(session, `EvolRunId="${runId}"`);
+    if (options.detach) {
+      stderr(`Started; not following (--detach). evol auto status ${runId} shows progress.${link ? ` ${link}` : ''}`);
+      if (session.worker) stderr('No worker keeps running after this command: start `evol worker` for it to progress.');
+      return { runId };
+    }
+    let onSigint: () => void = () => undefined;
+    const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
+    process.once('SIGINT', onSigint);
+    const started = Date.now();
+    finished = await session.run(() => followAuto(handle, { stop: interrupted }));
+    process.off('SIGINT', onSigint);
+    if (!finished) {
+      stderr(howToComeBack(session, runId));
+      process.exitCode = 130;
+      return { runId };
+    }
+    stderr(
+      `Stopped after ${finished.stepsDone} step(s) in ${formatDuration((Date.now() - started) / 1000)}: ${finished.stopReason}.`,
+    );
+    stderr(formatAutoProgress(finished));
+    stderr(`See the method: evol auto show ${runId}; save it: evol auto export-method ${runId} --out method.json`);
+  } finally {
+    await session.close();
+  }
+  if (options.thenRun) await evolveWithLearnedMethod(runId, meta, options);
+  return { runId, finished };
+}
+
+/** The dataset run over the whole input with the learned method as its only operation. */
+async function evolveWithLearnedMethod(runId: string, meta: RunMeta, options: AutoOptions): Promise<void> {
+  const learned = (await learnedVersions(runId)).at(-1)!;
+  const file = path.join(defaultDataDir(), 'methods', `${runId}-step-${learned.step}.json`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(methodFile(runId, learned), null, 2)}\n`);
+  const datasetRunId = `${runId}-evolved`;
+  const resume = await openStore().runExists(datasetRunId);
+  stderr(`Evolving ${meta.inputFile} with the learned method (${file}) as dataset run ${datasetRunId}...`);
+  await runDataset({
+    input: meta.inputFile,
+    runId: datasetRunId,
+    resume,
+    rounds: options.rounds ?? 1,
+    seed: options.seed ?? 0,
+    concurrency: options.concurrency ?? 16,
+    method: file,
+    strict: options.strict,
+    config: options.config,
+    llm: options.llm,
+    taskQueue: options.taskQueue,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// status, show, export-method, pause, resume
+
+export async function runAutoStatus(runId: string, options: { json?: boolean }): Promise<void> {
+  checkRunId(runId);
+  const session = await openSession({ handleSignals: true });
+  try {
+    const handle = session.client.workflow.getHandle(autoEvolWorkflowId(runId));
+    const progress = await session.run(async () => {
+      const description = await handle.describe().catch((err) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+      if (!description) return undefined;
+      if (description.status.name === 'COMPLETED') return (await handle.result()) as AutoProgress;
+      if (description.status.name !== 'RUNNING') {
+        throw new UserError(
+          `learning run ${runId} is ${description.status.name.toLowerCase()}: start it again with \`evol auto --run-id ${runId} --resume\``,
+        );
+      }
+      return handle.query(autoProgressQuery);
+    });
+    if (progress) {
+      process.stdout.write(
+        options.json ? `${JSON.stringify(progress, null, 2)}\n` : `${formatAutoProgress(progress)}\n`,
+      );
+      return;
+    }
+  } finally {
+    await session.close();
+  }
+  const versions = await learnedVersions(runId);
+  if (options.json) process.stdout.write(`${JSON.stringify(versions, null, 2)}\n`);
+  else
+    process.stdout.write(
+      `No workflow of run ${runId} on this Temporal server; from the run store:\n${failureRateChart(versions)}\n`,
+    );
+}
+
+export async function runAutoShow(runId: string): Promise<void> {
+  const versions = await learnedVersions(runId);
+  const learned = versions[versions.length - 1];
+  const adoptedIn = versions.filter((v) => v.origin !== 'kept').at(-1)?.step ?? 0;
+  const origin = adoptedIn === 0 ? 'the initial method' : `adopted in step ${adoptedIn}`;
+  process.stdout.write(
+    [
+      `Method of run ${runId} after step ${learned.step} (${origin}), failure rate ${formatRate(learned.failureRate, learned.failures, learned.devSize)}:`,
+      '',
+      learned.method,
+      '',
+      `Failure rate on the dev set of ${learned.devSize}, step by step:`,
+      failureRateChart(versions),
+      '',
+    ].join('\n'),
+  );
+}
+
+export async function runAutoExportMethod(runId: string, options: { out: string }): Promise<void> {
+  const learned = (await learnedVersions(runId)).at(-1)!;
+  const out = path.resolve(options.out);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(methodFile(runId, learned), null, 2)}\n`);
+  stderr(
+    `Wrote the method after step ${learned.step} (failure rate ${formatRate(learned.failureRate, learned.failures, learned.devSize)}) to ${out}. ` +
+      `Evolve with it: evol run --method ${options.out} --input FILE`,
+  );
+}
+
+async function withAutoHandle(runId: string, fn: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
+  checkRunId(runId);
+  const session = await openSession({ worker: 'never' });
+  try {
+    const handle = session.client.workflow.getHandle(autoEvolWorkflowId(runId));
+    await handle.describe().catch((err) => {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new UserError(`no learning run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
+      }
+      throw err;
+    });
+    await fn(handle);
+  } finally {
+    await session.close();
+  }
+}
+
+export async function runAutoPause(runId: string): Promise<void> {
+  await withAutoHandle(runId, (handle) =>
+    handle.signal(pauseSignal, { reason: 'paused by request (evol auto pause)' }),
+  );
+  stderr(
+    `Pausing learning run ${runId}: LLM calls in flight finish, no new one starts. \`evol auto resume ${runId}\` continues it.`,
+  );
+}
+
+export async function runAutoResume(runId: string): Promise<void> {
+  await withAutoHandle(runId, (handle) => handle.signal(resumeSignal, {}));
+  stderr(`Resumed learning run ${runId}.`);
+}

@@ -1,0 +1,438 @@
+/**
+ * Auto Evol-Instruct (arXiv 2406.00770 §3): learns an evolving method instead of using hand-written
+ * operations. Each step evolves a mini-batch l times with the current method (the trajectory); the
+ * optimizer LLM analyzes the trajectory and writes a better method, m times over; each candidate
+ * evolves the dev set, the answers show which evolutions failed, and the candidate with the lowest
+ * failure rate becomes the method if it is at least as good as the current one. Learning stops when
+ * the failure rate stops falling or at the step budget. Dev set and mini-batches come from the seed.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type {
+  AutoEvolInput,
+  AutoEvolRunConfig,
+  AutoEvolState,
+  AutoPhase,
+  AutoProgress,
+  CandidateOutcome,
+  Evaluation,
+  MethodVersion,
+  StepDetail,
+  StepSummary,
+  TrajectoryCase,
+} from '../core/auto-evol';
+import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
+import { prngFor } from '../core/prng';
+import { EvolStatus } from '../core/search-attributes';
+import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
+import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
+import { pauseSignal, resumeSignal } from './messages';
+
+export const autoProgressQuery = defineQuery<AutoProgress>('autoProgress');
+
+interface Instruction {
+  id: string;
+  text: string;
+}
+
+interface DevEvaluation extends Evaluation {
+  failedCases: Array<{ id: string; rule: string }>;
+}
+
+export async function autoEvol(input: AutoEvolInput): Promise<AutoProgress> {
+  const { config } = input;
+  const state = input.state ?? initialState(config);
+  const run = new LearningRun(input, state);
+  setHandler(autoProgressQuery, () => run.progress());
+  setHandler(pauseSignal, ({ reason }) => run.pause(reason ?? 'paused by request'));
+  setHandler(resumeSignal, () => run.resume());
+
+  const dev = await run.read(devPositions(input));
+  if (!state.current) {
+    run.enter('baseline', dev.length * 2);
+    const { failureRate, failures } = await run.failureRate(state.method, dev);
+    state.baseline = state.current = { failureRate, failures };
+    await run.saveVersion(0, 'initial', dev.length);
+  }
+  for (;;) {
+    state.stopReason ??= stopReason(state, config);
+    if (state.stopReason) break;
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof autoEvol>({
+        ...input,
+        state: { ...state, continuedAsNew: state.continuedAsNew + 1 },
+      });
+    }
+    const step = state.stepsDone + 1;
+    const detail = run.startStep(step, await run.read(miniBatchPositions(input, step)));
+    await run.evolutionTrajectory(detail, state.method);
+    await run.analyzeAndOptimize(detail);
+    await run.rateCandidates(detail, dev);
+    const adopted = run.chooseMethod(detail);
+    await run.saveVersion(step, adopted ? 'adopted' : 'kept', dev.length, adopted?.sample);
+  }
+  return run.finish();
+}
+
+function initialState(config: AutoEvolRunConfig): AutoEvolState {
+  return {
+    method: config.initialMethod,
+    methodStep: 0,
+    stepsDone: 0,
+    stalled: 0,
+    steps: [],
+    paused: false,
+    usage: ZERO_USAGE,
+    llmCalls: 0,
+    continuedAsNew: 0,
+  };
+}
+
+/** Why learning stops now, if it does. */
+function stopReason(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
+  if (state.current?.failures === 0) return 'no evolution of the dev set fails any more';
+  if (state.stalled >= config.patience) {
+    return `the failure rate did not fall in the last ${config.patience === 1 ? 'step' : `${config.patience} steps`}`;
+  }
+  if (state.stepsDone >= config.steps) return `the step budget of ${config.steps} steps is used up`;
+  return undefined;
+}
+
+/** The input's positions in the run store, without the dev set's when it is drawn from the input. */
+function trainingPool(input: AutoEvolInput): number[] {
+  const all = Array.from({ length: input.inputCount }, (_, i) => i);
+  if (input.devFileCount > 0) return all;
+  const dev = new Set(devPositions(input));
+  return all.filter((p) => !dev.has(p));
+}
+
+export function devPositions(input: AutoEvolInput): number[] {
+  if (input.devFileCount > 0) return Array.from({ length: input.devFileCount }, (_, i) => input.inputCount + i);
+  const pool = Array.from({ length: input.inputCount }, (_, i) => i);
+  return drawPositions(pool, input.config.devSize, prngFor(input.config.seed, 'dev-set'));
+}
+
+export function miniBatchPositions(input: AutoEvolInput, step: number): number[] {
+  return drawPositions(trainingPool(input), input.config.batchSize, prngFor(input.config.seed, 'mini-batch', step));
+}
+
+/** `count` distinct positions of the pool (a partial Fisher-Yates shuffle), in ascending order. */
+export function drawPositions(pool: readonly number[], count: number, random: () => number): number[] {
+  const copy = [...pool];
+  const n = Math.min(count, copy.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy.slice(0, n).sort((a, b) => a - b);
+}
+
+function isUnusableOutput(err: unknown): err is ActivityFailure {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    UNUSABLE_OUTPUT_FAILURES.includes(err.cause.type ?? '')
+  );
+}
+
+function causeOf(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
+  return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
+}
+
+/** Margin over the HTTP timeout, so the SDK's own timeout fires first and is classified. */
+const MARGIN_MS = 15_000;
+
+/** The mechanics of one learning run: bounded, pausable LLM calls, progress, and the steps' parts. */
+class LearningRun {
+  private phase: AutoPhase = 'baseline';
+  private work = { done: 0, total: 0 };
+  private detail?: StepDetail;
+  private running = 0;
+  private readonly store = storeActivities();
+
+  constructor(
+    private readonly input: AutoEvolInput,
+    private readonly state: AutoEvolState,
+  ) {}
+
+  private get config(): AutoEvolRunConfig {
+    return this.input.config;
+  }
+
+  progress(): AutoProgress {
+    const finished = this.phase === 'finished';
+    return {
+      ...this.state,
+      runId: this.input.runId,
+      status: finished ? 'completed' : this.state.paused ? 'paused' : 'running',
+      phase: this.phase,
+      stepBudget: this.config.steps,
+      devSize: this.input.devFileCount || Math.min(this.config.devSize, this.input.inputCount),
+      work: this.work,
+      inProgress: this.detail,
+    };
+  }
+
+  pause(reason: string): void {
+    if (this.state.paused) return;
+    this.state.paused = true;
+    this.state.pauseReason = reason;
+    upsertSearchAttributes([{ key: EvolStatus, value: 'paused' }]);
+  }
+
+  resume(): void {
+    if (!this.state.paused) return;
+    this.state.paused = false;
+    this.state.pauseReason = undefined;
+    upsertSearchAttributes([{ key: EvolStatus, value: 'running' }]);
+  }
+
+  enter(phase: AutoPhase, total: number): void {
+    this.phase = phase;
+    this.work = { done: 0, total };
+  }
+
+  finish(): AutoProgress {
+    this.phase = 'finished';
+    this.detail = undefined;
+    upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
+    return this.progress();
+  }
+
+  async read(positions: number[]): Promise<Instruction[]> {
+    return (await this.store.readAutoInput({ runId: this.input.runId, positions })).instructions;
+  }
+
+  /**
+   * One LLM activity: it starts only while the run is not paused and fewer than `concurrency` are in
+   * flight. A call that fails for good (a bad key, an outage past every retry) pauses the run and is
+   * made again on resume; an unusable output is the caller's to judge.
+   */
+  private async call<T extends { usage: Usage }>(
+    summary: string,
+    fn: (activities: Activities) => Promise<T>,
+  ): Promise<T> {
+    const { evol, optimizer, responder } = this.config.llm;
+    const activities = proxyActivities<Activities>({
+      startToCloseTimeout:
+        Math.max(evol.requestTimeoutMs, optimizer.requestTimeoutMs, responder.requestTimeoutMs) + MARGIN_MS,
+      heartbeatTimeout: '10s',
+      retry: LLM_RETRY_POLICY,
+      summary,
+    });
+    for (;;) {
+      await condition(() => !this.state.paused && this.running < this.config.concurrency);
+      this.running++;
+      try {
+        const result = await fn(activities);
+        this.state.usage = addUsage(this.state.usage, result.usage);
+        this.state.llmCalls++;
+        return result;
+      } catch (err) {
+        if (!(err instanceof ActivityFailure) || isUnusableOutput(err)) throw err;
+        this.pause(`an LLM call failed (${causeOf(err)}). Fix the cause, then: evol auto resume ${this.input.runId}`);
+      } finally {
+        this.running--;
+      }
+    }
+  }
+
+  private async evolve(summary: string, method: string, instruction: string) {
+    try {
+      return await this.call(summary, (a) => a.evolveWithMethod({ evol: this.config.llm.evol, method, instruction }));
+    } catch (err) {
+      if (!isUnusableOutput(err)) throw err;
+      return { ok: false as const, reason: `no usable answer after every retry: ${causeOf(err)}` };
+    }
+  }
+
+  startStep(step: number, batch: Instruction[]): StepDetail {
+    this.detail = {
+      step,
+      batch: batch.map((b) => b.id),
+      trajectory: batch.map((b): TrajectoryCase => ({ id: b.id, original: b.text, evolutions: [] })),
+      candidates: Array.from({ length: this.config.candidates }, (_, i): CandidateOutcome => ({ sample: i + 1 })),
+    };
+    return this.detail;
+  }
+
+  /** Each mini-batch instruction evolved l times in a row; a failed evolution leaves the text as it was. */
+  async evolutionTrajectory(detail: StepDetail, method: string): Promise<void> {
+    const l = this.config.evolutionsPerInstruction;
+    this.enter('trajectory', detail.trajectory.length * l);
+    await Promise.all(
+      detail.trajectory.map(async (c) => {
+        let text = c.original;
+        for (let round = 1; round <= l; round++) {
+          const evolved = await this.evolve(`step ${detail.step} · trajectory ${c.id} · ${round}`, method, text);
+          this.work.done++;
+          c.evolutions.push(evolved.ok ? { instruction: evolved.instruction } : { failure: evolved.reason });
+          if (evolved.ok) text = evolved.instruction;
+        }
+      }),
+    );
+  }
+
+  /** Trajectory analysis then method optimization, sampled m times in parallel: m candidate methods. */
+  async analyzeAndOptimize(detail: StepDetail): Promise<void> {
+    const { optimizer } = this.config.llm;
+    const method = this.state.method;
+    this.enter('optimization', detail.candidates.length * 2);
+    await Promise.all(
+      detail.candidates.map(async (candidate) => {
+        const sample = { step: detail.step, sample: candidate.sample, of: detail.candidates.length };
+        const label = `step ${detail.step} · candidate ${candidate.sample}`;
+        try {
+          const analysis = await this.call(`${label} · analyze`, (a) =>
+            a.analyzeTrajectory({ optimizer, method, trajectory: detail.trajectory, sample }),
+          );
+          this.work.done++;
+          candidate.feedback = analysis.feedback;
+          candidate.casesNamed = analysis.casesNamed;
+          const optimized = await this.call(`${label} · optimize`, (a) =>
+            a.optimizeMethod({
+              optimizer,
+              method,
+              feedback: analysis.feedback,
+              sample,
+              maxMethodChars: this.config.maxMethodChars,
+            }),
+          );
+          this.work.done++;
+          if (optimized.candidate.ok) candidate.method = optimized.candidate.method;
+          else candidate.failure = optimized.candidate.reason;
+        } catch (err) {
+          if (!isUnusableOutput(err)) throw err;
+          candidate.failure = `the optimizer gave no usable answer after every retry: ${causeOf(err)}`;
+        }
+      }),
+    );
+  }
+
+  /** The failure rate of every usable candidate on the dev set; a method already rated is not rated again. */
+  async rateCandidates(detail: StepDetail, dev: Instruction[]): Promise<void> {
+    const current = this.state.current!;
+    const rated = new Map<string, Promise<DevEvaluation>>([
+      [this.state.method, Promise.resolve({ ...current, failedCases: [] })],
+    ]);
+    const usable = detail.candidates.filter((c) => c.method !== undefined);
+    this.enter('evaluation', new Set(usable.map((c) => c.method).filter((m) => !rated.has(m!))).size * dev.length * 2);
+    await Promise.all(
+      usable.map(async (candidate) => {
+        const method = candidate.method!;
+        if (!rated.has(method)) {
+          rated.set(method, this.failureRate(method, dev, `step ${detail.step} · candidate ${candidate.sample}`));
+        }
+        const evaluation = await rated.get(method)!;
+        candidate.failureRate = evaluation.failureRate;
+        candidate.failures = evaluation.failures;
+        candidate.failedCases = evaluation.failedCases;
+      }),
+    );
+  }
+
+  /** The evolution failure rate of a method: each dev instruction is evolved and answered; failures / |dev|. */
+  async failureRate(method: string, dev: Instruction[], label = 'initial method'): Promise<DevEvaluation> {
+    const { responder } = this.config.llm;
+    const outcomes = await Promise.all(
+      dev.map(async (item): Promise<{ id: string; rule: string } | undefined> => {
+        const evolved = await this.evolve(`${label} · evolve ${item.id}`, method, item.text);
+        this.work.done++;
+        if (!evolved.ok) {
+          this.work.done++;
+          return { id: item.id, rule: 'unusable-evolution' };
+        }
+        try {
+          const judged = await this.call(`${label} · answer ${item.id}`, (a) =>
+            a.answerAndDetect({
+              responder,
+              instruction: evolved.instruction,
+              failurePatterns: this.config.failurePatterns,
+            }),
+          );
+          return judged.verdict.passed ? undefined : { id: item.id, rule: judged.verdict.rule };
+        } catch (err) {
+          if (!isUnusableOutput(err)) throw err;
+          return { id: item.id, rule: 'unusable-response' };
+        } finally {
+          this.work.done++;
+        }
+      }),
+    );
+    const failedCases = outcomes.filter((o): o is { id: string; rule: string } => o !== undefined);
+    return { failureRate: failedCases.length / dev.length, failures: failedCases.length, failedCases };
+  }
+
+  /** The lowest failure rate wins; it becomes the method only if it is at least as good as the current one. */
+  chooseMethod(detail: StepDetail): CandidateOutcome | undefined {
+    const before = this.state.current!;
+    const best = detail.candidates
+      .filter((c) => c.failureRate !== undefined)
+      .reduce<CandidateOutcome | undefined>((a, c) => (a && a.failureRate! <= c.failureRate! ? a : c), undefined);
+    const adopted = best && best.failureRate! <= before.failureRate ? best : undefined;
+    if (adopted) {
+      this.state.method = adopted.method!;
+      this.state.methodStep = detail.step;
+      this.state.current = { failureRate: adopted.failureRate!, failures: adopted.failures! };
+    }
+    this.state.stalled = adopted && adopted.failureRate! < before.failureRate ? 0 : this.state.stalled + 1;
+    this.state.stepsDone = detail.step;
+    this.state.steps.push(summarize(detail, before, this.state.current!, best, Boolean(adopted)));
+    return adopted;
+  }
+
+  async saveVersion(step: number, origin: MethodVersion['origin'], devSize: number, sample?: number): Promise<void> {
+    const current = this.state.current!;
+    await this.store.saveMethodVersion({
+      runId: this.input.runId,
+      learningId: workflowInfo().firstExecutionRunId,
+      step,
+      method: this.state.method,
+      failureRate: current.failureRate,
+      failures: current.failures,
+      devSize,
+      origin,
+      ...(sample !== undefined ? { sample } : {}),
+      ...(step > 0 ? { candidates: this.state.steps[this.state.steps.length - 1].candidates } : {}),
+    });
+  }
+}
+
+const EXCERPT_CHARS = 160;
+
+function summarize(
+  detail: StepDetail,
+  before: Evaluation,
+  after: Evaluation,
+  best: CandidateOutcome | undefined,
+  adopted: boolean,
+): StepSummary {
+  return {
+    step: detail.step,
+    batch: detail.batch,
+    rateBefore: before.failureRate,
+    candidates: detail.candidates.map((c) => ({
+      sample: c.sample,
+      ...(c.failureRate !== undefined ? { failureRate: c.failureRate, failures: c.failures } : {}),
+      ...(c.failure !== undefined ? { failure: c.failure } : {}),
+      ...(c.method !== undefined ? { excerpt: c.method.replace(/\s+/g, ' ').slice(0, EXCERPT_CHARS) } : {}),
+    })),
+    ...(best ? { best: best.sample } : {}),
+    adopted,
+    rateAfter: after.failureRate,
+  };
+}

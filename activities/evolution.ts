@@ -11,6 +11,7 @@ import {
   type Verdict,
 } from '../core/elimination';
 import { buildMutationMessages, buildResponseMessages, type Operation } from '../core/operations';
+import { parseEvolAnswer } from '../core/auto-evol';
 import { parseRewrite } from '../core/rewrite';
 import { ZERO_USAGE, type LlmEndpoint, type Usage } from '../core/schemas';
 import { LlmFailure } from '../core/llm-failures';
@@ -55,7 +56,8 @@ export function createEvolutionActivities(llm: LlmGateway) {
     /** Applies one evolving operation to an instruction with the evolver LLM. */
     async mutate({ evolver, operation, instruction }: MutateInput): Promise<MutateResult> {
       const completion = await llm.complete('evolver', evolver, buildMutationMessages(operation, instruction));
-      const parsed = parseRewrite(completion.text);
+      // A learned method (a custom operation) may answer in labelled parts: keep only the final rewrite.
+      const parsed = operation.kind === 'custom' ? parseEvolAnswer(completion.text) : parseRewrite(completion.text);
       if (!parsed.ok) {
         throw ApplicationFailure.create({
           type: LlmFailure.UnusableCompletion,

@@ -15,7 +15,7 @@ import {
   type EliminationRule,
 } from './elimination';
 import { fillTemplate, INSTRUCTION_PLACEHOLDER, type ChatMessage } from './messages';
-import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN, type Operation } from './operations';
+import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
 import { parseRewrite, type RewriteParse } from './rewrite';
 import { LlmEndpointSchema, type LlmEndpoint } from './schemas';
 import type { Usage } from './usage';
@@ -517,6 +517,7 @@ export function resolveAutoEvolLlm(options: { env: Env; file?: ConfigFile; mode?
     ...(base.simulated
       ? {}
       : {
+          ...file?.llm?.optimizer,
           ...(env.EVOL_OPTIMIZER_BASE_URL ? { baseURL: env.EVOL_OPTIMIZER_BASE_URL } : {}),
           ...(env.EVOL_OPTIMIZER_MODEL ? { model: env.EVOL_OPTIMIZER_MODEL } : {}),
           ...(env.EVOL_OPTIMIZER_API_KEY_ENV ? { apiKeyEnv: env.EVOL_OPTIMIZER_API_KEY_ENV } : {}),
@@ -636,17 +637,6 @@ export interface MethodVersion {
   candidates?: StepSummary['candidates'];
   /** Set by the store's writer. */
   savedAt?: string;
-}
-
-/** The learned method as an operation, so a dataset run can evolve with it (`custom`, weight 1). */
-export function methodOperation(runId: string, version: Pick<MethodVersion, 'step' | 'method'>): Operation {
-  return {
-    id: `auto-evol-${runId}-step-${version.step}`,
-    kind: 'custom',
-    weight: 1,
-    system: EVOL_METHOD_SYSTEM,
-    template: version.method,
-  };
 }
 
 /** The shape of a method file (`evol run --method FILE`). */

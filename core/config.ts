@@ -28,6 +28,8 @@ export const ConfigFileSchema = z
         evolver: EndpointOverrideSchema.optional(),
         responder: EndpointOverrideSchema.optional(),
         judge: EndpointOverrideSchema.optional(),
+        /** Auto Evol-Instruct's optimizer LLM (starts from the evolver's settings). */
+        optimizer: EndpointOverrideSchema.optional(),
       })
       .strict()
       .optional(),

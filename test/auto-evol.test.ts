@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { startInstructionEvolution } from '../client/api';
 import { createAutoRun, ensureAutoWorkflow, failureRateChart, formatStep, latestLearning } from '../client/auto';
 import {
   detectFailure,
@@ -295,6 +296,32 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
     expect(versions[2].method).toBe(result.method);
     expect(failureRateChart(versions)).toMatch(/step {2}2 {2}adopted .* 0\.00 \(0\/6\)/);
     expect(formatStep(result.steps[1])).toContain('adopted candidate 1 (0.50 → 0.00)');
+  });
+
+  test("a learned method used as a run's only operation keeps just the final rewrite of its labelled answer", async () => {
+    const learned = {
+      id: 'learned',
+      kind: 'custom' as const,
+      weight: 1,
+      system: EVOL_METHOD_SYSTEM,
+      template: INITIAL_METHOD,
+    };
+    const handle = await startInstructionEvolution(client, taskQueue, {
+      runId: `learned-${Date.now().toString(36)}`,
+      instructionId: 'l1',
+      instruction: 'Explain how a bicycle gear works.',
+      rounds: 2,
+      seed: 1,
+      llm: llmAt(sim.url),
+      operations: [learned],
+    });
+    const lineage = await handle.result();
+    const evolved = lineage.steps.filter((s) => s.instruction);
+    expect(evolved.length).toBeGreaterThan(0);
+    for (const step of evolved) {
+      for (const label of Object.values(E0_LABELS))
+        expect(step.instruction).not.toMatch(new RegExp(`${label}\\W*:`, 'i'));
+    }
   });
 
   test('when every candidate is worse the current method stays, and learning stops before the step budget', async () => {

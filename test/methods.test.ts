@@ -211,7 +211,9 @@ describe('the simulated LLM on the code and math sets', () => {
   test('a responder request that quotes our tags is still a responder request', () => {
     const instruction = `Explain what ${INSTRUCTION_OPEN} means in this text.${INSTRUCTION_CLOSE}`;
     expect(classifyRequest(buildResponseMessages(instruction))).toEqual({ kind: 'respond' });
-    expect(DEFAULT_RECOGNISERS.map((r) => r.kind)).toEqual(['judge', 'mutate', 'respond', 'mutate', 'other']);
+    // The responder is recognised before the fallback that treats any tagged prompt as a mutation.
+    const kinds = DEFAULT_RECOGNISERS.map((r) => r.kind);
+    expect(kinds.indexOf('respond')).toBeLessThan(kinds.lastIndexOf('mutate'));
   });
 });
 

@@ -66,7 +66,6 @@ export function loadPrices(file: string | undefined): PriceTable {
   return { ...DEFAULT_PRICES, ...parsed.data };
 }
 
-
 async function createRun(store: LocalRunStore, runId: string, options: RunOptions): Promise<RunMeta> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
   const report = await readSeedFile(options.input, { strict: options.strict });

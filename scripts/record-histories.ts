@@ -10,6 +10,7 @@ import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/clie
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
 import { startInstructionEvolution } from '../client/api';
+import { createAutoRun, ensureAutoWorkflow } from '../client/auto';
 import { ensureDatasetWorkflow } from '../client/run';
 import type { DatasetRunConfig } from '../core/dataset';
 import { GENERAL_OPERATIONS } from '../core/operations';
@@ -83,6 +84,33 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
   };
 }
 
+/** A short Auto Evol-Instruct learning: a baseline and two optimization steps. */
+async function recordAutoEvol(client: Client, store: LocalRunStore, taskQueue: string, llm: LlmConfig) {
+  const texts = Array.from({ length: 8 }, (_, i) => `Describe step ${i + 1} of making paper by hand.`);
+  const meta = await createAutoRun(store, {
+    runId: 'fixture-auto',
+    inputFile: 'fixture',
+    seeds: texts.map((text, i) => ({ id: `a${i + 1}`, text, source: { file: 'fixture', line: i + 1 } })),
+    settings: {
+      steps: 2,
+      candidates: 2,
+      batchSize: 2,
+      devSize: 3,
+      evolutionsPerInstruction: 1,
+      concurrency: 4,
+      patience: 2,
+    },
+    llm: {
+      evol: { ...llm.evolver, temperature: 0 },
+      optimizer: { ...llm.evolver, temperature: 0.6 },
+      responder: llm.responder,
+    },
+  });
+  const handle = await ensureAutoWorkflow(client, taskQueue, meta);
+  await handle.result();
+  return { 'auto-evol': await handle.fetchHistory() };
+}
+
 async function main(): Promise<void> {
   installQuietRuntime();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-record-'));
@@ -122,6 +150,7 @@ async function main(): Promise<void> {
       return {
         'instruction-evolution': await handle.fetchHistory(),
         ...(await recordDatasetRun(client, store, taskQueue, llmAt(sim.url))),
+        ...(await recordAutoEvol(client, store, taskQueue, llmAt(sim.url))),
       };
     });
     await fs.mkdir(OUT_DIR, { recursive: true });

@@ -28,6 +28,7 @@ const FIXTURES = [
   'instruction-evolution-v1',
   'dataset-evolution-continued',
   'dataset-evolution-final',
+  'auto-evol',
 ];
 
 describe('committed histories replay with the current workflow code', () => {
@@ -42,7 +43,7 @@ describe('committed histories replay with the current workflow code', () => {
         (await loadHistory(name)).events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
       );
     }
-    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution']));
+    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol']));
   });
 
   test('the dataset fixture really continued as new', async () => {

@@ -30,10 +30,10 @@ import { autoProgressQuery } from '../workflows/auto-evol';
 import { pauseSignal, resumeSignal } from '../workflows/messages';
 import { newRunId } from './api';
 import { loadConfigFile } from './config-file';
-import { openSession, uiLink, type Session } from './embedded';
+import { openSession, uiLink } from './embedded';
 import { formatDuration } from './follow';
 import { formatProblem, readSeedFile, type InputReport } from './input-file';
-import { runDataset } from './run';
+import { howToComeBack, runDataset } from './run';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 const MAX_PROBLEMS_SHOWN = 20;
@@ -355,19 +355,6 @@ export async function followAuto(
   }
 }
 
-function howToComeBack(session: Session, runId: string): string {
-  const link = uiLink(session, `EvolRunId="${runId}"`);
-  return [
-    `Detached from learning run ${runId}; it was not cancelled.`,
-    `  evol auto status ${runId}      shows its progress`,
-    `  evol auto --run-id ${runId} --resume   follows it again`,
-    ...(link ? [`  ${link}`] : []),
-    ...(session.worker
-      ? ['The worker in this process stopped with it: run `evol worker` (or the command above) for it to go on.']
-      : []),
-  ].join('\n');
-}
-
 /** `evol auto`: starts (or resumes) a learning run and follows it; with --then-run, evolves the input with the result. */
 export async function runAuto(options: AutoOptions): Promise<{ runId: string; finished?: AutoProgress }> {
   if (options.dev && options.devSize !== undefined)
@@ -402,7 +389,13 @@ export async function runAuto(options: AutoOptions): Promise<{ runId: string; fi
     finished = await session.run(() => followAuto(handle, { stop: interrupted }));
     process.off('SIGINT', onSigint);
     if (!finished) {
-      stderr(howToComeBack(session, runId));
+      stderr(
+        howToComeBack(session, runId, {
+          what: 'learning run',
+          status: `evol auto status ${runId}`,
+          follow: `evol auto --run-id ${runId} --resume`,
+        }),
+      );
       process.exitCode = 130;
       return { runId };
     }

@@ -152,15 +152,24 @@ export async function ensureDatasetWorkflow(
   });
 }
 
-function howToComeBack(session: Session, runId: string): string {
+/** What to tell a user who detached (Ctrl-C) from following a run or a learning run. */
+export function howToComeBack(
+  session: Session,
+  runId: string,
+  commands: { what: string; status: string; follow: string } = {
+    what: 'run',
+    status: `evol status ${runId}`,
+    follow: `evol run --run-id ${runId} --resume`,
+  },
+): string {
   const link = uiLink(session, `EvolRunId="${runId}"`);
   return [
-    `Detached from run ${runId}; it was not cancelled.`,
-    `  evol status ${runId}      shows its progress`,
-    `  evol run --run-id ${runId} --resume   follows it again`,
+    `Detached from ${commands.what} ${runId}; it was not cancelled.`,
+    `  ${commands.status}      shows its progress`,
+    `  ${commands.follow}   follows it again`,
     ...(link ? [`  ${link}`] : []),
     ...(session.worker
-      ? ['The worker in this process stopped with it: run `evol worker` (or the command above) for the run to go on.']
+      ? ['The worker in this process stopped with it: run `evol worker` (or the command above) for it to go on.']
       : []),
   ].join('\n');
 }

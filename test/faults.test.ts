@@ -13,7 +13,7 @@ import type { RunProgress } from '../core/dataset';
 import { findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { collect, recordCount, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { eventually, llmAt, uniqueTaskQueue } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
@@ -28,14 +28,6 @@ interface Row {
 }
 
 const table: Row[] = [];
-
-async function recordCount(dir: string): Promise<number> {
-  const shards = await fs.promises.readdir(dir).catch(() => [] as string[]);
-  let n = 0;
-  for (const shard of shards)
-    n += (await fs.promises.readdir(path.join(dir, shard))).filter((f) => f.endsWith('.json')).length;
-  return n;
-}
 
 /** The run's result, riding out a server that is down for a while. */
 async function resultOf(handle: WorkflowHandle): Promise<RunProgress> {

@@ -5,17 +5,9 @@ import type { Client, Connection } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { collect, recordCount, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, eventually, llmAt, testAddress, uniqueTaskQueue } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
-
-async function recordCount(dir: string): Promise<number> {
-  const shards = await fs.promises.readdir(dir).catch(() => [] as string[]);
-  let n = 0;
-  for (const shard of shards)
-    n += (await fs.promises.readdir(path.join(dir, shard))).filter((f) => f.endsWith('.json')).length;
-  return n;
-}
 
 describe('a worker killed with SIGKILL mid-run', () => {
   let sim: SimLlm;

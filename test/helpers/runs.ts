@@ -86,3 +86,13 @@ export function sharedDataFile(name: string): string | undefined {
   console.warn(`skipping: ${message}`);
   return undefined;
 }
+
+/** Records written so far in a run's records directory (readable while no worker runs). */
+export async function recordCount(recordsDir: string): Promise<number> {
+  const shards = await fs.promises.readdir(recordsDir).catch(() => [] as string[]);
+  let n = 0;
+  for (const shard of shards) {
+    n += (await fs.promises.readdir(path.join(recordsDir, shard))).filter((f) => f.endsWith('.json')).length;
+  }
+  return n;
+}

@@ -73,6 +73,8 @@ export interface DatasetState {
   inFlight: string[];
   /** Ids that failed on an LLM configuration error: started again on resume. */
   retryOnResume: string[];
+  /** Ids in flight when the run was last resumed: a configuration error they report is stale, so retry, don't pause. */
+  inFlightAtResume?: string[];
   counts: RunCounts;
   paused: boolean;
   pauseReason?: string;

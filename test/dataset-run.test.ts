@@ -182,7 +182,10 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
   test('an invalid key pauses the run instead of burning retries across the dataset; resume finishes it', async () => {
     const id = runId('badkey');
     const seeds = seedsFromTexts(sampleTexts(12, 'badkey'));
-    sim.addRule({ match: { contains: '(badkey ' }, status: 401 });
+    // The first instruction fails at once; the other two running ones fail only after the user has resumed.
+    sim.addRule({ match: { contains: '(badkey 1).' }, status: 401 });
+    sim.addRule({ match: { contains: '(badkey 2).' }, status: 401, latencyMs: 2000 });
+    sim.addRule({ match: { contains: '(badkey 3).' }, status: 401, latencyMs: 2000 });
     sim.resetRequests();
     const handle = await startRun({
       client,
@@ -196,14 +199,16 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     const paused = await waitForProgress(handle, (p) => p.status === 'paused', 'the run to pause itself');
     expect(paused.pauseReason).toMatch(/LlmAuthenticationError/);
     expect(paused.pauseReason).toContain('EVOL_TEST_API_KEY');
-    // At most the instructions already running hit the bad key, once each.
-    expect(sim.requests().filter((r) => r.status === 401).length).toBeLessThanOrEqual(3);
 
+    // The setting is fixed and the run resumed while two failures on the old setting are still on their way:
+    // those are retried, not taken for a new reason to pause.
     sim.clearRules();
     await handle.signal(resumeSignal, {});
     const final = (await handle.result()) as RunProgress;
     expect(final.counts).toMatchObject({ done: 12, completed: 12, failed: 0 });
     expect(await collect(store.records(id))).toHaveLength(12);
+    // Each instruction that was running hit the bad key once; nothing else did.
+    expect(sim.requests().filter((r) => r.status === 401)).toHaveLength(3);
   });
 
   test('a run started again after it ended skips every instruction already recorded', async () => {

@@ -81,6 +81,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
     upsertSearchAttributes([{ key: EvolStatus, value: 'running' }]);
     // Instructions stopped by a configuration error start again, now that it is fixed.
     state.pending.unshift(...state.retryOnResume.splice(0));
+    state.inFlightAtResume = [...inFlight];
   };
   const checkBudget = () => {
     const reason = budgetReached(state);
@@ -96,7 +97,13 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   });
   setHandler(instructionFinishedSignal, (report) => {
     if (!inFlight.delete(report.instructionId)) return; // a repeated report changes nothing
+    const startedBeforeResume = removeFrom(state.inFlightAtResume, report.instructionId);
     if (report.status === 'failed' && NON_RETRYABLE_LLM_FAILURES.includes(report.errorType ?? '')) {
+      if (startedBeforeResume) {
+        // It failed on the setting the user has fixed since: start it again, no new pause.
+        state.pending.unshift(report.instructionId);
+        return;
+      }
       state.retryOnResume.push(report.instructionId);
       pause(`LLM configuration error (${report.errorType}): ${report.error} Fix it, then run: evol resume ${runId}`);
       return;
@@ -214,6 +221,13 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
       }
     }
   }
+}
+
+/** Removes `id` from the list if there; says whether it was. */
+function removeFrom(list: string[] | undefined, id: string): boolean {
+  const at = list?.indexOf(id) ?? -1;
+  if (at >= 0) list!.splice(at, 1);
+  return at >= 0;
 }
 
 function initialState(input: DatasetEvolutionInput): DatasetState {

@@ -75,6 +75,8 @@ export interface DatasetState {
   retryOnResume: string[];
   /** Ids in flight when the run was last resumed: a configuration error they report is stale, so retry, don't pause. */
   inFlightAtResume?: string[];
+  /** Ids whose failed execution is being restarted (it may still be closing when we start it again). */
+  restarting?: string[];
   counts: RunCounts;
   paused: boolean;
   pauseReason?: string;

@@ -13,6 +13,7 @@ import {
   isCancellation,
   ParentClosePolicy,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -80,6 +81,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
     status = 'running';
     upsertSearchAttributes([{ key: EvolStatus, value: 'running' }]);
     // Instructions stopped by a configuration error start again, now that it is fixed.
+    state.restarting = [...(state.restarting ?? []), ...state.retryOnResume];
     state.pending.unshift(...state.retryOnResume.splice(0));
     state.inFlightAtResume = [...inFlight];
   };
@@ -101,6 +103,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
     if (report.status === 'failed' && NON_RETRYABLE_LLM_FAILURES.includes(report.errorType ?? '')) {
       if (startedBeforeResume) {
         // It failed on the setting the user has fixed since: start it again, no new pause.
+        state.restarting = [...(state.restarting ?? []), report.instructionId];
         state.pending.unshift(report.instructionId);
         return;
       }
@@ -182,44 +185,59 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
 
   async function startInstruction(instructionId: string): Promise<void> {
     const parentWorkflowId = workflowInfo().workflowId;
-    try {
-      await startChild(instructionEvolution, {
-        workflowId: instructionWorkflowId(runId, instructionId),
-        args: [
-          {
-            runId,
-            instructionId,
-            rounds: config.rounds,
-            seed: config.seed,
-            llm: config.llm,
-            operations: config.operations,
-            prices: config.prices,
-            saveToStore: true,
-            parentWorkflowId,
-            ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),
-            ...(config.llmRetry ? { llmRetry: config.llmRetry } : {}),
-          },
-        ],
-        // Ids and settings only: the seed text must stay out of this workflow's history.
-        staticSummary: instructionSummary(runId, instructionId, config.rounds),
-        staticDetails: instructionDetails({ ...config, parentWorkflowId }),
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        typedSearchAttributes: [
-          { key: EvolRunId, value: runId },
-          { key: EvolInstructionId, value: instructionId },
-          { key: EvolKind, value: 'instruction' },
-          { key: EvolStatus, value: 'running' },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      // Started by an earlier incarnation of this run: it reports here when it ends, unless it already has.
-      if ((await store.readSeedRecorded({ runId, instructionId })).recorded && inFlight.delete(instructionId)) {
-        state.counts.alreadyDone++;
-        state.counts.done++;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await startChildOnce(instructionId, parentWorkflowId);
+        removeFrom(state.restarting, instructionId);
+        return;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        // A failed execution we are restarting has reported but may not have closed yet: give it a moment.
+        if (state.restarting?.includes(instructionId) && attempt < 120) {
+          await sleep('1s');
+          continue;
+        }
+        removeFrom(state.restarting, instructionId);
+        // Started by an earlier incarnation of this run: it reports here when it ends, unless it already has.
+        if ((await store.readSeedRecorded({ runId, instructionId })).recorded && inFlight.delete(instructionId)) {
+          state.counts.alreadyDone++;
+          state.counts.done++;
+        }
+        return;
       }
     }
+  }
+
+  async function startChildOnce(instructionId: string, parentWorkflowId: string): Promise<void> {
+    await startChild(instructionEvolution, {
+      workflowId: instructionWorkflowId(runId, instructionId),
+      args: [
+        {
+          runId,
+          instructionId,
+          rounds: config.rounds,
+          seed: config.seed,
+          llm: config.llm,
+          operations: config.operations,
+          prices: config.prices,
+          saveToStore: true,
+          parentWorkflowId,
+          ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),
+          ...(config.llmRetry ? { llmRetry: config.llmRetry } : {}),
+        },
+      ],
+      // Ids and settings only: the seed text must stay out of this workflow's history.
+      staticSummary: instructionSummary(runId, instructionId, config.rounds),
+      staticDetails: instructionDetails({ ...config, parentWorkflowId }),
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      typedSearchAttributes: [
+        { key: EvolRunId, value: runId },
+        { key: EvolInstructionId, value: instructionId },
+        { key: EvolKind, value: 'instruction' },
+        { key: EvolStatus, value: 'running' },
+      ],
+    });
   }
 }
 

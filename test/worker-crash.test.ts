@@ -17,7 +17,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    sim = await startSimLlm({ latencyMs: 120 });
+    sim = await startSimLlm({ latencyMs: 300 });
     ({ client, connection } = await connectClient());
     storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-crash-'));
   });
@@ -47,7 +47,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
       config: { rounds: 2, concurrency: 8 },
     });
     const recordsDir = path.join(storeDir, runId, 'records');
-    await eventually(async () => ((await recordCount(recordsDir)) >= 10 ? true : undefined), 'ten finished records');
+    await eventually(async () => ((await recordCount(recordsDir)) >= 20 ? true : undefined), 'twenty finished records');
 
     await workers[0].kill('SIGKILL');
     const killedAt = Date.now();

@@ -20,7 +20,7 @@ import type { DatasetRunConfig, RunProgress } from '../core/dataset';
 import { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
-import { findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
+import { DEFAULT_SQLITE_PRAGMAS, findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
 import type { SimStats } from '../sim/types';
 import { LocalRunStore } from '../store/local-run-store';
@@ -55,8 +55,9 @@ interface BenchOptions {
   concurrency: number;
   json: boolean;
   keep: boolean;
-  /** Passed to the dev server as `--sqlite-pragma`, to compare SQLite settings (see README). */
+  /** Replace the dev server's SQLite pragmas and add dynamic config, to compare settings (see README). */
   sqlitePragmas: string[];
+  dynamicConfig: Record<string, unknown>;
 }
 
 function positiveInt(value: string): number {
@@ -70,6 +71,16 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+function collectConfig(value: string, previous: Record<string, unknown>): Record<string, unknown> {
+  const match = /^([\w.]+)=(.+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected KEY=JSON, e.g. system.enableActivityEagerExecution=true');
+  try {
+    return { ...previous, [match[1]]: JSON.parse(match[2]) };
+  } catch {
+    throw new InvalidArgumentError(`the value of ${match[1]} is not JSON`);
+  }
+}
+
 function parseOptions(argv: string[]): BenchOptions {
   const program = new Command('dataset-bench')
     .description('runs one dataset run against the simulated LLM at a fixed latency and prints its figures')
@@ -79,7 +90,8 @@ function parseOptions(argv: string[]): BenchOptions {
     .option('--concurrency <n>', 'instruction workflows running at once', positiveInt, 32)
     .option('--json', 'also print the figures as one JSON object')
     .option('--keep', 'keep the temp dirs (Temporal state, run store, server log)')
-    .option('--sqlite-pragma <pragma=value>', "the dev server's SQLite setting, repeatable", collect, [])
+    .option('--sqlite-pragma <pragma=value>', "replaces the dev server's SQLite settings, repeatable", collect, [])
+    .option('--dynamic-config <key=json>', "the dev server's dynamic config value, repeatable", collectConfig, {})
     .parse(argv);
   const opts = program.opts<{
     seeds: number;
@@ -89,9 +101,10 @@ function parseOptions(argv: string[]): BenchOptions {
     json?: boolean;
     keep?: boolean;
     sqlitePragma: string[];
+    dynamicConfig: Record<string, unknown>;
   }>();
-  const { sqlitePragma, json, keep, ...numbers } = opts;
-  return { ...numbers, json: Boolean(json), keep: Boolean(keep), sqlitePragmas: sqlitePragma };
+  const { sqlitePragma, json, keep, ...rest } = opts;
+  return { ...rest, json: Boolean(json), keep: Boolean(keep), sqlitePragmas: sqlitePragma };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -172,10 +185,17 @@ interface Environment {
   storeDir: string;
 }
 
-async function startServer(dataDir: string, port: number, pragmas: string[], cleanup: Cleanup): Promise<DevServer> {
+async function startServer(dataDir: string, port: number, options: BenchOptions, cleanup: Cleanup): Promise<DevServer> {
   const cliPath = await ensureTemporalCli({ log: note });
-  const extraArgs = pragmas.flatMap((pragma) => ['--sqlite-pragma', pragma]);
-  const server = await startDevServer({ cliPath, dataDir, port, headless: true, reuseExisting: false, extraArgs });
+  const server = await startDevServer({
+    cliPath,
+    dataDir,
+    port,
+    headless: true,
+    reuseExisting: false,
+    dynamicConfig: options.dynamicConfig,
+    sqlitePragmas: options.sqlitePragmas.length ? options.sqlitePragmas : undefined,
+  });
   cleanup.add(() => server.stop());
   return server;
 }
@@ -212,7 +232,7 @@ async function startEnvironment(tempDir: string, options: BenchOptions, cleanup:
   const storeDir = path.join(tempDir, 'store');
   const [serverPort, simPort] = await findFreePorts(2);
   const [server, sim] = await Promise.all([
-    startServer(path.join(tempDir, 'temporal'), serverPort, options.sqlitePragmas, cleanup),
+    startServer(path.join(tempDir, 'temporal'), serverPort, options, cleanup),
     startSim(simPort, options.latencyMs, cleanup),
   ]);
   const worker = await startWorker(server.address, storeDir, options, cleanup);
@@ -448,11 +468,12 @@ async function fetchHistory(client: Client, workflowId: string, runId?: string):
 
 async function datasetHistories(client: Client, runId: string): Promise<FetchedHistory[]> {
   const workflowId = datasetWorkflowId(runId);
-  const runIds: string[] = [];
+  const executions: Array<{ runId: string; startMs: number }> = [];
   for await (const execution of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
-    runIds.push(execution.runId);
+    executions.push({ runId: execution.runId, startMs: execution.startTime.getTime() });
   }
-  return mapLimit(runIds, 4, (id) => fetchHistory(client, workflowId, id));
+  executions.sort((a, b) => a.startMs - b.startMs);
+  return mapLimit(executions, 4, ({ runId }) => fetchHistory(client, workflowId, runId));
 }
 
 /** Evenly spread over the run, so early, middle and late instructions are all represented. */
@@ -615,6 +636,7 @@ interface Figures {
   latencyMs: number;
   concurrency: number;
   sqlitePragmas: string[];
+  dynamicConfig: Record<string, unknown>;
   runId: string;
   outcome: { status: string; completed: number; failed: number };
   wallMs: number;
@@ -660,6 +682,7 @@ interface Figures {
     instructionHistoryBytes: Spread;
     /** CPU time each process spent per seed: what a seed costs the machine, whatever the wall time. */
     cpuMsPerSeed: { worker?: number; server?: number };
+    datasetBytesByEventType: EventTypeBytes[];
     /** Average instruction workflows open, from the visibility records of all of them, over C. */
     windowOccupancy: number;
   };
@@ -705,7 +728,8 @@ function figuresOf(m: Measured): Figures {
     rounds: options.rounds,
     latencyMs: options.latencyMs,
     concurrency: options.concurrency,
-    sqlitePragmas: options.sqlitePragmas,
+    sqlitePragmas: options.sqlitePragmas.length ? options.sqlitePragmas : DEFAULT_SQLITE_PRAGMAS,
+    dynamicConfig: options.dynamicConfig,
     runId: m.runId,
     outcome: { status: m.progress.status, completed: m.progress.counts.completed, failed: m.progress.counts.failed },
     wallMs: m.wallMs,
@@ -746,7 +770,8 @@ function cpuMsPerSeed(m: Measured, label: string): number | undefined {
 function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagnostics'] {
   const instructionTasks = m.instructions.map((h) => workflowTaskTimings(h.history.events ?? []));
   const datasetEvents = m.dataset.flatMap((h) => h.history.events ?? []);
-  const datasetTasks = workflowTaskTimings(datasetEvents);
+  // Event ids start again in each run of a continued-as-new workflow: pair them run by run.
+  const datasetTasks = m.dataset.map((h) => workflowTaskTimings(h.history.events ?? []));
   const store = timings.flat().filter((t) => !LLM_ACTIVITIES.has(t.type));
   return {
     instructionWorkflowMs: spread(m.instructions.map((h) => workflowSpanMs(h.history.events ?? []))),
@@ -757,8 +782,8 @@ function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagn
       processingMs: spread(instructionTasks.flatMap((t) => t.processing)),
     },
     datasetWorkflowTask: {
-      scheduleToStartMs: spread(datasetTasks.scheduleToStart),
-      processingMs: spread(datasetTasks.processing),
+      scheduleToStartMs: spread(datasetTasks.flatMap((t) => t.scheduleToStart)),
+      processingMs: spread(datasetTasks.flatMap((t) => t.processing)),
     },
     signalToNextChildMs: spread(m.dataset.flatMap((h) => refillDelays(h.history.events ?? []))),
     childInitiatedToFirstActivityMs: spread(childStartDelays(datasetEvents, m.instructions)),
@@ -767,7 +792,38 @@ function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagn
     instructionHistoryEvents: spread(m.instructions.map((h) => h.events)),
     instructionHistoryBytes: spread(m.instructions.map((h) => h.bytes)),
     cpuMsPerSeed: { worker: cpuMsPerSeed(m, 'worker'), server: cpuMsPerSeed(m, 'server') },
+    datasetBytesByEventType: bytesByEventType(datasetEvents),
   };
+}
+
+interface EventTypeBytes {
+  type: string;
+  count: number;
+  avgBytes: number;
+  /** Of the history's bytes. */
+  share: number;
+}
+
+/** The event types that make up most of a history's bytes, largest first, with their average size. */
+function bytesByEventType(events: HistoryEvent[], top = 3): EventTypeBytes[] {
+  const byType = new Map<string, { count: number; bytes: number }>();
+  let total = 0;
+  for (const event of events) {
+    const type = EventType[event.eventType ?? 0].replace('EVENT_TYPE_', '');
+    const bytes = temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
+    const entry = byType.get(type) ?? { count: 0, bytes: 0 };
+    byType.set(type, { count: entry.count + 1, bytes: entry.bytes + bytes });
+    total += bytes;
+  }
+  return [...byType.entries()]
+    .sort((a, b) => b[1].bytes - a[1].bytes)
+    .slice(0, top)
+    .map(([type, { count, bytes }]) => ({
+      type,
+      count,
+      avgBytes: Math.round(bytes / count),
+      share: round(bytes / total, 2),
+    }));
 }
 
 /** Total time instruction workflows of the run were open, from visibility (covers all of them, not the sample). */
@@ -789,11 +845,19 @@ const mb = (value: number | undefined) => (value === undefined ? 'n/a' : `${valu
 const spreadText = (s: Spread) => `p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (${s.count} samples)`;
 const historyText = (h: HistoryFigure) => `${h.events} events, ${h.bytes} bytes (${h.workflowId})`;
 
+function serverSettings(f: Figures): string {
+  const settings = [
+    ...f.sqlitePragmas,
+    ...Object.entries(f.dynamicConfig).map(([k, v]) => `${k}=${JSON.stringify(v)}`),
+  ];
+  return settings.join(' ');
+}
+
 function describe(f: Figures): string[] {
   const d = f.diagnostics;
   return [
     `seeds ${f.seeds}, rounds ${f.rounds}, latency ${f.latencyMs} ms, concurrency ${f.concurrency}  (run ${f.runId})`,
-    `server SQLite pragmas:      ${f.sqlitePragmas.join(' ') || 'the dev server defaults'}`,
+    `server settings:            ${serverSettings(f)}`,
     `outcome:                    ${f.outcome.status}, ${f.outcome.completed} completed, ${f.outcome.failed} failed`,
     `wall time:                  ${(f.wallMs / 1000).toFixed(1)} s`,
     `LLM calls made:             ${f.llmCalls}  (${Object.entries(f.llmCallsByKind)
@@ -824,6 +888,7 @@ function describe(f: Figures): string[] {
     `  store activities (load, save):    ${spreadText(d.storeActivityMs)}`,
     `  sampled instruction histories:    events ${spreadText(d.instructionHistoryEvents).replace(/ ms/g, '')}; bytes ${spreadText(d.instructionHistoryBytes).replace(/ ms/g, '')}`,
     `  CPU per seed:                     worker ${d.cpuMsPerSeed.worker} ms, server ${d.cpuMsPerSeed.server} ms`,
+    `  dataset history bytes by event:   ${d.datasetBytesByEventType.map((t) => `${t.type} ${Math.round(t.share * 100)}% (${t.count} x ${t.avgBytes} B)`).join(', ')}`,
     `  window occupancy:                 ${d.windowOccupancy} (instruction workflows open on average / C)`,
   ];
 }

@@ -32,6 +32,22 @@ interface LoadedSeeds {
   byId: Map<string, SeedRecord>;
 }
 
+/** Writes a file whole, once: linked into place, which fails if it exists, so a repeated write changes nothing. */
+async function writeOnce(final: string, content: string): Promise<'written' | 'exists'> {
+  await fs.mkdir(path.dirname(final), { recursive: true });
+  const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+  await fs.writeFile(temp, content);
+  try {
+    await fs.link(temp, final);
+    return 'written';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+    throw err;
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+}
+
 export class LocalRunStore implements RunStore {
   /** Seeds of the runs read most recently; a worker serves few runs at a time. */
   private readonly seedCache = new Map<string, Promise<LoadedSeeds>>();
@@ -133,18 +149,7 @@ export class LocalRunStore implements RunStore {
 
   async saveRecord(lineage: Lineage): Promise<'written' | 'exists'> {
     const final = this.recordPath(lineage.runId, lineage.instructionId);
-    await fs.mkdir(path.dirname(final), { recursive: true });
-    const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(lineage));
-    try {
-      await fs.link(temp, final);
-      return 'written';
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
-      throw err;
-    } finally {
-      await fs.rm(temp, { force: true });
-    }
+    return writeOnce(final, JSON.stringify(lineage));
   }
 
   async hasRecord(runId: string, id: string): Promise<boolean> {
@@ -186,18 +191,7 @@ export class LocalRunStore implements RunStore {
 
   async saveMethodVersion(runId: string, version: MethodVersion): Promise<'written' | 'exists'> {
     const final = this.methodPath(runId, version);
-    await fs.mkdir(path.dirname(final), { recursive: true });
-    const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(version, null, 2) + '\n');
-    try {
-      await fs.link(temp, final);
-      return 'written';
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
-      throw err;
-    } finally {
-      await fs.rm(temp, { force: true });
-    }
+    return writeOnce(final, JSON.stringify(version, null, 2) + '\n');
   }
 
   async methodVersions(runId: string): Promise<MethodVersion[]> {

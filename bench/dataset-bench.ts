@@ -20,7 +20,13 @@ import type { DatasetRunConfig, RunProgress } from '../core/dataset';
 import { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
-import { DEFAULT_SQLITE_PRAGMAS, findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
+import {
+  DEFAULT_DYNAMIC_CONFIG,
+  DEFAULT_SQLITE_PRAGMAS,
+  findFreePorts,
+  startDevServer,
+  type DevServer,
+} from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
 import type { SimStats } from '../sim/types';
 import { LocalRunStore } from '../store/local-run-store';
@@ -729,7 +735,7 @@ function figuresOf(m: Measured): Figures {
     latencyMs: options.latencyMs,
     concurrency: options.concurrency,
     sqlitePragmas: options.sqlitePragmas.length ? options.sqlitePragmas : DEFAULT_SQLITE_PRAGMAS,
-    dynamicConfig: options.dynamicConfig,
+    dynamicConfig: { ...DEFAULT_DYNAMIC_CONFIG, ...options.dynamicConfig },
     runId: m.runId,
     outcome: { status: m.progress.status, completed: m.progress.counts.completed, failed: m.progress.counts.failed },
     wallMs: m.wallMs,

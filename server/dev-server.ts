@@ -26,7 +26,10 @@ export interface DevServerOptions {
   headless?: boolean;
   /** Namespace to create (or check, when reusing). Default `default`. */
   namespace?: string;
-  /** Each entry becomes `--dynamic-config-value KEY=<value as JSON>`. Default none. */
+  /**
+   * Each entry becomes `--dynamic-config-value KEY=<value as JSON>`, over {@link DEFAULT_DYNAMIC_CONFIG} (an entry
+   * with the same key replaces the default).
+   */
   dynamicConfig?: Record<string, unknown>;
   /** Codec server the UI calls to decode payloads (`--ui-codec-endpoint`). Default none. */
   uiCodecEndpoint?: string;
@@ -81,6 +84,15 @@ export interface DevServer {
 
 const POLL_INTERVAL_MS = 100;
 export const DEFAULT_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+/**
+ * Eager activity execution: the server hands an activity scheduled by a workflow task to the same worker in its reply,
+ * instead of through the task queue. EvolForge's activities run on the workflows' own task queue, so every LLM call
+ * skips a matching round trip (the benchmark: schedule-to-start p50 28 ms -> 0, +0.07 of the C/L ratio). Temporal
+ * Server has it off by default; Temporal Cloud and clusters decide for themselves.
+ */
+export const DEFAULT_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
+  'system.enableActivityEagerExecution': true,
+};
 const STOP_GRACE_MS = 10_000;
 const GRPC_ALREADY_EXISTS = 6;
 const GRPC_NOT_FOUND = 5;
@@ -117,29 +129,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const pidFile = pidFilePath(dataDir);
   await fs.mkdir(dataDir, { recursive: true });
 
-  const args = [
-    'server',
-    'start-dev',
-    '--db-filename',
-    dbFile,
-    '--ip',
-    ip,
-    '--port',
-    String(port),
-    ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
-    '--namespace',
-    namespace,
-    ...SEARCH_ATTRIBUTES.flatMap(({ name, type }) => ['--search-attribute', `${name}=${type}`]),
-    ...Object.entries(options.dynamicConfig ?? {}).flatMap(([key, value]) => [
-      '--dynamic-config-value',
-      `${key}=${JSON.stringify(value)}`,
-    ]),
-    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
-    ...(options.sqlitePragmas ?? DEFAULT_SQLITE_PRAGMAS).flatMap((pragma) => ['--sqlite-pragma', pragma]),
-    '--log-level',
-    'warn',
-    ...(options.extraArgs ?? []),
-  ];
+  const args = devServerArgs({ ...options, ip, port, uiPort, namespace, dbFile });
 
   // Only this start's part of the log is shown when it fails: the file keeps earlier runs.
   const logOffset = await fs.stat(logFile).then(
@@ -488,4 +478,34 @@ function delay(ms: number): Promise<void> {
 function errorText(err: unknown): string {
   if (err === undefined) return 'none';
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The `temporal` command line of {@link startDevServer}, defaults applied. */
+export function devServerArgs(
+  options: DevServerOptions & { ip: string; port: number; uiPort: number; namespace: string; dbFile: string },
+): string[] {
+  const { ip, port, uiPort, namespace, dbFile } = options;
+  return [
+    'server',
+    'start-dev',
+    '--db-filename',
+    dbFile,
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    ...(options.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
+    '--namespace',
+    namespace,
+    ...SEARCH_ATTRIBUTES.flatMap(({ name, type }) => ['--search-attribute', `${name}=${type}`]),
+    ...Object.entries({ ...DEFAULT_DYNAMIC_CONFIG, ...options.dynamicConfig }).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${JSON.stringify(value)}`,
+    ]),
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+    ...(options.sqlitePragmas ?? DEFAULT_SQLITE_PRAGMAS).flatMap((pragma) => ['--sqlite-pragma', pragma]),
+    '--log-level',
+    'warn',
+    ...(options.extraArgs ?? []),
+  ];
 }

@@ -1,6 +1,10 @@
 /** Activities that read seeds from and write records to the run store. */
-import type { Lineage } from '../core/schemas';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { DatasetRunConfig, InstructionReport } from '../core/dataset';
+import type { InstructionStart, Lineage } from '../core/schemas';
 import type { RunStore } from '../store/types';
+import { instructionFinishedSignal } from '../workflows/messages';
 
 export function createRunStoreActivities(store: RunStore) {
   return {
@@ -37,6 +41,60 @@ export function createRunStoreActivities(store: RunStore) {
     /** The text of one seed: workflows carry ids, the store holds the data. */
     async loadSeed({ runId, instructionId }: { runId: string; instructionId: string }): Promise<{ text: string }> {
       return { text: (await store.seed(runId, instructionId)).text };
+    },
+
+    /**
+     * Everything an instruction workflow of a dataset run reads before its first round, in one call (it runs as a
+     * local activity, inside the workflow task that then schedules the first LLM call): the seed's text, and when
+     * asked the run's settings and the steps of an earlier failed attempt.
+     */
+    async beginInstruction({
+      runId,
+      instructionId,
+      withRunSettings,
+      resumeFrom,
+    }: {
+      runId: string;
+      instructionId: string;
+      withRunSettings: boolean;
+      resumeFrom?: { fromRound?: number };
+    }): Promise<InstructionStart> {
+      const start: InstructionStart = { text: (await store.seed(runId, instructionId)).text };
+      if (withRunSettings) {
+        const config = (await store.readMeta(runId)).config as unknown as DatasetRunConfig;
+        start.run = { llm: config.llm, operations: config.operations, prices: config.prices ?? {} };
+      }
+      if (resumeFrom) {
+        const steps = (await store.failedAttempt(runId, instructionId))?.steps ?? [];
+        const { fromRound } = resumeFrom;
+        start.earlierSteps = fromRound === undefined ? steps : steps.filter((s) => s.round < fromRound);
+      }
+      return start;
+    },
+
+    /**
+     * Writes the finished lineage once, then tells the dataset workflow: a local activity, so the instruction
+     * workflow completes in the same workflow task. A retry finds the record written and sends the report again,
+     * which the dataset workflow ignores; a dataset workflow that is gone needs no report.
+     */
+    async finishInstruction({
+      lineage,
+      parentWorkflowId,
+      report,
+    }: {
+      lineage: Lineage;
+      parentWorkflowId?: string;
+      report?: InstructionReport;
+    }): Promise<'written' | 'exists'> {
+      const written = await store.saveRecord(lineage);
+      if (parentWorkflowId && report) {
+        try {
+          await Context.current().client.workflow.getHandle(parentWorkflowId).signal(instructionFinishedSignal, report);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+      return written;
     },
 
     /** Keeps a failed evolution's lineage so `evol retry` can go on from its last good round. */

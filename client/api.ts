@@ -1,6 +1,6 @@
 /** A small typed API for programs: start and follow EvolForge workflows. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { InstructionEvolutionInput, Lineage } from '../core/schemas';
+import type { InstructionEvolutionInput, Lineage, LlmConfig } from '../core/schemas';
 import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
 import { hash32 } from '../core/prng';
 import { instructionDetails, instructionSummary } from '../core/summaries';
@@ -20,12 +20,18 @@ export function newRunId(prefix = 'run', now = new Date()): string {
   return `${prefix}-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
+/**
+ * instructionEvolution started on its own (not by a dataset run): it returns the whole lineage. (A dataset run's
+ * instruction workflows return only their report: their lineage is in the run store.)
+ */
+export type StandaloneInstructionEvolution = (input: Parameters<typeof instructionEvolution>[0]) => Promise<Lineage>;
+
 export async function startInstructionEvolution(
   client: Client,
   taskQueue: string,
-  input: InstructionEvolutionInput,
-): Promise<WorkflowHandle<typeof instructionEvolution>> {
-  return client.workflow.start<typeof instructionEvolution>('instructionEvolution', {
+  input: InstructionEvolutionInput & { llm: LlmConfig },
+): Promise<WorkflowHandle<StandaloneInstructionEvolution>> {
+  return client.workflow.start<StandaloneInstructionEvolution>('instructionEvolution', {
     taskQueue,
     workflowId: instructionWorkflowId(input.runId, input.instructionId),
     args: [input],

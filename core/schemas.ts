@@ -95,6 +95,22 @@ export interface Lineage {
   costUsd: number;
 }
 
+/** What a dataset run's instruction workflow reads from the run store before its first round. */
+export interface InstructionStart {
+  text: string;
+  /** The run's settings, when asked for. */
+  run?: RunEvolutionSettings;
+  /** The steps of an earlier failed attempt to go on from, when asked for. */
+  earlierSteps?: LineageStep[];
+}
+
+/** The part of a dataset run's configuration each instruction evolves with. */
+export interface RunEvolutionSettings {
+  llm: LlmConfig;
+  operations: import('./operations').Operation[];
+  prices: Record<string, import('./pricing').ModelPrice>;
+}
+
 /** Input of the instructionEvolution workflow: small, no secrets. */
 export interface InstructionEvolutionInput {
   runId: string;
@@ -103,7 +119,12 @@ export interface InstructionEvolutionInput {
   instruction?: string;
   rounds: number;
   seed: number;
-  llm: LlmConfig;
+  /**
+   * The LLM endpoints. Absent in a dataset run's instruction workflows: they read the run's endpoints, method and
+   * prices from the run store with their seed (`llm`, `operations` and `prices` are ignored then), so the dataset
+   * workflow's history does not carry them once per seed.
+   */
+  llm?: LlmConfig;
   /** The method set to draw from; the general set when absent. */
   operations?: import('./operations').Operation[];
   /** Prices of the models used, for the cost of each step. */

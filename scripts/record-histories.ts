@@ -1,7 +1,8 @@
 /**
  * Records the workflow histories committed under test/fixtures/histories. CI replays them against
  * the current workflow code, so a change that would break running workflows fails the build.
- * Run after a deliberate, patched() change: `npm run build && npm run record-histories`.
+ * Run after a deliberate, patched() change: `npm run build && npm run record-histories`. Names after `--` (e.g.
+ * `npm run record-histories -- dataset-evolution-final`) write only those fixtures.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { startInstructionEvolution } from '../client/api';
 import { createAutoRun, ensureAutoWorkflow } from '../client/auto';
 import { ensureDatasetWorkflow } from '../client/run';
+import { instructionWorkflowId } from '../core/ids';
 import type { DatasetRunConfig } from '../core/dataset';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { LocalRunStore } from '../store/local-run-store';
@@ -81,6 +83,10 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
   return {
     'dataset-evolution-continued': await history(executions[0]),
     'dataset-evolution-final': await history(executions[executions.length - 1]),
+    // One of its instruction workflows: a dataset run's children take another path than a standalone one.
+    'instruction-evolution-dataset-child': await client.workflow
+      .getHandle(instructionWorkflowId(runId, 's1'))
+      .fetchHistory(),
   };
 }
 
@@ -154,7 +160,9 @@ async function main(): Promise<void> {
       };
     });
     await fs.mkdir(OUT_DIR, { recursive: true });
+    const only = process.argv.slice(2);
     for (const [name, history] of Object.entries(histories)) {
+      if (only.length && !only.includes(name)) continue;
       const file = path.join(OUT_DIR, `${name}.json`);
       await fs.writeFile(file, `${historyToJSON(history)}\n`);
       console.log(`wrote ${path.relative(process.cwd(), file)} (${history.events?.length ?? 0} events)`);

@@ -26,8 +26,15 @@ const FIXTURES = [
   'instruction-evolution',
   // Recorded before the patched('initial-round-attributes') change: old running workflows must still replay.
   'instruction-evolution-v1',
+  'instruction-evolution-dataset-child',
+  // Recorded before patched('lean-dataset-child'): a dataset run's child that reads its seed and saves its record
+  // with ordinary activities and reports by signal.
+  'instruction-evolution-dataset-child-v1',
   'dataset-evolution-continued',
   'dataset-evolution-final',
+  // Recorded while children still received the LLM settings and operations in their input.
+  'dataset-evolution-continued-v1',
+  'dataset-evolution-final-v1',
   'auto-evol',
 ];
 

@@ -6,7 +6,7 @@
  *   a 429's Retry-After overrides the next delay. Configuration errors (401/403/404/400) are
  *   non-retryable at the source and listed here too, so they fail on the first attempt.
  */
-import { proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import type { Activities } from '../activities';
 import type { LlmConfig, LlmRetry } from '../core/schemas';
@@ -44,6 +44,17 @@ export function llmActivities(llm: LlmConfig, { summary, retry = {} }: LlmActivi
 /** Run-store reads and writes: local and quick, so short timeouts and plain retries. */
 export function storeActivities() {
   return proxyActivities<Activities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  });
+}
+
+/**
+ * The same reads and writes as local activities: run by the worker inside the workflow task that asks for them, so
+ * they cost no round trip through the server (used where an instruction workflow starts and ends).
+ */
+export function localStoreActivities() {
+  return proxyLocalActivities<Activities>({
     startToCloseTimeout: '1 minute',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
   });

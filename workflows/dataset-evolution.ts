@@ -217,9 +217,8 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
           instructionId,
           rounds: config.rounds,
           seed: config.seed,
-          llm: config.llm,
-          operations: config.operations,
-          prices: config.prices,
+          // No llm, operations or prices: the child reads them from the run store with its seed (they would make
+          // up most of this workflow's history, once per seed).
           saveToStore: true,
           parentWorkflowId,
           ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),

@@ -17,20 +17,32 @@ import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
 import { costOf } from '../core/pricing';
-import type { InstructionEvolutionInput, Lineage, LineageStep, LlmEndpoint } from '../core/schemas';
+import type {
+  InstructionEvolutionInput,
+  Lineage,
+  LineageStep,
+  LlmEndpoint,
+  RunEvolutionSettings,
+} from '../core/schemas';
 import { EvolEliminations, EvolRoundsDone, EvolStatus } from '../core/search-attributes';
 import { stepSummary } from '../core/summaries';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
-import { llmActivities, storeActivities } from './activity-options';
+import { llmActivities, localStoreActivities, storeActivities } from './activity-options';
 import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from './messages';
 
-export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage> {
+/**
+ * Returns the whole lineage when started on its own; in a dataset run (`saveToStore`), where the lineage goes to the
+ * run store, only the report it sends the dataset workflow.
+ */
+export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage | InstructionReport> {
   const store = storeActivities();
   let paused = false;
   setHandler(pauseSignal, () => void (paused = true));
   setHandler(resumeSignal, () => void (paused = false));
   const whenRunning = () => condition(() => !paused);
-  const cost = (endpoint: LlmEndpoint, usage: Usage) => costOf(usage, input.prices?.[endpoint.model]);
+  // Replaced by the run store's copy in a dataset run (see below).
+  let settings: Partial<RunEvolutionSettings> = { llm: input.llm, operations: input.operations, prices: input.prices };
+  const cost = (endpoint: LlmEndpoint, usage: Usage) => costOf(usage, settings.prices?.[endpoint.model]);
 
   const lineage: Lineage = {
     runId: input.runId,
@@ -59,25 +71,55 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
     ]);
   }
 
+  // Added after the first release: a dataset run's instruction workflow reads its seed, the run's settings and any
+  // earlier attempt in one local activity, and finishes (record + report) in another, so it needs three workflow
+  // tasks fewer and its dataset workflow's history no longer carries the settings once per seed. Histories recorded
+  // before it (one activity per read, the report sent as a signal) replay on the old path.
+  const lean = input.saveToStore === true && patched('lean-dataset-child');
+
   try {
-    if (input.instruction === undefined) {
-      lineage.seed = lineage.final = (
-        await store.loadSeed({ runId: input.runId, instructionId: input.instructionId })
-      ).text;
-    }
-    if (input.resumeFrom) {
-      const earlier = await store.loadFailedAttempt({
-        ...input.resumeFrom,
+    if (lean) {
+      const start = await localStoreActivities().beginInstruction({
         runId: input.runId,
         instructionId: input.instructionId,
+        withRunSettings: input.llm === undefined,
+        ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
       });
-      earlier.steps.forEach(keep);
+      lineage.seed = lineage.final = input.instruction ?? start.text;
+      if (start.run) settings = start.run;
+      start.earlierSteps?.forEach(keep);
+    } else {
+      if (input.instruction === undefined) {
+        lineage.seed = lineage.final = (
+          await store.loadSeed({ runId: input.runId, instructionId: input.instructionId })
+        ).text;
+      }
+      if (input.resumeFrom) {
+        const earlier = await store.loadFailedAttempt({
+          ...input.resumeFrom,
+          runId: input.runId,
+          instructionId: input.instructionId,
+        });
+        earlier.steps.forEach(keep);
+      }
     }
-    const plan = planOperations(input.operations ?? GENERAL_OPERATIONS, input.seed, input.instructionId, input.rounds);
+    const llm = settings.llm;
+    if (!llm) {
+      throw ApplicationFailure.nonRetryable(
+        'instructionEvolution was started without `llm` outside a dataset run: pass the LLM endpoints in its input',
+        'InvalidInput',
+      );
+    }
+    const plan = planOperations(
+      settings.operations ?? GENERAL_OPERATIONS,
+      input.seed,
+      input.instructionId,
+      input.rounds,
+    );
 
     for (let round = lineage.steps.length + 1; round <= input.rounds; round++) {
       const operation = plan[round - 1];
-      const { mutate, respond, eliminate } = llmActivities(input.llm, {
+      const { mutate, respond, eliminate } = llmActivities(llm, {
         summary: stepSummary(round, operation.id),
         retry: input.llmRetry,
       });
@@ -85,12 +127,12 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
       let step: LineageStep;
       try {
         await whenRunning();
-        const evolved = await mutate({ evolver: input.llm.evolver, operation, instruction: parent });
+        const evolved = await mutate({ evolver: llm.evolver, operation, instruction: parent });
         await whenRunning();
-        const answered = await respond({ responder: input.llm.responder, instruction: evolved.instruction });
+        const answered = await respond({ responder: llm.responder, instruction: evolved.instruction });
         await whenRunning();
         const judged = await eliminate({
-          judge: input.llm.judge,
+          judge: llm.judge,
           parent,
           instruction: evolved.instruction,
           response: answered.response,
@@ -104,9 +146,7 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
           verdict: judged.verdict,
           usage: addUsage(addUsage(evolved.usage, answered.usage), judged.usage),
           costUsd:
-            cost(input.llm.evolver, evolved.usage) +
-            cost(input.llm.responder, answered.usage) +
-            cost(input.llm.judge, judged.usage),
+            cost(llm.evolver, evolved.usage) + cost(llm.responder, answered.usage) + cost(llm.judge, judged.usage),
         };
       } catch (err) {
         if (!isUnusableOutput(err)) throw err;
@@ -120,6 +160,15 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
     }
 
     lineage.status = 'completed';
+    if (lean) {
+      upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
+      const report = reportOf(input, lineage);
+      await localStoreActivities().finishInstruction({
+        lineage,
+        ...(input.parentWorkflowId ? { parentWorkflowId: input.parentWorkflowId, report } : {}),
+      });
+      return report;
+    }
     if (input.saveToStore) await store.saveLineage(lineage);
   } catch (err) {
     lineage.status = 'failed';
@@ -172,8 +221,20 @@ function unusableStep(round: number, operation: string, parent: string, err: Act
 /** Tells the dataset workflow (if any) how this instruction ended; it may have closed, which is fine. */
 async function reportToParent(input: InstructionEvolutionInput, lineage: Lineage, err?: unknown): Promise<void> {
   if (!input.parentWorkflowId) return;
+  try {
+    await getExternalWorkflowHandle(input.parentWorkflowId).signal(
+      instructionFinishedSignal,
+      reportOf(input, lineage, err),
+    );
+  } catch {
+    // The dataset workflow is gone (cancelled or terminated): nobody is waiting for this report.
+  }
+}
+
+/** What the dataset workflow needs to know of a finished instruction: counts, never text. */
+function reportOf(input: InstructionEvolutionInput, lineage: Lineage, err?: unknown): InstructionReport {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  const report: InstructionReport = {
+  return {
     instructionId: input.instructionId,
     status: err ? 'failed' : 'completed',
     rounds: lineage.steps.map((s) => ({
@@ -186,9 +247,4 @@ async function reportToParent(input: InstructionEvolutionInput, lineage: Lineage
     errorType: cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined,
     error: err ? (cause instanceof Error ? cause.message : String(cause)) : undefined,
   };
-  try {
-    await getExternalWorkflowHandle(input.parentWorkflowId).signal(instructionFinishedSignal, report);
-  } catch {
-    // The dataset workflow is gone (cancelled or terminated): nobody is waiting for this report.
-  }
 }

@@ -5,6 +5,7 @@
 import type { RunStore } from '../store/types';
 import { createAutoEvolActivities } from './auto-evol';
 import { createEvolutionActivities } from './evolution';
+import { createInstructionStartActivities } from './instruction-starts';
 import { LlmGateway } from './llm';
 import { createRunStoreActivities } from './run-store';
 
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createEvolutionActivities(deps.llm),
     ...createRunStoreActivities(deps.store),
+    ...createInstructionStartActivities(),
     ...createAutoEvolActivities(deps.llm, deps.store),
   };
 }

@@ -506,6 +506,9 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return results;
 }
 
+/** The marker the TypeScript SDK records for a finished local activity. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
 const num = (value: { toString(): string } | number | null | undefined): number => Number(String(value ?? 0));
 const eventMs = (event: HistoryEvent): number => tsToMs(event.eventTime);
 
@@ -576,35 +579,37 @@ function gapsBetweenCalls(timings: ActivityTiming[]): number[] {
   return llm.slice(1).map((t, i) => t.scheduledMs - llm[i].completedMs);
 }
 
-/** For each report signal, how long until the dataset workflow initiated the next child (a window slot refilled). */
+/**
+ * For each report signal, how long until the dataset workflow started the next instruction workflow (a window slot
+ * refilled): the next local-activity marker (the start, recorded when the workflow task that ran it completes), or
+ * the next StartChildWorkflowExecutionInitiated in runs recorded when instructions were child workflows.
+ */
 function refillDelays(events: HistoryEvent[]): number[] {
-  const initiated = events
-    .filter((e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED)
+  const starts = events
+    .filter(
+      (e) =>
+        e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED ||
+        (e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+          e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER),
+    )
     .map(eventMs);
   const delays: number[] = [];
   let i = 0;
   for (const event of events) {
     if (event.eventType !== EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) continue;
     const signaledMs = eventMs(event);
-    while (i < initiated.length && initiated[i] < signaledMs) i++;
-    if (i < initiated.length) delays.push(initiated[i] - signaledMs);
+    while (i < starts.length && starts[i] < signaledMs) i++;
+    if (i < starts.length) delays.push(starts[i] - signaledMs);
   }
   return delays;
 }
 
-/** From a child's initiation in the dataset workflow to its first activity being scheduled. */
-function childStartDelays(datasetEvents: HistoryEvent[], children: FetchedHistory[]): number[] {
-  const initiatedAt = new Map<string, number>();
-  for (const event of datasetEvents) {
-    const attributes = event.startChildWorkflowExecutionInitiatedEventAttributes;
-    if (event.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED && attributes?.workflowId) {
-      initiatedAt.set(attributes.workflowId, eventMs(event));
-    }
-  }
-  return children.flatMap((child) => {
-    const initiated = initiatedAt.get(child.workflowId);
-    const first = child.history.events?.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
-    return initiated === undefined || !first ? [] : [eventMs(first) - initiated];
+/** From an instruction workflow's start to its first activity (its first LLM call) being scheduled. */
+function firstActivityDelays(instructions: FetchedHistory[]): number[] {
+  return instructions.flatMap(({ history }) => {
+    const events = history.events ?? [];
+    const first = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    return events.length && first ? [eventMs(first) - eventMs(events[0])] : [];
   });
 }
 
@@ -681,9 +686,8 @@ interface Figures {
     gapBetweenLlmCallsMs: Spread;
     instructionWorkflowTask: { scheduleToStartMs: Spread; processingMs: Spread };
     datasetWorkflowTask: { scheduleToStartMs: Spread; processingMs: Spread };
-    signalToNextChildMs: Spread;
-    childInitiatedToFirstActivityMs: Spread;
-    storeActivityMs: Spread;
+    signalToNextStartMs: Spread;
+    startToFirstActivityMs: Spread;
     instructionHistoryEvents: Spread;
     instructionHistoryBytes: Spread;
     /** CPU time each process spent per seed: what a seed costs the machine, whatever the wall time. */
@@ -778,7 +782,6 @@ function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagn
   const datasetEvents = m.dataset.flatMap((h) => h.history.events ?? []);
   // Event ids start again in each run of a continued-as-new workflow: pair them run by run.
   const datasetTasks = m.dataset.map((h) => workflowTaskTimings(h.history.events ?? []));
-  const store = timings.flat().filter((t) => !LLM_ACTIVITIES.has(t.type));
   return {
     instructionWorkflowMs: spread(m.instructions.map((h) => workflowSpanMs(h.history.events ?? []))),
     idealInstructionWorkflowMs: 3 * m.options.rounds * m.options.latencyMs,
@@ -791,9 +794,8 @@ function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagn
       scheduleToStartMs: spread(datasetTasks.flatMap((t) => t.scheduleToStart)),
       processingMs: spread(datasetTasks.flatMap((t) => t.processing)),
     },
-    signalToNextChildMs: spread(m.dataset.flatMap((h) => refillDelays(h.history.events ?? []))),
-    childInitiatedToFirstActivityMs: spread(childStartDelays(datasetEvents, m.instructions)),
-    storeActivityMs: spread(store.map((t) => t.completedMs - t.scheduledMs)),
+    signalToNextStartMs: spread(m.dataset.flatMap((h) => refillDelays(h.history.events ?? []))),
+    startToFirstActivityMs: spread(firstActivityDelays(m.instructions)),
     windowOccupancy: round(m.openMsTotal / (m.options.concurrency * m.wallMs), 3),
     instructionHistoryEvents: spread(m.instructions.map((h) => h.events)),
     instructionHistoryBytes: spread(m.instructions.map((h) => h.bytes)),
@@ -889,9 +891,8 @@ function describe(f: Figures): string[] {
     `  gap between its LLM calls:        ${spreadText(d.gapBetweenLlmCallsMs)}`,
     `  its workflow tasks:               schedule-to-start ${spreadText(d.instructionWorkflowTask.scheduleToStartMs)}; processing ${spreadText(d.instructionWorkflowTask.processingMs)}`,
     `  dataset workflow tasks:           schedule-to-start ${spreadText(d.datasetWorkflowTask.scheduleToStartMs)}; processing ${spreadText(d.datasetWorkflowTask.processingMs)}`,
-    `  report signal to next child:      ${spreadText(d.signalToNextChildMs)}`,
-    `  child initiated to 1st activity:  ${spreadText(d.childInitiatedToFirstActivityMs)}`,
-    `  store activities (load, save):    ${spreadText(d.storeActivityMs)}`,
+    `  report signal to next start:      ${spreadText(d.signalToNextStartMs)}`,
+    `  instruction start to 1st activity: ${spreadText(d.startToFirstActivityMs)}`,
     `  sampled instruction histories:    events ${spreadText(d.instructionHistoryEvents).replace(/ ms/g, '')}; bytes ${spreadText(d.instructionHistoryBytes).replace(/ ms/g, '')}`,
     `  CPU per seed:                     worker ${d.cpuMsPerSeed.worker} ms, server ${d.cpuMsPerSeed.server} ms`,
     `  dataset history bytes by event:   ${d.datasetBytesByEventType.map((t) => `${t.type} ${Math.round(t.share * 100)}% (${t.count} x ${t.avgBytes} B)`).join(', ')}`,

@@ -59,6 +59,12 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
     'How does bread rise?',
     'Why do birds migrate?',
     'What is inflation?',
+    'How do vaccines work?',
+    'Why is the sky blue?',
+    'What is a prime number?',
+    'How do glaciers move?',
+    'What causes earthquakes?',
+    'How is paper recycled?',
   ];
   const meta: RunMeta = {
     runId,
@@ -127,7 +133,7 @@ async function main(): Promise<void> {
     port,
     headless: true,
     reuseExisting: false,
-    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 40 },
+    dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
   });
   // One judged-equal round and one rate-limited call, so the history holds an elimination and a retry.
   const sim = await startSimLlm({

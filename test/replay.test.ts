@@ -32,7 +32,7 @@ const FIXTURES = [
   'instruction-evolution-dataset-child-v1',
   'dataset-evolution-continued',
   'dataset-evolution-final',
-  // Recorded while children still received the LLM settings and operations in their input.
+  // Recorded when instructions were started as child workflows, with the LLM settings and operations in their input.
   'dataset-evolution-continued-v1',
   'dataset-evolution-final-v1',
   'auto-evol',

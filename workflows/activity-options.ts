@@ -59,3 +59,11 @@ export function localStoreActivities() {
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
   });
 }
+
+/** Starting an instruction workflow (one RPC to the Temporal server from the worker's client), as a local activity. */
+export function localStartActivities() {
+  return proxyLocalActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  });
+}

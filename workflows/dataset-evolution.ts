@@ -12,6 +12,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
+  patched,
   setHandler,
   sleep,
   startChild,
@@ -32,9 +33,10 @@ import {
 import { instructionWorkflowId } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import type { InstructionEvolutionInput } from '../core/schemas';
 import { instructionDetails, instructionSummary } from '../core/summaries';
 import { addUsage } from '../core/usage';
-import { storeActivities } from './activity-options';
+import { localStartActivities, storeActivities } from './activity-options';
 import { instructionEvolution } from './instruction-evolution';
 import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
 
@@ -43,6 +45,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   const state: DatasetState = input.state ?? initialState(input);
   const inFlight = new Set(state.inFlight);
   const store = storeActivities();
+  const localStarts = localStartActivities();
   let status: RunStatus = state.paused ? 'paused' : 'running';
   // Children are told of a pause or resume from the main loop, not from the signal handler.
   let childrenPaused = state.paused;
@@ -185,58 +188,87 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
 
   async function startInstruction(instructionId: string): Promise<void> {
     const parentWorkflowId = workflowInfo().workflowId;
+    // Added after the first release: instruction workflows are started from a local activity with the worker's
+    // client, no longer as child workflows. A child's start and its end each added an event and a workflow task to
+    // this workflow's history, about half of its work per seed on the Temporal server, which the benchmark showed
+    // to be what limits throughput. Nothing else needed the parent-child link: children were abandoned on close,
+    // report by signal, are paused and cancelled by id, and are listed by their run's search attributes.
+    // Histories recorded before it start children and replay on that path.
+    const byActivity = patched('instructions-started-by-activity');
     for (let attempt = 1; ; attempt++) {
-      try {
-        await startChildOnce(instructionId, parentWorkflowId);
+      const alreadyStarted = byActivity
+        ? await startByActivity(instructionId, parentWorkflowId)
+        : await startChildOnce(instructionId, parentWorkflowId);
+      if (!alreadyStarted) {
         removeFrom(state.restarting, instructionId);
-        return;
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        // A failed execution we are restarting has reported but may not have closed yet: give it a moment.
-        if (state.restarting?.includes(instructionId) && attempt < 120) {
-          await sleep('1s');
-          continue;
-        }
-        removeFrom(state.restarting, instructionId);
-        // Started by an earlier incarnation of this run: it reports here when it ends, unless it already has.
-        if ((await store.readSeedRecorded({ runId, instructionId })).recorded && inFlight.delete(instructionId)) {
-          state.counts.alreadyDone++;
-          state.counts.done++;
-        }
         return;
       }
+      // A failed execution we are restarting has reported but may not have closed yet: give it a moment.
+      if (state.restarting?.includes(instructionId) && attempt < 120) {
+        await sleep('1s');
+        continue;
+      }
+      removeFrom(state.restarting, instructionId);
+      // Started by an earlier incarnation of this run: it reports here when it ends, unless it already has.
+      if ((await store.readSeedRecorded({ runId, instructionId })).recorded && inFlight.delete(instructionId)) {
+        state.counts.alreadyDone++;
+        state.counts.done++;
+      }
+      return;
     }
   }
 
-  async function startChildOnce(instructionId: string, parentWorkflowId: string): Promise<void> {
-    await startChild(instructionEvolution, {
-      workflowId: instructionWorkflowId(runId, instructionId),
-      args: [
-        {
-          runId,
-          instructionId,
-          rounds: config.rounds,
-          seed: config.seed,
-          // No llm, operations or prices: the child reads them from the run store with its seed (they would make
-          // up most of this workflow's history, once per seed).
-          saveToStore: true,
-          parentWorkflowId,
-          ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),
-          ...(config.llmRetry ? { llmRetry: config.llmRetry } : {}),
-        },
-      ],
-      // Ids and settings only: the seed text must stay out of this workflow's history.
-      staticSummary: instructionSummary(runId, instructionId, config.rounds),
-      staticDetails: instructionDetails({ ...config, parentWorkflowId }),
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      typedSearchAttributes: [
-        { key: EvolRunId, value: runId },
-        { key: EvolInstructionId, value: instructionId },
-        { key: EvolKind, value: 'instruction' },
-        { key: EvolStatus, value: 'running' },
-      ],
-    });
+  /** What an instruction workflow of this run is started with: ids and settings, never data. */
+  function instructionInput(instructionId: string, parentWorkflowId: string): InstructionEvolutionInput {
+    return {
+      runId,
+      instructionId,
+      rounds: config.rounds,
+      seed: config.seed,
+      // No llm, operations or prices: the instruction workflow reads them from the run store with its seed (they
+      // would make up most of this workflow's history, once per seed).
+      saveToStore: true,
+      parentWorkflowId,
+      ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),
+      ...(config.llmRetry ? { llmRetry: config.llmRetry } : {}),
+    };
+  }
+
+  /** Starts it from a local activity; true when its id was taken. Always runs to the end, so a cancel finds it. */
+  async function startByActivity(instructionId: string, parentWorkflowId: string): Promise<boolean> {
+    const { outcome } = await CancellationScope.nonCancellable(() =>
+      localStarts.startInstruction({
+        input: instructionInput(instructionId, parentWorkflowId),
+        staticSummary: instructionSummary(runId, instructionId, config.rounds),
+        staticDetails: instructionDetails({ ...config, parentWorkflowId }),
+      }),
+    );
+    return outcome === 'already-started';
+  }
+
+  /** Starts it as a child workflow (histories recorded before instructions were started by activity); true when its id was taken. */
+  async function startChildOnce(instructionId: string, parentWorkflowId: string): Promise<boolean> {
+    try {
+      await startChild(instructionEvolution, {
+        workflowId: instructionWorkflowId(runId, instructionId),
+        args: [instructionInput(instructionId, parentWorkflowId)],
+        // Ids and settings only: the seed text must stay out of this workflow's history.
+        staticSummary: instructionSummary(runId, instructionId, config.rounds),
+        staticDetails: instructionDetails({ ...config, parentWorkflowId }),
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        typedSearchAttributes: [
+          { key: EvolRunId, value: runId },
+          { key: EvolInstructionId, value: instructionId },
+          { key: EvolKind, value: 'instruction' },
+          { key: EvolStatus, value: 'running' },
+        ],
+      });
+      return false;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return true;
+      throw err;
+    }
   }
 }
 

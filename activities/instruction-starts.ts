@@ -1,0 +1,60 @@
+/**
+ * Starts a dataset run's instruction workflows from the worker's own client (a local activity of the dataset
+ * workflow), instead of as child workflows: see workflows/dataset-evolution.ts for why.
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { instructionWorkflowId } from '../core/ids';
+import type { InstructionEvolutionInput } from '../core/schemas';
+import {
+  EvolEliminations,
+  EvolInstructionId,
+  EvolKind,
+  EvolRoundsDone,
+  EvolRunId,
+  EvolStatus,
+} from '../core/search-attributes';
+
+export interface InstructionStartRequest {
+  input: InstructionEvolutionInput;
+  /** Shown in Temporal UI: ids and settings only, never seed text. */
+  staticSummary: string;
+  staticDetails: string;
+}
+
+export function createInstructionStartActivities() {
+  return {
+    /**
+     * Starts one instruction workflow on this worker's task queue. 'already-started' when its id is taken by a
+     * running execution or a completed one (a failed one is replaced): a retry of this activity, an earlier run
+     * of the same dataset, or a failed execution still closing.
+     */
+    async startInstruction({ input, staticSummary, staticDetails }: InstructionStartRequest) {
+      const { client, info } = Context.current();
+      try {
+        await client.workflow.start('instructionEvolution', {
+          taskQueue: info.taskQueue,
+          workflowId: instructionWorkflowId(input.runId, input.instructionId),
+          args: [input],
+          staticSummary,
+          staticDetails,
+          requestEagerStart: true,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+          typedSearchAttributes: [
+            { key: EvolRunId, value: input.runId },
+            { key: EvolInstructionId, value: input.instructionId },
+            { key: EvolKind, value: 'instruction' },
+            { key: EvolStatus, value: 'running' },
+            { key: EvolRoundsDone, value: 0 },
+            { key: EvolEliminations, value: 0 },
+          ],
+        });
+        return { outcome: 'started' as const };
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return { outcome: 'already-started' as const };
+        throw err;
+      }
+    },
+  };
+}

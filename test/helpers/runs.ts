@@ -17,7 +17,15 @@ export function seedsFromTexts(texts: string[], file = 'inline.jsonl'): SeedReco
 /** Distinct, plausible seed instructions. */
 export function sampleTexts(n: number, tag: string): string[] {
   const topics = ['tides', 'volcanoes', 'compilers', 'bread baking', 'chess openings', 'tax returns', 'bird migration'];
-  return Array.from({ length: n }, (_, i) => `Explain ${topics[i % topics.length]} to a beginner (${tag} ${i + 1}).`);
+  // A made-up word unique to each text, first among its salient words: the simulated LLM builds in-breadth
+  // rewrites from the first two, so two seeds never get the same new task and every prompt (the key tests
+  // count calls by) stays unique to its instruction.
+  const name = (i: number) =>
+    `vel${[2, 1, 0].map((p) => String.fromCharCode(97 + (Math.floor(i / 26 ** p) % 26))).join('')}`;
+  return Array.from(
+    { length: n },
+    (_, i) => `Explain the ${name(i)} example of ${topics[i % topics.length]} to a beginner (${tag} ${i + 1}).`,
+  );
 }
 
 export async function startRun(options: {

@@ -53,7 +53,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .command('server')
     .description('run the Temporal dev server (SQLite file in the data dir, UI on 8233); `evol server stop` stops it')
     .argument('[action]', 'start (default) or stop', 'start')
-    .option('--data-dir <dir>', 'where the SQLite file and the server log go', '.evolforge')
+    .option('--data-dir <dir>', 'where the SQLite file and the server log go (default: EVOL_DATA_DIR or .evolforge)')
     .option('--port <port>', 'frontend port', positiveInt, 7233)
     .option('--ui-port <port>', 'Temporal UI port', positiveInt, 8233)
     .option('--ui-codec-endpoint <url>', 'codec server the UI decodes payloads with (see `evol codec-server`)')

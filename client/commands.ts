@@ -27,20 +27,22 @@ function resolveLlm(options: { config?: string; llm: LlmMode }) {
 
 export async function runServerCommand(
   action: string,
-  options: { dataDir: string; port: number; uiPort: number; uiCodecEndpoint?: string },
+  options: { dataDir?: string; port: number; uiPort: number; uiCodecEndpoint?: string },
 ): Promise<void> {
+  // The same default as every command that starts the embedded server, so `evol server stop` finds it.
+  const dataDir = options.dataDir ?? defaultDataDir();
   if (action === 'stop') {
-    const stopped = await stopBackgroundServer(path.resolve(options.dataDir));
+    const stopped = await stopBackgroundServer(path.resolve(dataDir));
     stderr(
       stopped
         ? `Stopped the Temporal dev server (pid ${stopped}).`
-        : 'No background Temporal dev server was found in this data dir.',
+        : `No background Temporal dev server was found in ${path.resolve(dataDir)}.`,
     );
     return;
   }
   if (action !== 'start') throw new UserError(`unknown server action "${action}": use start or stop`);
   await runServer({
-    dataDir: options.dataDir,
+    dataDir,
     port: options.port,
     uiPort: options.uiPort,
     uiCodecEndpoint: options.uiCodecEndpoint,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../core/search-attributes';
+import { CLI } from './helpers/worker-process';
 import {
   findFreePorts,
   isServerUp,
@@ -143,13 +144,19 @@ describe('startDevServer', () => {
     expect(description.type).toBe('NobodyImplementsThis');
   });
 
-  it('leaves a detached server to stopBackgroundServer, found through its pid file', async () => {
+  it('leaves a detached server to `evol server stop`, found through its pid file', async () => {
     const dataDir = path.join(tempDir, 'background');
     const [port] = await findFreePorts(1);
     const server = await start(dataDir, { port, detached: true });
     expect(JSON.parse(await fs.readFile(server.pidFile!, 'utf8'))).toMatchObject({ pid: server.pid });
 
-    await expect(stopBackgroundServer(dataDir)).resolves.toBe(server.pid);
+    // `evol server stop` finds it in EVOL_DATA_DIR, the data dir every other command uses by default.
+    const said = execFileSync(process.execPath, [CLI, 'server', 'stop'], {
+      encoding: 'utf8',
+      env: { ...process.env, EVOL_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(said).toBe('');
     await expect(server.exited).resolves.toBeDefined();
     expect(await isServerUp(server.address)).toBe(false);
     await expect(stopBackgroundServer(dataDir)).resolves.toBeUndefined();

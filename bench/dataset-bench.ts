@@ -335,6 +335,24 @@ async function simStats(port: number): Promise<SimCounters> {
   return (await response.json()) as SimCounters;
 }
 
+/** When the simulated LLM received each call, sorted. */
+async function simRequestTimes(port: number): Promise<number[]> {
+  const response = await fetch(`http://127.0.0.1:${port}/_sim/requests`);
+  if (!response.ok) throw new Error(`GET /_sim/requests answered ${response.status}`);
+  return ((await response.json()) as Array<{ receivedAt: number }>).map((r) => r.receivedAt).sort((a, b) => a - b);
+}
+
+/**
+ * Calls/s over the middle 80 % of the calls (from the 10th to the 90th percentile of their arrival): the run's
+ * steady state, without its start (the first page, the first starts) and its end (the last window draining).
+ */
+function steadyCallsPerSecond(times: number[]): number {
+  if (times.length < 10) return NaN;
+  const from = Math.floor(times.length * 0.1);
+  const to = Math.ceil(times.length * 0.9) - 1;
+  return (to - from) / ((times[to] - times[from]) / 1000);
+}
+
 function reportProgress(simPort: number, startedAt: number): () => void {
   const timer = setInterval(() => {
     simStats(simPort).then(
@@ -656,6 +674,8 @@ interface Figures {
   llmCallsPerSecond: number;
   limitCallsPerSecond: number;
   ratio: number;
+  /** The ratio over the middle 80 % of the calls: see {@link steadyCallsPerSecond}. */
+  steadyRatio: number;
   callsPerSeed: number;
   wallMsPerSeed: number;
   /** Over the LLM calls of the sampled instruction workflows. */
@@ -704,6 +724,8 @@ interface Measured {
   progress: RunProgress;
   wallMs: number;
   stats: SimCounters;
+  /** When the simulated LLM received each call (epoch ms), sorted. */
+  requestTimes: number[];
   processes: ProcessSampler;
   dataset: FetchedHistory[];
   instructions: FetchedHistory[];
@@ -748,6 +770,7 @@ function figuresOf(m: Measured): Figures {
     llmCallsPerSecond: round(perSecond, 2),
     limitCallsPerSecond: round(limit, 2),
     ratio: round(perSecond / limit, 3),
+    steadyRatio: round(steadyCallsPerSecond(m.requestTimes) / limit, 3),
     callsPerSeed: round(calls / options.seeds, 3),
     wallMsPerSeed: round(m.wallMs / options.seeds, 1),
     addedLatencyMs: spread(llmCalls.map((t) => t.completedMs - t.scheduledMs - options.latencyMs)),
@@ -874,6 +897,7 @@ function describe(f: Figures): string[] {
     `LLM calls/s achieved:       ${f.llmCallsPerSecond}`,
     `limit C/L:                  ${f.limitCallsPerSecond} calls/s`,
     `ratio achieved/limit:       ${f.ratio}`,
+    `  the same, steady state:     ${f.steadyRatio}  (middle 80 % of the calls: the start and the last window's drain left out)`,
     `calls per seed:             ${f.callsPerSeed}`,
     `wall ms per seed:           ${f.wallMsPerSeed}`,
     `added latency per call:     ${spreadText(f.addedLatencyMs)}  (completed - scheduled - L)`,
@@ -924,13 +948,25 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
   }
   const wallMs = Date.now() - startedAt;
   note(`run finished in ${(wallMs / 1000).toFixed(1)} s; reading histories`);
-  const [stats, dataset, instructions, openMsTotal] = await Promise.all([
+  const [stats, requestTimes, dataset, instructions, openMsTotal] = await Promise.all([
     simStats(env.simPort),
+    simRequestTimes(env.simPort),
     datasetHistories(env.client, meta.runId),
     instructionHistories(env.client, meta.runId, options.seeds),
     instructionOpenMs(env.client, meta.runId),
   ]);
-  return { options, runId: meta.runId, progress, wallMs, stats, processes, dataset, instructions, openMsTotal };
+  return {
+    options,
+    runId: meta.runId,
+    progress,
+    wallMs,
+    stats,
+    requestTimes,
+    processes,
+    dataset,
+    instructions,
+    openMsTotal,
+  };
 }
 
 async function main(): Promise<void> {

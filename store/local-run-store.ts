@@ -49,8 +49,12 @@ async function writeOnce(final: string, content: string): Promise<'written' | 'e
 }
 
 export class LocalRunStore implements RunStore {
-  /** Seeds of the runs read most recently; a worker serves few runs at a time. */
+  /**
+   * Seeds and meta of the runs read most recently (both are written once, when the run is created); a worker serves
+   * few runs at a time, and each instruction workflow reads both.
+   */
   private readonly seedCache = new Map<string, Promise<LoadedSeeds>>();
+  private readonly metaCache = new Map<string, Promise<RunMeta>>();
   private static readonly CACHED_RUNS = 4;
 
   constructor(readonly root: string) {}
@@ -90,17 +94,19 @@ export class LocalRunStore implements RunStore {
     );
   }
 
-  async readMeta(runId: string): Promise<RunMeta> {
-    try {
-      return JSON.parse(await fs.readFile(path.join(this.runDir(runId), 'meta.json'), 'utf8')) as RunMeta;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new UserError(
-          `no run "${runId}" in ${this.root}: check the run id (evol runs lists them) or EVOL_DATA_DIR`,
-        );
+  readMeta(runId: string): Promise<RunMeta> {
+    return this.cachedPerRun(this.metaCache, runId, async () => {
+      try {
+        return JSON.parse(await fs.readFile(path.join(this.runDir(runId), 'meta.json'), 'utf8')) as RunMeta;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new UserError(
+            `no run "${runId}" in ${this.root}: check the run id (evol runs lists them) or EVOL_DATA_DIR`,
+          );
+        }
+        throw err;
       }
-      throw err;
-    }
+    });
   }
 
   async listRuns(): Promise<RunMeta[]> {
@@ -114,25 +120,28 @@ export class LocalRunStore implements RunStore {
   }
 
   private loadSeeds(runId: string): Promise<LoadedSeeds> {
-    let loaded = this.seedCache.get(runId);
-    if (!loaded) {
-      loaded = (async () => {
-        const text = await fs.readFile(path.join(this.runDir(runId), 'seeds.jsonl'), 'utf8');
-        const ids: string[] = [];
-        const byId = new Map<string, SeedRecord>();
-        for (const line of text.split('\n')) {
-          if (!line) continue;
-          const seed = JSON.parse(line) as SeedRecord;
-          ids.push(seed.id);
-          byId.set(seed.id, seed);
-        }
-        return { ids, byId };
-      })();
-      loaded.catch(() => this.seedCache.delete(runId));
-      this.seedCache.set(runId, loaded);
-      while (this.seedCache.size > LocalRunStore.CACHED_RUNS) {
-        this.seedCache.delete(this.seedCache.keys().next().value as string);
+    return this.cachedPerRun(this.seedCache, runId, async () => {
+      const text = await fs.readFile(path.join(this.runDir(runId), 'seeds.jsonl'), 'utf8');
+      const ids: string[] = [];
+      const byId = new Map<string, SeedRecord>();
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        const seed = JSON.parse(line) as SeedRecord;
+        ids.push(seed.id);
+        byId.set(seed.id, seed);
       }
+      return { ids, byId };
+    });
+  }
+
+  /** One load per run while it is among the {@link CACHED_RUNS} read last; a failed load is tried again next time. */
+  private cachedPerRun<T>(cache: Map<string, Promise<T>>, runId: string, load: () => Promise<T>): Promise<T> {
+    let loaded = cache.get(runId);
+    if (!loaded) {
+      loaded = load();
+      loaded.catch(() => cache.delete(runId));
+      cache.set(runId, loaded);
+      while (cache.size > LocalRunStore.CACHED_RUNS) cache.delete(cache.keys().next().value as string);
     }
     return loaded;
   }

@@ -7,6 +7,12 @@ import type { RunStore } from '../store/types';
 import { instructionFinishedSignal } from '../workflows/messages';
 
 export function createRunStoreActivities(store: RunStore) {
+  /** The steps a failed attempt finished: all of them, or those before round `fromRound`. */
+  const earlierSteps = async (runId: string, instructionId: string, fromRound?: number) => {
+    const steps = (await store.failedAttempt(runId, instructionId))?.steps ?? [];
+    return fromRound === undefined ? steps : steps.filter((s) => s.round < fromRound);
+  };
+
   return {
     /**
      * A page of seed ids in input order, and which of them to skip: those already recorded (a resumed
@@ -64,11 +70,7 @@ export function createRunStoreActivities(store: RunStore) {
         const config = (await store.readMeta(runId)).config as unknown as DatasetRunConfig;
         start.run = { llm: config.llm, operations: config.operations, prices: config.prices ?? {} };
       }
-      if (resumeFrom) {
-        const steps = (await store.failedAttempt(runId, instructionId))?.steps ?? [];
-        const { fromRound } = resumeFrom;
-        start.earlierSteps = fromRound === undefined ? steps : steps.filter((s) => s.round < fromRound);
-      }
+      if (resumeFrom) start.earlierSteps = await earlierSteps(runId, instructionId, resumeFrom.fromRound);
       return start;
     },
 
@@ -112,9 +114,7 @@ export function createRunStoreActivities(store: RunStore) {
       instructionId: string;
       fromRound?: number;
     }) {
-      const attempt = await store.failedAttempt(runId, instructionId);
-      const steps = attempt?.steps ?? [];
-      return { steps: fromRound === undefined ? steps : steps.filter((s) => s.round < fromRound) };
+      return { steps: await earlierSteps(runId, instructionId, fromRound) };
     },
 
     /** Writes the finished lineage once; a retry after a crash finds it written and changes nothing. */

@@ -41,12 +41,12 @@ export function llmActivities(llm: LlmConfig, { summary, retry = {} }: LlmActivi
   });
 }
 
+/** Run-store reads and writes, and starting a workflow: local and quick, so plain retries without a limit. */
+const QUICK_RETRY: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' };
+
 /** Run-store reads and writes: local and quick, so short timeouts and plain retries. */
 export function storeActivities() {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-  });
+  return proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: QUICK_RETRY });
 }
 
 /**
@@ -54,16 +54,10 @@ export function storeActivities() {
  * they cost no round trip through the server (used where an instruction workflow starts and ends).
  */
 export function localStoreActivities() {
-  return proxyLocalActivities<Activities>({
-    startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-  });
+  return proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry: QUICK_RETRY });
 }
 
 /** Starting an instruction workflow (one RPC to the Temporal server from the worker's client), as a local activity. */
 export function localStartActivities() {
-  return proxyLocalActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-  });
+  return proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: QUICK_RETRY });
 }

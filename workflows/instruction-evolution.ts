@@ -36,6 +36,7 @@ import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } fr
  */
 export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage | InstructionReport> {
   const store = storeActivities();
+  const localStore = localStoreActivities();
   let paused = false;
   setHandler(pauseSignal, () => void (paused = true));
   setHandler(resumeSignal, () => void (paused = false));
@@ -79,7 +80,7 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
 
   try {
     if (lean) {
-      const start = await localStoreActivities().beginInstruction({
+      const start = await localStore.beginInstruction({
         runId: input.runId,
         instructionId: input.instructionId,
         withRunSettings: input.llm === undefined,
@@ -163,7 +164,7 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
     if (lean) {
       upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
       const report = reportOf(input, lineage);
-      await localStoreActivities().finishInstruction({
+      await localStore.finishInstruction({
         lineage,
         ...(input.parentWorkflowId ? { parentWorkflowId: input.parentWorkflowId, report } : {}),
       });

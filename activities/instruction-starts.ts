@@ -7,14 +7,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { instructionWorkflowId } from '../core/ids';
 import type { InstructionEvolutionInput } from '../core/schemas';
-import {
-  EvolEliminations,
-  EvolInstructionId,
-  EvolKind,
-  EvolRoundsDone,
-  EvolRunId,
-  EvolStatus,
-} from '../core/search-attributes';
+import { EvolEliminations, EvolRoundsDone, instructionStartAttributes } from '../core/search-attributes';
 
 export interface InstructionStartRequest {
   input: InstructionEvolutionInput;
@@ -42,10 +35,7 @@ export function createInstructionStartActivities() {
           requestEagerStart: true,
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
           typedSearchAttributes: [
-            { key: EvolRunId, value: input.runId },
-            { key: EvolInstructionId, value: input.instructionId },
-            { key: EvolKind, value: 'instruction' },
-            { key: EvolStatus, value: 'running' },
+            ...instructionStartAttributes(input.runId, input.instructionId),
             { key: EvolRoundsDone, value: 0 },
             { key: EvolEliminations, value: 0 },
           ],

@@ -1,7 +1,7 @@
 /** A small typed API for programs: start and follow EvolForge workflows. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { InstructionEvolutionInput, Lineage, LlmConfig } from '../core/schemas';
-import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { instructionStartAttributes } from '../core/search-attributes';
 import { hash32 } from '../core/prng';
 import { instructionDetails, instructionSummary } from '../core/summaries';
 import { instructionWorkflowId } from '../core/ids';
@@ -37,12 +37,7 @@ export async function startInstructionEvolution(
     args: [input],
     staticSummary: instructionSummary(input.runId, input.instructionId, input.rounds),
     staticDetails: instructionDetails(input),
-    typedSearchAttributes: [
-      { key: EvolRunId, value: input.runId },
-      { key: EvolInstructionId, value: input.instructionId },
-      { key: EvolKind, value: 'instruction' },
-      { key: EvolStatus, value: 'running' },
-    ],
+    typedSearchAttributes: instructionStartAttributes(input.runId, input.instructionId),
   });
 }
 

@@ -2,7 +2,7 @@
  * Search attributes that make EvolForge's workflows findable in Temporal UI. They must be
  * registered on the namespace (the embedded dev server does it at start with --search-attribute).
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 
 export const EvolRunId = defineSearchAttributeKey('EvolRunId', SearchAttributeType.KEYWORD);
 export const EvolInstructionId = defineSearchAttributeKey('EvolInstructionId', SearchAttributeType.KEYWORD);
@@ -22,3 +22,13 @@ export const SEARCH_ATTRIBUTES: ReadonlyArray<{ name: string; type: 'Keyword' | 
   { name: EvolEliminations.name, type: 'Int' },
   { name: EvolKind.name, type: 'Keyword' },
 ];
+
+/** What an instruction workflow starts with, however it is started: findable by its run and id, running. */
+export function instructionStartAttributes(runId: string, instructionId: string): SearchAttributePair[] {
+  return [
+    { key: EvolRunId, value: runId },
+    { key: EvolInstructionId, value: instructionId },
+    { key: EvolKind, value: 'instruction' },
+    { key: EvolStatus, value: 'running' },
+  ];
+}

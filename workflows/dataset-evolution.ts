@@ -32,7 +32,7 @@ import {
 } from '../core/dataset';
 import { instructionWorkflowId } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
-import { EvolInstructionId, EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { EvolStatus, instructionStartAttributes } from '../core/search-attributes';
 import type { InstructionEvolutionInput } from '../core/schemas';
 import { instructionDetails, instructionSummary } from '../core/summaries';
 import { addUsage } from '../core/usage';
@@ -257,12 +257,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
         staticDetails: instructionDetails({ ...config, parentWorkflowId }),
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        typedSearchAttributes: [
-          { key: EvolRunId, value: runId },
-          { key: EvolInstructionId, value: instructionId },
-          { key: EvolKind, value: 'instruction' },
-          { key: EvolStatus, value: 'running' },
-        ],
+        typedSearchAttributes: instructionStartAttributes(runId, instructionId),
       });
       return false;
     } catch (err) {

@@ -44,7 +44,10 @@ export function createRunStoreActivities(store: RunStore) {
       return { recorded: await store.hasRecord(runId, instructionId) };
     },
 
-    /** The text of one seed: workflows carry ids, the store holds the data. */
+    /**
+     * The text of one seed: workflows carry ids, the store holds the data. Instruction workflows started before
+     * patched('lean-dataset-child') call it; newer ones read their seed in beginInstruction.
+     */
     async loadSeed({ runId, instructionId }: { runId: string; instructionId: string }): Promise<{ text: string }> {
       return { text: (await store.seed(runId, instructionId)).text };
     },
@@ -117,7 +120,10 @@ export function createRunStoreActivities(store: RunStore) {
       return { steps: await earlierSteps(runId, instructionId, fromRound) };
     },
 
-    /** Writes the finished lineage once; a retry after a crash finds it written and changes nothing. */
+    /**
+     * Writes the finished lineage once; a retry after a crash finds it written and changes nothing. Instruction
+     * workflows started before patched('lean-dataset-child') call it; newer ones finish in finishInstruction.
+     */
     async saveLineage(lineage: Lineage): Promise<'written' | 'exists'> {
       return store.saveRecord(lineage);
     },

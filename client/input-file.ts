@@ -1,20 +1,24 @@
 /**
- * Reads the seed file of `evol run --input`: JSONL streamed line by line, or a JSON document (an array of rows,
- * or `{"data": [...]}`) read whole. A bad row becomes a problem naming file, line and field and the other rows
- * are kept; only an unusable file throws, always as a UserError.
+ * Reads the seed file of `evol run --input`: JSONL streamed line by line, a JSON document (an array of rows,
+ * or `{"data": [...]}`) read whole, CSV or TSV (a header row, then one row per record), or Parquet (Hugging Face
+ * datasets). A bad row becomes a problem naming file, line (or row) and field and the other rows are kept; only an
+ * unusable file throws, always as a UserError.
  */
 import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { duplicateKey, normalizeRow, ROW_EXAMPLE, type NormalizedRow } from '../core/input-shapes';
+import { duplicateKey, normalizeRow, ROW_EXAMPLE, type FieldChoice, type NormalizedRow } from '../core/input-shapes';
 import { hash32 } from '../core/prng';
 import { UserError } from '../core/validation';
 import type { SeedRecord } from '../store/types';
+import { readCsvRows, readParquetRows, tabularFormatOf, type TabularFormat } from './tabular-input';
 
 export interface InputProblem {
   file: string;
-  /** 1-based; for a JSON document, the line where the row starts. */
+  /** 1-based; for a JSON document, the line where the row starts; for Parquet, the row number. */
   line: number;
+  /** Set for Parquet, whose rows have numbers but no lines. */
+  unit?: 'row';
   field?: string;
   reason: string;
 }
@@ -32,7 +36,7 @@ export interface InputReport {
   duplicates: InputDuplicate[];
   /** Every row seen, blank lines aside: seeds, invalid rows and duplicates. */
   totalRows: number;
-  format: 'jsonl' | 'json';
+  format: 'jsonl' | 'json' | TabularFormat;
 }
 
 export interface ReadSeedFileOptions {
@@ -40,6 +44,8 @@ export interface ReadSeedFileOptions {
   strict?: boolean;
   /** Longer lines are reported and skipped unread. */
   maxLineBytes?: number;
+  /** Fields named by the user (`--instruction-field`, `--input-field`, `--id-field`) instead of the guessed shape. */
+  fields?: FieldChoice;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
@@ -53,9 +59,28 @@ export async function readSeedFile(file: string, options: ReadSeedFileOptions = 
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   try {
     const absolute = path.resolve(file);
+    const collector = new SeedCollector(file, absolute, options.fields ?? {});
+    const tabular = await tabularFormatOf(file, absolute);
+    if (tabular === 'parquet') {
+      await checkExists(file, absolute);
+      await readParquetRows(file, absolute, (row, number) => collector.addRowNumbered(row, number));
+      return checkedReport(collector.report(tabular), file, options.strict ?? false);
+    }
     await checkSeedFile(file, absolute);
+    if (tabular) {
+      await readCsvRows(file, absolute, tabular, {
+        row: (row, line) => {
+          collector.countRow();
+          collector.addValue(row, line, `line-${line}`);
+        },
+        problem: (line, reason) => {
+          collector.countRow();
+          collector.problem(line, reason);
+        },
+      });
+      return checkedReport(collector.report(tabular), file, options.strict ?? false);
+    }
     const format = await detectFormat(file, absolute, maxLineBytes);
-    const collector = new SeedCollector(file, absolute);
     if (format === 'json') await readJsonDocument(collector, absolute);
     else await readJsonLines(collector, absolute, maxLineBytes);
     return checkedReport(collector.report(format), file, options.strict ?? false);
@@ -64,10 +89,11 @@ export async function readSeedFile(file: string, options: ReadSeedFileOptions = 
   }
 }
 
-/** `seeds.jsonl:12: field "instruction": expected a non-empty string. Fix or remove the row.` */
+/** `seeds.jsonl:12: field "instruction": expected a non-empty string. Fix or remove the row.` (Parquet: `data.parquet row 12: ...`) */
 export function formatProblem(problem: InputProblem): string {
   const field = problem.field === undefined ? '' : `field "${problem.field}": `;
-  return `${problem.file}:${problem.line}: ${field}${problem.reason}`;
+  const where = problem.unit === 'row' ? `${problem.file} row ${problem.line}` : `${problem.file}:${problem.line}`;
+  return `${where}: ${field}${problem.reason}`;
 }
 
 /** Collects rows into seeds, problems and duplicates, in file order. */
@@ -80,19 +106,33 @@ class SeedCollector {
   private readonly seedsByTextHash = new Map<number, number[]>();
   private totalRows = 0;
 
+  private unit: 'row' | undefined;
+
   constructor(
     readonly file: string,
     private readonly absolute: string,
+    private readonly fields: FieldChoice,
   ) {}
+
+  /** A row of a file whose rows have numbers, not lines (Parquet). */
+  addRowNumbered(value: unknown, row: number): void {
+    this.unit = 'row';
+    this.countRow();
+    this.addValue(value, row, `row-${row}`);
+  }
 
   countRow(): void {
     this.totalRows++;
   }
 
   problem(line: number, reason: string, field?: string): void {
-    this.invalid.push(
-      field === undefined ? { file: this.file, line, reason } : { file: this.file, line, field, reason },
-    );
+    this.invalid.push({
+      file: this.file,
+      line,
+      ...(this.unit ? { unit: this.unit } : {}),
+      ...(field === undefined ? {} : { field }),
+      reason,
+    });
   }
 
   addJsonText(text: string, line: number): void {
@@ -108,7 +148,7 @@ class SeedCollector {
 
   /** `defaultId` names a row that has no id of its own. */
   addValue(value: unknown, line: number, defaultId: string): void {
-    const normalized = normalizeSafely(value);
+    const normalized = normalizeSafely(value, this.fields);
     if (!normalized.ok) {
       this.problem(line, normalized.reason, normalized.field);
       return;
@@ -118,7 +158,12 @@ class SeedCollector {
     if (lineOfSameId !== undefined) {
       const whose = normalized.seed.id === undefined ? 'its default id' : 'id';
       const fix = normalized.seed.id === undefined ? 'Give this row an "id".' : 'Give each row its own id.';
-      this.problem(line, `${whose} ${JSON.stringify(id)} already used at line ${lineOfSameId}. ${fix}`, 'id');
+      const at = this.unit === 'row' ? 'row' : 'line';
+      this.problem(
+        line,
+        `${whose} ${JSON.stringify(id)} already used at ${at} ${lineOfSameId}. ${fix}`,
+        this.fields.id ?? 'id',
+      );
       return;
     }
     this.lineOfId.set(id, line);
@@ -151,11 +196,21 @@ class SeedCollector {
 }
 
 /** A bug in normalizing must not take the whole file down with it: it costs one row. */
-function normalizeSafely(value: unknown): NormalizedRow {
+function normalizeSafely(value: unknown, fields: FieldChoice): NormalizedRow {
   try {
-    return normalizeRow(value);
+    return normalizeRow(value, fields);
   } catch (err) {
     return { ok: false, reason: `could not be read (${oneLine((err as Error).message)}). Fix or remove the row.` };
+  }
+}
+
+async function checkExists(file: string, absolute: string): Promise<void> {
+  try {
+    const stats = await fs.promises.stat(absolute);
+    if (!stats.isFile()) throw new UserError(`${file} is not a regular file: give --input a file of seeds`);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(openFailure(file, absolute, err as NodeJS.ErrnoException));
   }
 }
 

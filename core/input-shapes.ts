@@ -2,9 +2,10 @@
  * The row shapes `evol run --input` accepts and how each becomes a seed. Pure: no I/O.
  *
  * A row's shape is picked by the field that marks it (`instances`, `instruction`, `conversations`,
- * `messages`, `prompt`, in that order), and the row is then checked against that shape alone, so a
- * broken row is reported against the shape it was meant to have rather than slipping into another one.
- * Unknown fields are ignored: datasets carry plenty of them.
+ * `messages`, `prompt`, `question`, `problem`, in that order; names match in any case when only one field has
+ * the name), and the row is then checked against that shape alone, so a broken row is reported against the shape
+ * it was meant to have rather than slipping into another one. Unknown fields are ignored: datasets carry plenty
+ * of them. Fields named by the user (`--instruction-field`, `--input-field`, `--id-field`) replace the guessing.
  */
 import { z } from 'zod';
 import type { SeedRecord } from '../store/types';
@@ -23,7 +24,8 @@ const SHAPES_EXPECTED =
   'expected one of {"instruction", "input"?, "output"?} (Alpaca), ' +
   '{"instruction", "instances": [{"input", "output"}]} (self-instruct), ' +
   '{"conversations": [{"from", "value"}]} (ShareGPT), {"messages": [{"role", "content"}]} (chat), ' +
-  '{"prompt"}, or a JSON string';
+  '{"prompt"}, {"question", "answer"?} (GSM8K), {"problem", "solution"?} (MATH), or a JSON string; ' +
+  'or name the field with --instruction-field';
 
 const requiredText = () => z.string({ error: NON_EMPTY }).trim().min(1, { error: NON_EMPTY });
 const optionalText = z.string({ error: 'expected a string' }).nullish();
@@ -67,6 +69,10 @@ export const ChatRowSchema = z.object({
 
 export const PromptRowSchema = z.object({ prompt: requiredText() });
 
+export const QuestionRowSchema = z.object({ question: requiredText(), answer: optionalText });
+
+export const ProblemRowSchema = z.object({ problem: requiredText(), solution: optionalText });
+
 export const BareStringRowSchema = requiredText();
 
 const CONTROL_CHARACTER = /\p{Cc}/u;
@@ -95,26 +101,134 @@ const ROW_SHAPES: readonly RowShape[] = [
   { marker: 'conversations', read: readShareGpt },
   { marker: 'messages', read: readChat },
   { marker: 'prompt', read: readPrompt },
+  { marker: 'question', read: readQuestion },
+  { marker: 'problem', read: readProblem },
 ];
 
+/** Every field name a shape reads: matched in any case ("Instruction", "QUESTION"). */
+const KNOWN_FIELDS = [
+  'id',
+  'instances',
+  'instruction',
+  'input',
+  'output',
+  'conversations',
+  'messages',
+  'prompt',
+  'question',
+  'answer',
+  'problem',
+  'solution',
+];
+
+/** Which fields of a row to read, when the user names them instead of letting the shape be guessed. */
+export interface FieldChoice {
+  /** The field holding the instruction. */
+  instruction?: string;
+  /** A field appended to the instruction as its input. */
+  input?: string;
+  /** The field holding the row's id. */
+  id?: string;
+}
+
 /**
- * Turns one parsed row into a seed, with the row's own `id` when it has one (the reader, which knows
+ * Turns one parsed row into a seed, with the row's own id when it has one (the reader, which knows
  * where the row sits, names the others). Never throws for any JSON value.
  */
-export function normalizeRow(value: unknown): NormalizedRow {
-  if (typeof value === 'string') return readBareString(value);
+export function normalizeRow(value: unknown, fields: FieldChoice = {}): NormalizedRow {
+  if (typeof value === 'string')
+    return fields.instruction ? namedFieldMissing(fields.instruction) : readBareString(value);
   if (!isRow(value)) {
     return failure(
       `expected a JSON object or a string, got ${kindOf(value)}. Give one row per line, such as ${ROW_EXAMPLE}.`,
     );
   }
-  const id = RowIdSchema.safeParse(value.id);
-  if (!id.success) return failure(`${id.error.issues[0].message}. ${FIX_ROW}`, 'id');
-  const shape = ROW_SHAPES.find((candidate) => Object.hasOwn(value, candidate.marker));
-  if (!shape) return failure(`no recognisable row shape (${fieldList(value)}): ${SHAPES_EXPECTED}. ${FIX_ROW}`);
-  const result = shape.read(value);
+  const view = caseInsensitiveView(value, fields);
+  if (!view.ok) return view;
+  const { row, original } = view;
+  const idField = fields.id ?? original.id ?? 'id';
+  const id = RowIdSchema.safeParse(fields.id ? value[fields.id] : row.id);
+  if (!id.success) return failure(`${id.error.issues[0].message}. ${FIX_ROW}`, idField);
+  let result: NormalizedRow;
+  if (fields.instruction) {
+    result = readNamedFields(value, fields);
+  } else {
+    const shape = ROW_SHAPES.find((candidate) => Object.hasOwn(row, candidate.marker));
+    if (!shape) return failure(`no recognisable row shape (${fieldList(value)}): ${SHAPES_EXPECTED}. ${FIX_ROW}`);
+    result = withOriginalField(shape.read(row), original);
+    if (result.ok && fields.input !== undefined) result = withNamedInput(result.seed, value, fields.input);
+  }
   const ownId = id.data ?? undefined;
   return result.ok && ownId !== undefined ? { ok: true, seed: { ...result.seed, id: ownId } } : result;
+}
+
+/**
+ * The row with the known field names in lower case, and the names they had. Two fields that differ only in case
+ * ("instruction" and "Instruction") are ambiguous: the row says which to use only through --instruction-field.
+ */
+function caseInsensitiveView(
+  value: Row,
+  fields: FieldChoice,
+): { ok: true; row: Row; original: Record<string, string> } | { ok: false; reason: string; field?: string } {
+  const row: Row = {};
+  const original: Record<string, string> = {};
+  for (const key of Object.keys(value)) {
+    const lower = key.toLowerCase();
+    if (!KNOWN_FIELDS.includes(lower) || key === fields.instruction) continue;
+    if (original[lower] !== undefined) {
+      return rowFailure(
+        `fields "${original[lower]}" and "${key}" differ only in case, so it is unclear which to read: name it with --instruction-field (or --input-field, --id-field). ${FIX_ROW}`,
+        key,
+      );
+    }
+    original[lower] = key;
+    row[lower] = value[key];
+  }
+  return { ok: true, row, original };
+}
+
+/** Error paths name the field as the file spells it. */
+function withOriginalField(result: NormalizedRow, original: Record<string, string>): NormalizedRow {
+  if (result.ok || result.field === undefined) return result;
+  const [head, ...rest] = result.field.split('.');
+  const field = [original[head] ?? head, ...rest].join('.');
+  return { ...result, field };
+}
+
+function namedFieldMissing(field: string): NormalizedRow {
+  return failure(
+    `the row has no field "${field}" (--instruction-field). Fix or remove the row, or name another field.`,
+    field,
+  );
+}
+
+function textOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
+/** `--input-field NAME` with a recognised shape: that field's text is appended to the instruction. */
+function withNamedInput(seed: NormalizedSeed, value: Row, field: string): NormalizedRow {
+  const raw = value[field];
+  if (raw === undefined || raw === null) return { ok: true, seed };
+  const input = textOf(raw);
+  if (input === undefined) return failure(`expected a string (--input-field). ${FIX_ROW}`, field);
+  return { ok: true, seed: { ...seed, text: withInput(seed.text, input) } };
+}
+
+/** `--instruction-field NAME` (and `--input-field`): the instruction is that field's text, whatever the shape. */
+function readNamedFields(value: Row, fields: FieldChoice): NormalizedRow {
+  const name = fields.instruction!;
+  if (!Object.hasOwn(value, name)) return namedFieldMissing(name);
+  const instruction = textOf(value[name])?.trim();
+  if (!instruction) return failure(`${NON_EMPTY} (--instruction-field). ${FIX_ROW}`, name);
+  let input: string | undefined;
+  if (fields.input !== undefined && value[fields.input] !== undefined && value[fields.input] !== null) {
+    input = textOf(value[fields.input]);
+    if (input === undefined) return failure(`expected a string (--input-field). ${FIX_ROW}`, fields.input);
+  }
+  return seedOf(withInput(instruction, input));
 }
 
 /** What two seeds must share to count as the same instruction: case and spacing do not matter. */
@@ -138,6 +252,16 @@ function readSelfInstruct(row: Row): NormalizedRow {
   if (!parsed.success) return fromIssues(parsed.error.issues);
   const first = parsed.data.instances[0];
   return seedOf(withInput(parsed.data.instruction, first?.input), first?.output);
+}
+
+function readQuestion(row: Row): NormalizedRow {
+  const parsed = QuestionRowSchema.safeParse(row);
+  return parsed.success ? seedOf(parsed.data.question, parsed.data.answer) : fromIssues(parsed.error.issues);
+}
+
+function readProblem(row: Row): NormalizedRow {
+  const parsed = ProblemRowSchema.safeParse(row);
+  return parsed.success ? seedOf(parsed.data.problem, parsed.data.solution) : fromIssues(parsed.error.issues);
 }
 
 function readPrompt(row: Row): NormalizedRow {
@@ -201,6 +325,10 @@ function withInput(instruction: string, input: string | null | undefined): strin
 
 function seedOf(text: string, output?: string | null): NormalizedRow {
   return { ok: true, seed: output?.trim() ? { text, output } : { text } };
+}
+
+function rowFailure(reason: string, field?: string): { ok: false; reason: string; field?: string } {
+  return field === undefined ? { ok: false, reason } : { ok: false, reason, field };
 }
 
 function failure(reason: string, field?: string): NormalizedRow {

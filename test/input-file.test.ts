@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -133,7 +134,11 @@ describe('normalizeRow: each row shape becomes a seed', () => {
     ['a number', 42, /got a number/],
     ['null', null, /got null/],
     ['an empty string', '  ', /non-empty string/],
-    ['an object of no known shape', { question: 'q', answer: 'a' }, /no recognisable row shape.*"question".*Alpaca/],
+    [
+      'an object of no known shape',
+      { query: 'q', reply: 'a' },
+      /no recognisable row shape.*"query".*Alpaca.*--instruction-field/,
+    ],
   ])('%s is refused with what was expected', (_name, value, reason) => {
     const result = normalizeRow(value);
     expect(result).toMatchObject({ ok: false });
@@ -426,5 +431,162 @@ describe('the shared self-instruct seed tasks', () => {
     expect(report.seeds.map((seed) => seed.id)).toEqual(Array.from({ length: 175 }, (_, i) => `seed_task_${i}`));
     expect(report).toMatchObject({ invalid: [], duplicates: [], totalRows: 175, format: 'jsonl' });
     expect(report.seeds[1].text).toBe('What is the relation between the given pairs?\n\nNight : Day :: Right : Left');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Any seed file people have: named fields, GSM8K and MATH rows, CSV and Parquet
+
+/** Writes rows as a Parquet file with hyparquet-writer (an ES module: run in its own Node process). */
+function writeParquet(file: string, columns: Array<{ name: string; data: unknown[]; type: string }>): void {
+  const script = `
+    import { parquetWriteFile } from 'hyparquet-writer';
+    const columns = JSON.parse(process.argv[1]).map((c) => c.type === 'INT64' ? { ...c, data: c.data.map(BigInt) } : c);
+    parquetWriteFile({ filename: process.argv[2], columnData: columns });
+  `;
+  execFileSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(columns), file], {
+    cwd: path.resolve(__dirname, '..'),
+  });
+}
+
+/** The built reader in a Node process of its own: hyparquet is an ES module, which jest's module system cannot load. */
+function readInNode(file: string, fields: Record<string, string> = {}): InputReport & { problems: string[] } {
+  const reader = path.resolve(__dirname, '..', 'dist', 'client', 'input-file.js');
+  const script = `
+    const { readSeedFile, formatProblem } = require(${JSON.stringify(reader)});
+    readSeedFile(process.argv[1], { fields: JSON.parse(process.argv[2]) })
+      .then((r) => process.stdout.write(JSON.stringify({ ...r, problems: r.invalid.map(formatProblem) })))
+      .catch((e) => { process.stdout.write(JSON.stringify({ error: e.message })); });
+  `;
+  const out = JSON.parse(
+    execFileSync(process.execPath, ['-e', script, file, JSON.stringify(fields)], { encoding: 'utf8' }),
+  ) as InputReport & { problems: string[]; error?: string };
+  if (out.error) throw new UserError(out.error);
+  return out;
+}
+
+describe('any seed file people have', () => {
+  test("WizardLM's test set is read with --instruction-field Instruction and --id-field idx", async () => {
+    const report = await readSeedFile(fixture('wizardlm-testset.jsonl'), {
+      fields: { instruction: 'Instruction', id: 'idx' },
+    });
+    expect(report.invalid).toEqual([]);
+    expect(report.seeds).toHaveLength(10);
+    expect(report.seeds[0]).toMatchObject({ id: '1', text: expect.stringMatching(/^A shop sells pencils/) });
+  });
+
+  test('without the flags its "Instruction" is recognised in any case, since no other field has that name', async () => {
+    const report = await readSeedFile(fixture('wizardlm-testset.jsonl'));
+    expect(report.seeds).toHaveLength(10);
+    expect(report.invalid).toEqual([]);
+  });
+
+  test('GSM8K rows (question, answer) are seeds with their own answers', async () => {
+    const report = await readSeedFile(fixture('gsm8k.jsonl'));
+    expect(report.seeds).toHaveLength(3);
+    expect(report.seeds[0]).toMatchObject({ text: expect.stringMatching(/^Lena buys 4 notebooks/) });
+    expect(report.seeds[0].output).toMatch(/#### 14/);
+  });
+
+  test('MATH rows (problem, solution) are seeds with their own answers', () => {
+    expect(normalizeRow({ problem: 'Find x if 2x = 6.', solution: 'x = 3' })).toEqual({
+      ok: true,
+      seed: { text: 'Find x if 2x = 6.', output: 'x = 3' },
+    });
+  });
+
+  test('--input-field appends a field of the row to the instruction', async () => {
+    const file = scratchFile('dolly.jsonl', '{"instruction": "Summarise the text.", "context": "Bees make honey."}\n');
+    const report = await readSeedFile(file, { fields: { input: 'context' } });
+    expect(report.seeds[0].text).toBe('Summarise the text.\n\nBees make honey.');
+  });
+
+  test('a named field that a row lacks is reported with file, line and field', async () => {
+    const file = scratchFile('named.jsonl', '{"Instruction": "One."}\n{"instruction": "Two."}\n');
+    const report = await readSeedFile(file, { fields: { instruction: 'Instruction' } });
+    expect(report.seeds).toHaveLength(1);
+    expect(report.invalid.map(formatProblem)).toEqual([
+      `${file}:2: field "Instruction": the row has no field "Instruction" (--instruction-field). Fix or remove the row, or name another field.`,
+    ]);
+  });
+
+  test('two fields that differ only in case are ambiguous: the row says to name the field', () => {
+    const result = normalizeRow({ instruction: 'a', Instruction: 'b' });
+    expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/--instruction-field/) });
+  });
+
+  test('CSV: a header row, quoted cells with commas and newlines, bad records reported at their line', async () => {
+    const file = scratchFile(
+      'seeds.csv',
+      [
+        'instruction,input,output',
+        '"Summarize the text.","Long text, with a comma',
+        'and a newline",ok',
+        ',,',
+        '"Translate to French: hello",,',
+        '"bad "quote",x,y',
+        'Explain tides.,,',
+      ].join('\n'),
+    );
+    const report = await readSeedFile(file);
+    expect(report.format).toBe('csv');
+    expect(report.seeds.map((s) => [s.id, s.source.line])).toEqual([
+      ['line-2', 2],
+      ['line-5', 5],
+      ['line-7', 7],
+    ]);
+    expect(report.seeds[0].text).toBe('Summarize the text.\n\nLong text, with a comma\nand a newline');
+    expect(report.invalid.map((p) => p.line).sort()).toEqual([4, 6]);
+    expect(report.invalid.find((p) => p.line === 6)?.reason).toMatch(/not valid CSV/);
+    expect(report.totalRows).toBe(5);
+  });
+
+  test('the same rows as JSONL, CSV and Parquet give the same seeds', () => {
+    const jsonl = fixture('gsm8k.jsonl');
+    const rows = fs
+      .readFileSync(jsonl, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { question: string; answer: string });
+    const csvFile = scratchFile(
+      'gsm8k.csv',
+      [
+        'question,answer',
+        ...rows.map((r) => [r.question, r.answer].map((c) => `"${c.replace(/"/g, '""')}"`).join(',')),
+      ].join('\n'),
+    );
+    const parquetFile = path.join(scratch, 'gsm8k.parquet');
+    writeParquet(parquetFile, [
+      { name: 'question', data: rows.map((r) => r.question), type: 'STRING' },
+      { name: 'answer', data: rows.map((r) => r.answer), type: 'STRING' },
+    ]);
+    const texts = (report: InputReport) => report.seeds.map((s) => [s.text, s.output]);
+    const fromJsonl = readInNode(jsonl);
+    expect(texts(readInNode(csvFile))).toEqual(texts(fromJsonl));
+    const fromParquet = readInNode(parquetFile);
+    expect(fromParquet.format).toBe('parquet');
+    expect(texts(fromParquet)).toEqual(texts(fromJsonl));
+    expect(fromParquet.seeds.map((s) => s.id)).toEqual(['row-1', 'row-2', 'row-3']);
+  });
+
+  test('Parquet: an int64 id column, a named field, and a bad row reported by its row number', () => {
+    const file = path.join(scratch, 'wizard.parquet');
+    writeParquet(file, [
+      { name: 'idx', data: [1, 2, 3], type: 'INT64' },
+      { name: 'Instruction', data: ['Name a prime.', '', 'Name an even prime.'], type: 'STRING' },
+    ]);
+    const report = readInNode(file, { instruction: 'Instruction', id: 'idx' });
+    expect(report.seeds.map((s) => [s.id, s.text])).toEqual([
+      ['1', 'Name a prime.'],
+      ['3', 'Name an even prime.'],
+    ]);
+    expect(report.problems).toEqual([
+      `${file} row 2: field "Instruction": expected a non-empty string (--instruction-field). Fix or remove the row.`,
+    ]);
+  });
+
+  test('a file named .parquet that is not one is a clear error', () => {
+    const file = scratchFile('broken.parquet', 'PAR1 this is not really parquet');
+    expect(() => readInNode(file)).toThrow(/broken\.parquet is not a readable Parquet file/);
   });
 });

@@ -14,6 +14,7 @@ import {
   parseEvolAnswer,
   parseOptimizedMethod,
   type AutoVerdict,
+  type Detector,
   type CandidateParse,
   type FailurePattern,
   type MethodVersion,
@@ -21,12 +22,11 @@ import {
   type TrajectoryCase,
 } from '../core/auto-evol';
 import { buildResponseMessages } from '../core/operations';
-import type { LlmEndpoint, LlmRole, Usage } from '../core/schemas';
+import { reaskMessages } from '../core/reask';
+import type { LlmEndpoint, Usage } from '../core/schemas';
 import type { RunStore } from '../store/types';
 import type { LlmGateway } from './llm';
-
-/** The gateway names a role only in its error messages; the optimizer is a role of Auto Evol-Instruct alone. */
-const OPTIMIZER_ROLE = 'optimizer' as unknown as LlmRole;
+import { attemptNumber, completeOrEmpty, unusableResult, type Unusable, type UnusableMode } from './unusable';
 
 /** Texts kept in activity results for people to read, not for the algorithm: clipped to keep history small. */
 const SHOWN_CHARS = 600;
@@ -62,12 +62,14 @@ export interface EvolveWithMethodInput {
   evol: LlmEndpoint;
   method: string;
   instruction: string;
+  /** 'return': an empty answer is a failed evolution at once, not a fault retried with backoff. */
+  onUnusable?: 'return';
 }
 
 export type EvolveWithMethodResult =
   { ok: true; instruction: string; usage: Usage } | { ok: false; reason: string; answer: string; usage: Usage };
 
-export interface AnalyzeTrajectoryInput {
+export interface AnalyzeTrajectoryInput extends UnusableMode {
   optimizer: LlmEndpoint;
   method: string;
   trajectory: TrajectoryCase[];
@@ -75,13 +77,14 @@ export interface AnalyzeTrajectoryInput {
 }
 
 export interface AnalyzeTrajectoryResult {
+  ok?: true;
   feedback: string;
   /** Batch ids the feedback names. */
   casesNamed: string[];
   usage: Usage;
 }
 
-export interface OptimizeMethodInput {
+export interface OptimizeMethodInput extends UnusableMode {
   optimizer: LlmEndpoint;
   method: string;
   feedback: string;
@@ -90,20 +93,24 @@ export interface OptimizeMethodInput {
 }
 
 export interface OptimizeMethodResult {
+  ok?: true;
   candidate: CandidateParse;
   /** The start of an answer that gave no usable method, to see why. */
   answer?: string;
   usage: Usage;
 }
 
-export interface AnswerAndDetectInput {
+export interface AnswerAndDetectInput extends UnusableMode {
   responder: LlmEndpoint;
   instruction: string;
   /** F(r)'s patterns; the defaults when absent. */
   failurePatterns?: FailurePattern[];
+  /** F(r) alone (`paper`) or with rules 4, 2 and 3 (`paper-and-rules`, the default). */
+  detector?: Detector;
 }
 
 export interface AnswerAndDetectResult {
+  ok?: true;
   verdict: AutoVerdict;
   response: string;
   usage: Usage;
@@ -112,10 +119,21 @@ export interface AnswerAndDetectResult {
 export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
   return {
     /** Applies an evolving method to one instruction with the evol LLM; an unreadable answer is a failed evolution. */
-    async evolveWithMethod({ evol, method, instruction }: EvolveWithMethodInput): Promise<EvolveWithMethodResult> {
+    async evolveWithMethod({
+      evol,
+      method,
+      instruction,
+      onUnusable,
+    }: EvolveWithMethodInput): Promise<EvolveWithMethodResult> {
+      const messages = buildEvolveMessages(method, instruction);
       const completion = await heartbeating(() =>
-        llm.complete('evolver', evol, buildEvolveMessages(method, instruction)),
+        onUnusable === 'return'
+          ? completeOrEmpty(llm, 'evolver', evol, messages)
+          : llm.complete('evolver', evol, messages),
       );
+      if ('ok' in completion) {
+        return { ok: false, reason: completion.unusable.reason, answer: '', usage: completion.usage };
+      }
       const parsed = parseEvolAnswer(completion.text);
       return parsed.ok
         ? { ok: true, instruction: parsed.text, usage: completion.usage }
@@ -128,10 +146,16 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
       method,
       trajectory,
       sample,
-    }: AnalyzeTrajectoryInput): Promise<AnalyzeTrajectoryResult> {
+      onUnusable,
+      reask,
+    }: AnalyzeTrajectoryInput): Promise<AnalyzeTrajectoryResult | Unusable> {
+      const messages = buildAnalysisMessages(method, trajectory, sample);
       const completion = await heartbeating(() =>
-        llm.complete(OPTIMIZER_ROLE, optimizer, buildAnalysisMessages(method, trajectory, sample)),
+        onUnusable === 'return'
+          ? completeOrEmpty(llm, 'optimizer', optimizer, reaskMessages(messages, 'optimizer-feedback', reask))
+          : llm.complete('optimizer', optimizer, messages),
       );
+      if ('ok' in completion) return completion;
       const feedback = completion.text.trim();
       return {
         feedback,
@@ -140,6 +164,7 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
           trajectory.map((c) => c.id),
         ),
         usage: completion.usage,
+        ...(onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
       };
     },
 
@@ -150,10 +175,20 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
       feedback,
       sample,
       maxMethodChars,
-    }: OptimizeMethodInput): Promise<OptimizeMethodResult> {
-      const completion = await heartbeating(() =>
-        llm.complete(OPTIMIZER_ROLE, optimizer, buildOptimizationMessages(method, feedback, sample)),
-      );
+      onUnusable,
+      reask,
+    }: OptimizeMethodInput): Promise<OptimizeMethodResult | Unusable> {
+      const messages = buildOptimizationMessages(method, feedback, sample);
+      if (onUnusable === 'return') {
+        const completion = await heartbeating(() =>
+          completeOrEmpty(llm, 'optimizer', optimizer, reaskMessages(messages, 'optimizer', reask)),
+        );
+        if ('ok' in completion) return completion;
+        const candidate = parseOptimizedMethod(completion.text, maxMethodChars);
+        if (!candidate.ok) return unusableResult(candidate.reason, completion);
+        return { candidate, usage: completion.usage, attempt: attemptNumber() };
+      }
+      const completion = await heartbeating(() => llm.complete('optimizer', optimizer, messages));
       const candidate = parseOptimizedMethod(completion.text, maxMethodChars);
       return candidate.ok
         ? { candidate, usage: completion.usage }
@@ -165,14 +200,22 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
       responder,
       instruction,
       failurePatterns,
-    }: AnswerAndDetectInput): Promise<AnswerAndDetectResult> {
+      detector,
+      onUnusable,
+      reask,
+    }: AnswerAndDetectInput): Promise<AnswerAndDetectResult | Unusable> {
+      const messages = buildResponseMessages(instruction);
       const completion = await heartbeating(() =>
-        llm.complete('responder', responder, buildResponseMessages(instruction)),
+        onUnusable === 'return'
+          ? completeOrEmpty(llm, 'responder', responder, reaskMessages(messages, 'responder', reask))
+          : llm.complete('responder', responder, messages),
       );
+      if ('ok' in completion) return completion;
       return {
-        verdict: judgeEvolution(instruction, completion.text, failurePatterns),
+        verdict: judgeEvolution(instruction, completion.text, failurePatterns, detector),
         response: clip(completion.text),
         usage: completion.usage,
+        ...(onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
       };
     },
 

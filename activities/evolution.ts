@@ -1,42 +1,81 @@
 /**
- * The side-effecting steps of one evolution round: mutate (evolver LLM), respond (responder LLM)
- * and eliminate (the three deterministic rules, then the judge LLM for rule 1).
+ * The side-effecting steps of one evolution round, one LLM call each: mutate (evolver LLM, then the gates on its
+ * rewrite), respond (responder LLM, then rules 2 and 3 on its answer) and judgeEquality (judge LLM, rule 1).
+ * An unusable answer is returned as such, for the workflow to ask again at once or fail the round; only transport
+ * faults are thrown for Temporal's backoff. `eliminate` and the throwing forms serve histories from before that.
  */
-import { ApplicationFailure } from '@temporalio/common';
 import {
   buildEqualityMessages,
   checkDeterministicRules,
+  checkPunctuationStopwords,
+  checkSorryShort,
+  checkTemplateWords,
+  EQUALITY_VERDICT_SCHEMA,
   equalityVerdict,
   parseEqualityAnswer,
   type Verdict,
 } from '../core/elimination';
+import { checkRewriteGates, type GateSwitches } from '../core/gates';
 import { buildMutationMessages, buildResponseMessages, type Operation } from '../core/operations';
 import { parseEvolAnswer } from '../core/auto-evol';
+import { reaskMessages, type Reask } from '../core/reask';
 import { parseRewrite } from '../core/rewrite';
-import { ZERO_USAGE, type LlmEndpoint, type Usage } from '../core/schemas';
-import { LlmFailure } from '../core/llm-failures';
+import { ZERO_USAGE, type LlmEndpoint, type StepVerdict, type Usage } from '../core/schemas';
+import type { ChatMessage } from '../core/messages';
 import type { LlmGateway } from './llm';
+import {
+  attemptNumber,
+  completeOrEmpty,
+  unusableFailure,
+  unusableResult,
+  type CallFacts,
+  type Unusable,
+  type UnusableMode,
+} from './unusable';
 
-export interface MutateInput {
+export type { Unusable } from './unusable';
+
+export interface MutateInput extends UnusableMode {
   evolver: LlmEndpoint;
   operation: Operation;
   instruction: string;
+  /** Gates switched off; with onUnusable 'return' the gates run, and rule 4 with them. */
+  gates?: GateSwitches;
+  /** Rule 4 on the whole answer, a leading label included (the paper's way). */
+  templateWordsOnRawAnswer?: boolean;
 }
 
-export interface MutateResult {
-  instruction: string;
-  usage: Usage;
-}
+export type MutateResult =
+  | (CallFacts & {
+      ok?: true;
+      instruction: string;
+      /** The gates' and rule 4's verdict on the rewrite ('return' mode only). */
+      gate?: StepVerdict;
+    })
+  | Unusable;
 
-export interface RespondInput {
+export interface RespondInput extends UnusableMode {
   responder: LlmEndpoint;
   instruction: string;
 }
 
-export interface RespondResult {
-  response: string;
-  usage: Usage;
+export type RespondResult =
+  | (CallFacts & {
+      ok?: true;
+      response: string;
+      /** Rules 2 and 3 on the response ('return' mode only). */
+      rules?: Verdict;
+    })
+  | Unusable;
+
+export interface JudgeEqualityInput {
+  judge: LlmEndpoint;
+  parent: string;
+  instruction: string;
+  reask?: Reask;
 }
+
+export type JudgeEqualityResult = (CallFacts & { ok: true; verdict: Verdict }) | Unusable;
 
 export interface EliminateInput {
   judge: LlmEndpoint;
@@ -51,41 +90,90 @@ export interface EliminateResult {
   usage: Usage;
 }
 
+/** The paper's rule 4, then the gates: a rewrite that is no harder task of the same request fails here. */
+function gateVerdict(rewrite: string, answer: string, input: MutateInput, messages: ChatMessage[]): StepVerdict {
+  const templateWords = checkTemplateWords(input.templateWordsOnRawAnswer ? answer : rewrite);
+  if (!templateWords.passed) return templateWords;
+  return checkRewriteGates({
+    rewrite,
+    parent: input.instruction,
+    prompt: messages.map((m) => m.content).join('\n'),
+    kind: input.operation.kind === 'in-depth' ? 'in-depth' : 'other',
+    switches: input.gates,
+  });
+}
+
 export function createEvolutionActivities(llm: LlmGateway) {
   return {
-    /** Applies one evolving operation to an instruction with the evolver LLM. */
-    async mutate({ evolver, operation, instruction }: MutateInput): Promise<MutateResult> {
-      const completion = await llm.complete('evolver', evolver, buildMutationMessages(operation, instruction));
+    /** Applies one evolving operation to an instruction with the evolver LLM, then checks the rewrite. */
+    async mutate(input: MutateInput): Promise<MutateResult> {
+      const { evolver, operation, instruction } = input;
+      const messages = buildMutationMessages(operation, instruction);
+      const returning = input.onUnusable === 'return';
+      const completion = returning
+        ? await completeOrEmpty(llm, 'evolver', evolver, reaskMessages(messages, 'evolver', input.reask))
+        : await llm.complete('evolver', evolver, messages);
+      if ('ok' in completion) return completion;
       // A learned method (a custom operation) may answer in labelled parts: keep only the final rewrite.
       const parsed = operation.kind === 'custom' ? parseEvolAnswer(completion.text) : parseRewrite(completion.text);
       if (!parsed.ok) {
-        throw ApplicationFailure.create({
-          type: LlmFailure.UnusableCompletion,
-          message: `the evolver's answer holds no usable rewrite: ${parsed.reason}`,
-          nonRetryable: false,
-        });
+        if (returning) return unusableResult(`it holds no rewritten task (${parsed.reason})`, completion);
+        throw unusableFailure(`the evolver's answer holds no usable rewrite: ${parsed.reason}`);
       }
-      return { instruction: parsed.text, usage: completion.usage };
+      if (!returning) return { instruction: parsed.text, usage: completion.usage };
+      return {
+        ok: true,
+        instruction: parsed.text,
+        gate: gateVerdict(parsed.text, completion.text, input, messages),
+        usage: completion.usage,
+        attempt: attemptNumber(),
+      };
     },
 
-    /** Answers an instruction with the responder LLM. */
-    async respond({ responder, instruction }: RespondInput): Promise<RespondResult> {
-      const completion = await llm.complete('responder', responder, buildResponseMessages(instruction));
-      return { response: completion.text, usage: completion.usage };
+    /** Answers an instruction with the responder LLM; in 'return' mode rules 2 and 3 judge the answer. */
+    async respond(input: RespondInput): Promise<RespondResult> {
+      const messages = buildResponseMessages(input.instruction);
+      if (input.onUnusable !== 'return') {
+        const completion = await llm.complete('responder', input.responder, messages);
+        return { response: completion.text, usage: completion.usage };
+      }
+      const completion = await completeOrEmpty(
+        llm,
+        'responder',
+        input.responder,
+        reaskMessages(messages, 'responder', input.reask),
+      );
+      if ('ok' in completion) return completion;
+      const sorry = checkSorryShort(completion.text);
+      return {
+        ok: true,
+        response: completion.text,
+        rules: sorry.passed ? checkPunctuationStopwords(completion.text) : sorry,
+        usage: completion.usage,
+        attempt: attemptNumber(),
+      };
     },
 
-    /** All four elimination rules: the cheap deterministic ones first, then the judge. */
+    /** Rule 1: the judge says whether the rewrite asks for anything its parent does not. */
+    async judgeEquality(input: JudgeEqualityInput): Promise<JudgeEqualityResult> {
+      const messages = reaskMessages(buildEqualityMessages(input.parent, input.instruction), 'judge', input.reask);
+      const completion = await completeOrEmpty(llm, 'judge', input.judge, messages, {
+        jsonSchema: EQUALITY_VERDICT_SCHEMA,
+      });
+      if ('ok' in completion) return completion;
+      const answer = parseEqualityAnswer(completion.text);
+      if (!answer) return unusableResult('it gives neither EQUAL nor NOT EQUAL', completion);
+      return { ok: true, verdict: equalityVerdict(answer), usage: completion.usage, attempt: attemptNumber() };
+    },
+
+    /** All four elimination rules in one call (histories from before judgeEquality): rules 2-4, then the judge. */
     async eliminate({ judge, parent, instruction, response }: EliminateInput): Promise<EliminateResult> {
       const ruled = checkDeterministicRules(instruction, response);
       if (!ruled.passed) return { verdict: ruled, usage: ZERO_USAGE };
       const completion = await llm.complete('judge', judge, buildEqualityMessages(parent, instruction));
       const answer = parseEqualityAnswer(completion.text);
       if (!answer) {
-        throw ApplicationFailure.create({
-          type: LlmFailure.UnusableCompletion,
-          message: `the judge answered neither EQUAL nor NOT EQUAL: "${completion.text.slice(0, 80)}"`,
-          nonRetryable: false,
-        });
+        throw unusableFailure(`the judge answered neither EQUAL nor NOT EQUAL: "${completion.text.slice(0, 80)}"`);
       }
       return { verdict: equalityVerdict(answer), usage: completion.usage };
     },

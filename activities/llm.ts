@@ -13,7 +13,51 @@ export interface Completion {
   text: string;
   usage: Usage;
   model: string;
+  /** `length` when the answer was cut at max tokens. */
+  finishReason?: string;
 }
+
+/** A JSON schema the answer must follow (OpenAI's `response_format: { type: 'json_schema' }`). */
+export interface JsonSchemaFormat {
+  name: string;
+  strict: boolean;
+  schema: Readonly<Record<string, unknown>>;
+}
+
+export interface CompleteOptions {
+  /** Ask for a structured answer where the endpoint takes one; plain text otherwise. */
+  jsonSchema?: JsonSchemaFormat;
+}
+
+/** How a JSON schema is put in a request: OpenAI's way, llama-cpp-python's way, or not at all. */
+type SchemaStyle = 'json_schema' | 'json_object' | 'text';
+
+function withSchema(
+  request: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
+  style: SchemaStyle,
+  format: JsonSchemaFormat | undefined,
+): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming {
+  if (!format || style === 'text') return request;
+  if (style === 'json_schema') return { ...request, response_format: { type: 'json_schema', json_schema: format } };
+  // llama-cpp-python's server: `json_object` constrained by a `schema` (not part of OpenAI's type).
+  const responseFormat = { type: 'json_object', schema: format.schema } as unknown as { type: 'json_object' };
+  return { ...request, response_format: responseFormat };
+}
+
+/**
+ * The server would not take our `response_format`: a 400 or 422 about it, or (llama-cpp-python) a 500 whose message
+ * is a validation error about it.
+ */
+function refusedResponseFormat(err: unknown): boolean {
+  const refusal =
+    err instanceof OpenAI.BadRequestError ||
+    err instanceof OpenAI.UnprocessableEntityError ||
+    err instanceof OpenAI.InternalServerError;
+  return refusal && /response_format|json_schema|json_object/i.test(err.message);
+}
+
+/** Roles in error messages: the three of Evol-Instruct and Auto Evol-Instruct's optimizer. */
+export type CallRole = LlmRole | 'optimizer';
 
 export interface LlmGatewayOptions {
   /** Where API keys are read from; re-read on every call. Default: process.env. */
@@ -27,6 +71,11 @@ const NO_KEY = 'no-key-set';
 
 export class LlmGateway {
   private readonly clients = new Map<string, OpenAI>();
+  /**
+   * How each endpoint (base URL and model) takes a JSON schema, learned from its first refusal: OpenAI's
+   * `json_schema`, llama-cpp-python's `json_object` with a `schema`, or not at all (plain text from then on).
+   */
+  private readonly schemaStyles = new Map<string, SchemaStyle>();
   private readonly env: () => NodeJS.ProcessEnv;
 
   constructor(private readonly options: LlmGatewayOptions = {}) {
@@ -50,23 +99,46 @@ export class LlmGateway {
     return this.options.simulatedBaseUrl();
   }
 
-  /** One chat completion. Throws an ApplicationFailure classified for Temporal's retry policy. */
-  async complete(role: LlmRole, endpoint: LlmEndpoint, messages: ChatMessage[]): Promise<Completion> {
+  /**
+   * One chat completion. Throws an ApplicationFailure classified for Temporal's retry policy. With a JSON schema, an
+   * endpoint that answers 400 or 422 to `response_format` is asked once more without it, in the same call.
+   */
+  async complete(
+    role: CallRole,
+    endpoint: LlmEndpoint,
+    messages: ChatMessage[],
+    options: CompleteOptions = {},
+  ): Promise<Completion> {
     const apiKey = this.env()[endpoint.apiKeyEnv] || NO_KEY;
-    const ctx = { role, endpoint, apiKey };
+    const ctx = { role: role as LlmRole, endpoint, apiKey };
+    const endpointKey = `${endpoint.baseURL}\u0000${endpoint.model}`;
+    const wantsSchema = options.jsonSchema !== undefined && endpoint.structuredOutput !== false;
     let response: OpenAI.Chat.Completions.ChatCompletion;
     try {
       const client = await this.client(endpoint, apiKey);
-      response = await client.chat.completions.create({
+      const request: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming = {
         model: endpoint.model,
         messages,
         temperature: endpoint.temperature,
         max_tokens: endpoint.maxTokens,
-      });
+        ...(endpoint.topP !== undefined ? { top_p: endpoint.topP } : {}),
+      };
+      let style: SchemaStyle = wantsSchema ? (this.schemaStyles.get(endpointKey) ?? 'json_schema') : 'text';
+      for (;;) {
+        try {
+          response = await client.chat.completions.create(withSchema(request, style, options.jsonSchema));
+          break;
+        } catch (err) {
+          if (style === 'text' || !refusedResponseFormat(err)) throw err;
+          style = style === 'json_schema' ? 'json_object' : 'text';
+          this.schemaStyles.set(endpointKey, style);
+        }
+      }
     } catch (err) {
       throw classifyLlmError(err, ctx);
     }
-    const text = response?.choices?.[0]?.message?.content ?? '';
+    const choice = response?.choices?.[0];
+    const text = choice?.message?.content ?? '';
     if (!text.trim()) {
       throw ApplicationFailure.create({
         type: LlmFailure.EmptyCompletion,
@@ -78,6 +150,7 @@ export class LlmGateway {
     return {
       text,
       model: response.model ?? endpoint.model,
+      ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
       usage: {
         promptTokens: usage?.prompt_tokens ?? 0,
         completionTokens: usage?.completion_tokens ?? 0,

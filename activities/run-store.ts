@@ -68,10 +68,17 @@ export function createRunStoreActivities(store: RunStore) {
       withRunSettings: boolean;
       resumeFrom?: { fromRound?: number };
     }): Promise<InstructionStart> {
-      const start: InstructionStart = { text: (await store.seed(runId, instructionId)).text };
+      const seed = await store.seed(runId, instructionId);
+      const start: InstructionStart = { text: seed.text, hasOutput: Boolean(seed.output?.trim()) };
       if (withRunSettings) {
         const config = (await store.readMeta(runId)).config as unknown as DatasetRunConfig;
-        start.run = { llm: config.llm, operations: config.operations, prices: config.prices ?? {} };
+        start.run = {
+          llm: config.llm,
+          operations: config.operations,
+          prices: config.prices ?? {},
+          ...(config.quality ? { quality: config.quality } : {}),
+          ...(config.answerSeeds !== undefined ? { answerSeeds: config.answerSeeds } : {}),
+        };
       }
       if (resumeFrom) start.earlierSteps = await earlierSteps(runId, instructionId, resumeFrom.fromRound);
       return start;

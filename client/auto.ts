@@ -33,7 +33,7 @@ import { loadConfigFile } from './config-file';
 import { openSession, uiLink } from './embedded';
 import { formatDuration } from './follow';
 import { formatProblem, readSeedFile, type InputReport } from './input-file';
-import { howToComeBack, runDataset } from './run';
+import { fieldChoice, howToComeBack, runDataset } from './run';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 const MAX_PROBLEMS_SHOWN = 20;
@@ -57,6 +57,13 @@ export interface AutoOptions {
   detach?: boolean;
   strict?: boolean;
   config?: string;
+  unusableRetries?: number;
+  verbose?: boolean;
+  /** `paper`: F(r) alone decides a failed dev-set evolution; `paper-and-rules` (default): with rules 4, 2, 3. */
+  detector?: 'paper' | 'paper-and-rules';
+  instructionField?: string;
+  inputField?: string;
+  idField?: string;
   llm: LlmMode;
   taskQueue: string;
 }
@@ -149,9 +156,10 @@ function reportInput(file: string, report: InputReport): void {
 
 async function createFromFiles(store: RunStore, runId: string, options: AutoOptions): Promise<RunMeta> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new learning run');
-  const input = await readSeedFile(options.input, { strict: options.strict });
+  const fields = fieldChoice(options);
+  const input = await readSeedFile(options.input, { strict: options.strict, fields });
   reportInput(options.input, input);
-  const dev = options.dev ? await readSeedFile(options.dev, { strict: options.strict }) : undefined;
+  const dev = options.dev ? await readSeedFile(options.dev, { strict: options.strict, fields }) : undefined;
   if (dev && options.dev) reportInput(options.dev, dev);
   const { file } = loadConfigFile(options.config);
   const resolved = resolveAutoEvolLlm({ env: process.env, file, mode: options.llm });
@@ -171,6 +179,8 @@ async function createFromFiles(store: RunStore, runId: string, options: AutoOpti
       patience: options.patience,
       seed: options.seed,
       concurrency: options.concurrency,
+      unusableRetries: options.unusableRetries ?? file?.unusableRetries,
+      ...(options.detector ? { detector: options.detector } : {}),
     },
     llm: resolved.llm,
     invalidRows: input.invalid.length,
@@ -373,7 +383,7 @@ export async function runAuto(options: AutoOptions): Promise<{ runId: string; fi
   autoConfigOf(meta);
 
   let finished: AutoProgress | undefined;
-  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false });
+  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
   try {
     const handle = await ensureAutoWorkflow(session.client, session.taskQueue, meta);
     const link = uiLink(session, `EvolRunId="${runId}"`);
@@ -416,7 +426,7 @@ async function evolveWithLearnedMethod(runId: string, meta: RunMeta, options: Au
   const learned = (await learnedVersions(runId)).at(-1)!;
   const file = path.join(defaultDataDir(), 'methods', `${runId}-step-${learned.step}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${JSON.stringify(methodFile(runId, learned), null, 2)}\n`);
+  fs.writeFileSync(file, `${JSON.stringify(methodFile(runId, learned, autoConfigOf(meta).llm.evol), null, 2)}\n`);
   const datasetRunId = `${runId}-evolved`;
   const resume = await openStore().runExists(datasetRunId);
   stderr(`Evolving ${meta.inputFile} with the learned method (${file}) as dataset run ${datasetRunId}...`);
@@ -494,9 +504,10 @@ export async function runAutoShow(runId: string): Promise<void> {
 
 export async function runAutoExportMethod(runId: string, options: { out: string }): Promise<void> {
   const learned = (await learnedVersions(runId)).at(-1)!;
+  const meta = await openStore().readMeta(checkRunId(runId));
   const out = path.resolve(options.out);
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify(methodFile(runId, learned), null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify(methodFile(runId, learned, autoConfigOf(meta).llm.evol), null, 2)}\n`);
   stderr(
     `Wrote the method after step ${learned.step} (failure rate ${formatRate(learned.failureRate, learned.failures, learned.devSize)}) to ${out}. ` +
       `Evolve with it: evol run --method ${options.out} --input FILE`,

@@ -29,6 +29,21 @@ function integer(value: string): number {
   return n;
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');
+  return n;
+}
+
+const unusableRetriesOption = () =>
+  new Option(
+    '--unusable-retries <n>',
+    'ask an unusable LLM answer again at once at most N times, then fail the round (default 2, or the config file)',
+  ).argParser(nonNegativeInt);
+
+const verboseOption = () =>
+  new Option('--verbose', 'also print the worker log (retries, LLM faults, warnings) to the terminal');
+
 const llmOption = () =>
   new Option('--llm <mode>', 'auto: the simulated LLM unless one is configured; sim: always simulated; real: never')
     .choices(['auto', 'sim', 'real'])
@@ -79,6 +94,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--task-queue <name>', 'task queue to poll', 'evolforge')
     .option('--max-concurrent <n>', 'LLM calls in flight in this worker', positiveInt, 100)
     .option('--rate-limit <perSecond>', 'LLM calls per second for the whole task queue, all workers together', Number)
+    .addOption(verboseOption())
     .action(runWorkerCommand);
 
   program
@@ -91,13 +107,21 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--json', 'print the lineage as JSON')
     .option('--config <file>', 'config file (JSON or YAML)')
     .addOption(llmOption())
+    .addOption(unusableRetriesOption())
+    .addOption(verboseOption())
     .option('--task-queue <name>', 'task queue', 'evolforge')
     .action(runEvolve);
 
   program
     .command('run')
     .description('evolve a whole seed file as one durable run, following it with a progress bar')
-    .option('--input <file>', 'seeds: JSONL or JSON (Alpaca, ShareGPT, chat messages, plain, self-instruct seed tasks)')
+    .option(
+      '--input <file>',
+      'seeds: JSONL, JSON, CSV or Parquet (Alpaca, ShareGPT, chat messages, self-instruct, question/problem, plain)',
+    )
+    .option('--instruction-field <name>', 'the field that holds the instruction (default: recognised by name)')
+    .option('--input-field <name>', "the field appended to the instruction as its input (default: Alpaca's input)")
+    .option('--id-field <name>', "the field that holds each row's id (default: id, else its line or row number)")
     .option('--run-id <id>', 'name of the run (default: generated, printed first)')
     .option('--resume', 'continue an existing run (skips what is already done)')
     .option('--rounds <n>', 'rounds of evolution', positiveInt, 4)
@@ -111,9 +135,15 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
       'JSON price table overriding the defaults: {"model": {"inputPerMillion": 0.15, "outputPerMillion": 0.6}}',
     )
     .option('--strict', 'stop on the first invalid input row instead of skipping it')
+    .option(
+      '--no-seed-answers',
+      "don't ask the responder to answer seeds that have no answer in the file (their rows then leave the export's mix)",
+    )
     .option('--detach', 'start the run and return without following it')
     .option('--config <file>', 'config file (JSON or YAML)')
     .addOption(llmOption())
+    .addOption(unusableRetriesOption())
+    .addOption(verboseOption())
     .option('--task-queue <name>', 'task queue', 'evolforge')
     .action(async (options) => {
       await runDataset(options);
@@ -153,21 +183,25 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .addOption(new Option('--format <format>', 'output format').choices([...EXPORT_FORMATS]).default('alpaca'))
     .option('--out <file>', 'output file (default: stdout)')
     .addOption(
-      new Option('--rounds <which>', "all: every passed round (the paper's mix); final: the last one per seed")
+      new Option(
+        '--rounds <which>',
+        "all: the seeds and every passed round, the paper's mix; final: the last passed round per seed",
+      )
         .choices([...EXPORT_ROUNDS])
         .default('all'),
     )
-    .option('--include-seeds', 'add the seeds (with their own outputs) as rows')
-    .option('--shuffle', 'shuffle the rows')
-    .option('--seed <n>', 'shuffle seed', integer, 0)
+    .option('--no-seeds', 'leave the seed rows out (with --rounds all)')
+    .option('--no-shuffle', 'keep the rows in seed and round order')
+    .option('--seed <n>', "shuffle seed (default: the run's seed)", integer)
+    .addOption(new Option('--include-seeds', 'add the seed rows (with --rounds final)'))
     .option('--sample <n>', 'keep only N rows (after shuffling)', positiveInt)
     .action((runId, options) =>
       runExport(runId, {
         format: options.format,
         out: options.out,
         rounds: options.rounds,
-        includeSeeds: Boolean(options.includeSeeds),
-        shuffle: Boolean(options.shuffle),
+        includeSeeds: options.seeds !== false && (options.rounds === 'all' || Boolean(options.includeSeeds)),
+        shuffle: options.shuffle !== false,
         seed: options.seed,
         sample: options.sample,
       }),
@@ -212,6 +246,9 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .command('auto')
     .description('learn an evolving method with Auto Evol-Instruct: an optimizer LLM improves it step by step')
     .option('--input <file>', 'instructions to learn from (the formats of evol run --input)')
+    .option('--instruction-field <name>', 'the field that holds the instruction (default: recognised by name)')
+    .option('--input-field <name>', 'the field appended to the instruction as its input')
+    .option('--id-field <name>', "the field that holds each row's id")
     .addOption(
       new Option('--dev <file>', 'development set: its evolutions decide between candidate methods').conflicts(
         'devSize',
@@ -222,17 +259,29 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--candidates <m>', 'candidate methods per step (default 5)', positiveInt)
     .option('--batch-size <n>', 'instructions per mini-batch (default 10)', positiveInt)
     .option('--evolutions <l>', 'evolutions of each mini-batch instruction in the trajectory (default 3)', positiveInt)
-    .option('--patience <n>', 'stop after N steps in a row whose failure rate did not fall (default 1)', positiveInt)
+    .option(
+      '--patience <n>',
+      'stop early after N steps in a row whose failure rate did not fall (default: run every step of --steps)',
+      positiveInt,
+    )
     .option('--seed <n>', 'seed of the dev set and mini-batch draws (default 0)', integer)
     .option('--concurrency <n>', 'LLM calls in flight at once (default 16)', positiveInt)
     .option('--run-id <id>', 'name of the run (default: generated, printed first)')
     .option('--resume', 'follow an existing learning run again (started over if its workflow failed)')
+    .addOption(
+      new Option(
+        '--detector <which>',
+        "a failed dev-set evolution: paper (the paper's F(r) alone, rates comparable with it) or paper-and-rules (also elimination rules 4, 2, 3)",
+      ).choices(['paper', 'paper-and-rules']),
+    )
     .option('--then-run', 'afterwards, evolve the whole input with the learned method as a dataset run')
     .option('--rounds <n>', 'rounds of the --then-run dataset run (default 1)', positiveInt)
     .option('--strict', 'stop on the first invalid input row instead of skipping it')
     .option('--detach', 'start the learning and return without following it')
     .option('--config <file>', 'config file (JSON or YAML)')
     .addOption(llmOption())
+    .addOption(unusableRetriesOption())
+    .addOption(verboseOption())
     .option('--task-queue <name>', 'task queue', 'evolforge')
     .addHelpText(
       'after',

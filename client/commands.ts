@@ -2,13 +2,13 @@
 import * as path from 'node:path';
 import { loadCodecFromEnv } from '../codec/aes-gcm';
 import { DEFAULT_UI_ORIGINS, startCodecServer } from '../codec/server';
-import { resolveLlmConfig, type LlmMode } from '../core/config';
+import { describeSampling, resolveLlmConfig, resolveQuality, type LlmMode } from '../core/config';
 import { EvolRunId } from '../core/search-attributes';
 import { UserError } from '../core/validation';
 import { runServer } from '../server/serve';
 import { stopBackgroundServer } from '../server/dev-server';
 import { connectWorker, createEvolWorker, DEFAULT_TASK_QUEUE } from '../worker';
-import { installQuietRuntime } from '../worker/runtime';
+import { defaultLogFile, installQuietRuntime } from '../worker/runtime';
 import { instructionIdFor, newRunId, startInstructionEvolution } from './api';
 import { loadConfigFile } from './config-file';
 import { defaultDataDir, openSession, uiLink } from './embedded';
@@ -18,11 +18,12 @@ import { resolveTemporalTarget, describeTarget } from './temporal-target';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 
-function resolveLlm(options: { config?: string; llm: LlmMode }) {
+function resolveLlm(options: { config?: string; llm: LlmMode; unusableRetries?: number }) {
   const { file } = loadConfigFile(options.config);
   const resolved = resolveLlmConfig({ env: process.env, file, mode: options.llm });
   stderr(resolved.description);
-  return resolved;
+  for (const line of describeSampling(resolved.llm)) stderr(line);
+  return { ...resolved, quality: resolveQuality(file, options.unusableRetries) };
 }
 
 export async function runServerCommand(
@@ -71,11 +72,16 @@ export async function runCodecServerCommand(options: { port: number; host: strin
   await server.close();
 }
 
-export async function runWorkerCommand(options: { taskQueue: string; maxConcurrent: number; rateLimit?: number }) {
+export async function runWorkerCommand(options: {
+  taskQueue: string;
+  maxConcurrent: number;
+  rateLimit?: number;
+  verbose?: boolean;
+}) {
   const target = resolveTemporalTarget();
   if (options.rateLimit !== undefined && !(options.rateLimit > 0))
     throw new UserError('--rate-limit must be a positive number');
-  installQuietRuntime();
+  installQuietRuntime({ logFile: defaultLogFile(defaultDataDir()), verbose: options.verbose });
   const connection = await connectWorker(target.connectionOptions);
   const evolWorker = await createEvolWorker({
     connection,
@@ -85,6 +91,7 @@ export async function runWorkerCommand(options: { taskQueue: string; maxConcurre
     maxTaskQueueActivitiesPerSecond: options.rateLimit,
   });
   stderr(`Worker polling task queue "${options.taskQueue}" on ${describeTarget(target)}. Ctrl-C stops it.`);
+  stderr(`Worker log (warnings, LLM faults, stack traces): ${defaultLogFile(defaultDataDir())}`);
   try {
     await evolWorker.worker.run();
   } finally {
@@ -103,12 +110,14 @@ export async function runEvolve(
     config?: string;
     llm: LlmMode;
     taskQueue: string;
+    unusableRetries?: number;
+    verbose?: boolean;
   },
 ): Promise<void> {
   if (!text.trim())
     throw new UserError('the instruction to evolve is empty: pass its text, e.g. evol evolve "Explain recursion."');
-  const { llm } = resolveLlm(options);
-  const session = await openSession({ taskQueue: options.taskQueue });
+  const { llm, quality } = resolveLlm(options);
+  const session = await openSession({ taskQueue: options.taskQueue, verbose: options.verbose });
   try {
     const runId = options.runId ?? newRunId('evolve');
     const instructionId = instructionIdFor(text);
@@ -120,6 +129,7 @@ export async function runEvolve(
         rounds: options.rounds,
         seed: options.seed,
         llm,
+        quality,
       });
       stderr(`Evolving ${instructionId} for ${options.rounds} rounds (workflow ${handle.workflowId})...`);
       return handle.result();
@@ -152,6 +162,6 @@ export async function runDemo(options: { rounds: number; seed: number; config?: 
   });
   if (!finished) return;
   const out = path.join(defaultDataDir(), 'exports', `${runId}.json`);
-  await runExport(runId, { format: 'alpaca', rounds: 'all', includeSeeds: false, shuffle: true, seed: 0, out });
+  await runExport(runId, { format: 'alpaca', rounds: 'all', includeSeeds: true, shuffle: true, out });
   process.stdout.write(`Dataset: ${out}\n`);
 }

@@ -4,7 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { installQuietRuntime } from '../worker/runtime';
+import { defaultLogFile, installQuietRuntime, runtimeLogFile } from '../worker/runtime';
 import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
 import { defaultDataDir } from '../store/location';
 import { startDevServer, uiWorkflowsUrl } from '../server/dev-server';
@@ -22,6 +22,8 @@ export interface SessionOptions {
   handleSignals?: boolean;
   /** Progress lines (stderr by default, so --json output stays clean). */
   log?: (line: string) => void;
+  /** Print the worker log to the terminal as well as to its file. */
+  verbose?: boolean;
 }
 
 export interface Session {
@@ -70,7 +72,13 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
   let nativeConnection: NativeConnection | undefined;
   try {
     if (wantWorker) {
-      installQuietRuntime(options.handleSignals ?? true);
+      installQuietRuntime({
+        handleSignals: options.handleSignals ?? true,
+        logFile: defaultLogFile(options.dataDir ?? defaultDataDir()),
+        verbose: options.verbose,
+      });
+      const logFile = runtimeLogFile();
+      if (logFile) log(`Worker log (warnings, LLM faults, stack traces): ${logFile}`);
       nativeConnection = await NativeConnection.connect(target.connectionOptions);
       worker = await createEvolWorker({
         connection: nativeConnection,

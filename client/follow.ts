@@ -43,10 +43,18 @@ export function formatDuration(seconds: number | undefined): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** Unusable answers asked again and LLM calls retried after faults, when there were any ("" otherwise). */
+export function callTrouble(progress: RunProgress): string {
+  const { reasks = 0, retries = 0 } = progress.counts;
+  const parts = [reasks ? `${reasks} re-asked` : '', retries ? `${retries} retried after LLM faults` : ''];
+  return parts.filter(Boolean).join(', ');
+}
+
 export function progressLine(progress: RunProgress): string {
   const f = figuresOf(progress);
   const state = progress.status === 'paused' ? ` PAUSED (${progress.pauseReason})` : '';
-  return `${f.done}/${f.total} done, ${progress.inFlight} running, ${f.eliminated} eliminated, ${f.tokens} tokens, $${f.costUsd.toFixed(4)}, ${f.rate.toFixed(2)}/s, ETA ${formatDuration(f.etaSeconds)}${state}`;
+  const trouble = callTrouble(progress);
+  return `${f.done}/${f.total} done, ${progress.inFlight} running, ${f.eliminated} eliminated${trouble ? `, ${trouble}` : ''}, ${f.tokens} tokens, $${f.costUsd.toFixed(4)}, ${f.rate.toFixed(2)}/s, ETA ${formatDuration(f.etaSeconds)}${state}`;
 }
 
 export interface FollowOptions {
@@ -65,7 +73,7 @@ export async function followRun(handle: WorkflowHandle, options: FollowOptions):
         {
           stream: out,
           format:
-            '{bar} {value}/{total} | {eliminated} eliminated | {tokens} tokens | {rate}/s | ETA {eta_text} {state}',
+            '{bar} {value}/{total} | {eliminated} eliminated{trouble} | {tokens} tokens | {rate}/s | ETA {eta_text} {state}',
           hideCursor: true,
           barsize: 30,
         },
@@ -87,6 +95,7 @@ export async function followRun(handle: WorkflowHandle, options: FollowOptions):
       if (bar) {
         const payload = {
           eliminated: f.eliminated,
+          trouble: callTrouble(progress) ? ` | ${callTrouble(progress)}` : '',
           tokens: f.tokens,
           rate: f.rate.toFixed(2),
           eta_text: formatDuration(f.etaSeconds),

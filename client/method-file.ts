@@ -8,7 +8,7 @@ import YAML, { LineCounter } from 'yaml';
 import { z } from 'zod';
 import { builtInOperations, CUSTOM_OPERATION_SYSTEM, isMethodName, METHOD_NAMES } from '../core/methods';
 import { INSTRUCTION_PLACEHOLDER } from '../core/messages';
-import type { Operation } from '../core/operations';
+import type { Operation, RoundRange } from '../core/operations';
 import { UserError } from '../core/validation';
 
 export { METHOD_NAMES } from '../core/methods';
@@ -16,9 +16,38 @@ export { METHOD_NAMES } from '../core/methods';
 export interface ResolvedMethod {
   name: string;
   operations: Operation[];
+  /** The evolver's sampling the method was made for (a learned method's); the role's own settings when absent. */
+  sampling?: MethodSampling;
 }
 
-const OPERATION_FIELDS = ['id', 'name', 'template', 'weight', 'system'];
+const OPERATION_FIELDS = ['id', 'name', 'template', 'weight', 'system', 'rounds'];
+
+/** `2`, `"2"`, `"1-2"` or `"3-"` (round 3 and every later one). */
+const RoundsSchema = z
+  .union([z.number().int().positive(), z.string().trim()], {
+    error: 'must be a round or a range of rounds, such as 2, "1-2" or "3-"',
+  })
+  .transform((value, ctx): RoundRange => {
+    const match =
+      typeof value === 'number' ? [String(value), String(value), '', String(value)] : /^(\d+)(-)?(\d+)?$/.exec(value);
+    const from = match ? Number(match[1]) : NaN;
+    const to = match ? (match[3] ? Number(match[3]) : match[2] ? undefined : from) : NaN;
+    if (!match || from < 1 || (to !== undefined && to < from)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a round or a range of rounds, such as 2, "1-2" or "3-"' });
+      return z.NEVER;
+    }
+    return to === undefined ? { from } : { from, to };
+  });
+
+/** The evolver's sampling a method carries (`evol auto export-method` writes the one it was learned with). */
+const MethodSamplingSchema = z
+  .object({
+    temperature: z.number().min(0).max(2).optional(),
+    topP: z.number().gt(0).max(1).optional(),
+    maxTokens: z.number().int().positive().optional(),
+  })
+  .strict();
+export type MethodSampling = z.infer<typeof MethodSamplingSchema>;
 
 function text() {
   return z.string({ error: (issue) => (issue.input === undefined ? 'is missing' : 'must be text') });
@@ -41,6 +70,7 @@ const MethodOperationSchema = z
       .positive('must be a positive number (it is a relative chance of being picked)')
       .optional(),
     system: text().trim().min(1, 'must not be empty (leave it out to use the default system message)').optional(),
+    rounds: RoundsSchema.optional(),
   })
   .strict();
 
@@ -98,6 +128,7 @@ const MethodFileSchema = z
       })
       .min(1, 'is empty: give at least one operation')
       .superRefine(checkUnique),
+    sampling: MethodSamplingSchema.optional(),
   })
   .strict();
 
@@ -186,7 +217,7 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, bareList: boolean
     return `${where}: ${issueDetail(issue)}${known}`;
   }
   if (top === 'operations') return `${bareList ? 'the list of operations' : '"operations"'} ${issueDetail(issue)}`;
-  if (issue.code === 'unrecognized_keys') return `${issueDetail(issue)} (known fields: name, operations)`;
+  if (issue.code === 'unrecognized_keys') return `${issueDetail(issue)} (known fields: name, operations, sampling)`;
   return `field "${String(top)}": ${issueDetail(issue)}`;
 }
 
@@ -211,6 +242,7 @@ function toOperation(op: MethodOperation, index: number): Operation {
     weight: op.weight ?? 1,
     system: op.system ?? CUSTOM_OPERATION_SYSTEM,
     template: op.template,
+    ...(op.rounds ? { rounds: op.rounds } : {}),
   };
 }
 
@@ -225,6 +257,7 @@ async function loadMethodFile(spec: string, file: string): Promise<ResolvedMetho
   return {
     name: method.name ?? path.basename(file, path.extname(file)),
     operations: method.operations.map(toOperation),
+    ...(method.sampling ? { sampling: method.sampling } : {}),
   };
 }
 

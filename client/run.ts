@@ -2,7 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { resolveLlmConfig, type LlmMode } from '../core/config';
+import { describeSampling, resolveLlmConfig, resolveQuality, type ConfigFile, type LlmMode } from '../core/config';
+import { unscheduledRound } from '../core/plan';
+import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { datasetWorkflowId } from '../core/ids';
@@ -21,7 +23,7 @@ import { openSession, uiLink, type Session } from './embedded';
 import { exportRun } from './export';
 import { figuresOf, followRun, formatDuration, progressLine } from './follow';
 import { formatProblem, readSeedFile } from './input-file';
-import { resolveMethod } from './method-file';
+import { resolveMethod, type MethodSampling } from './method-file';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 const MAX_PROBLEMS_SHOWN = 20;
@@ -40,8 +42,48 @@ export interface RunOptions {
   strict?: boolean;
   detach?: boolean;
   config?: string;
+  /** Which fields of the input's rows hold the instruction, its input and its id (default: recognised by name). */
+  instructionField?: string;
+  inputField?: string;
+  idField?: string;
+  /** Unusable answers asked again at most this many times (default: the config file's, else 2). */
+  unusableRetries?: number;
+  /** Print the worker log to the terminal as well. */
+  verbose?: boolean;
+  /** Answer seeds without an answer of their own, for the final mix (default true; `--no-seed-answers`). */
+  seedAnswers?: boolean;
   llm: LlmMode;
   taskQueue: string;
+}
+
+/**
+ * A method's own evolver sampling (a learned method carries the one it was learned with) replaces the role's
+ * defaults; what the config file sets for the evolver still wins.
+ */
+export function withMethodSampling(
+  llm: LlmConfig,
+  sampling: MethodSampling | undefined,
+  file: ConfigFile | undefined,
+): { llm: LlmConfig; applied?: string } {
+  if (!sampling) return { llm };
+  const own = { ...file?.llm?.default, ...file?.llm?.evolver };
+  const taken: Partial<LlmEndpoint> = {};
+  if (sampling.temperature !== undefined && own.temperature === undefined) taken.temperature = sampling.temperature;
+  if (sampling.topP !== undefined && own.topP === undefined) taken.topP = sampling.topP;
+  if (sampling.maxTokens !== undefined && own.maxTokens === undefined) taken.maxTokens = sampling.maxTokens;
+  const applied = Object.entries(taken)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return { llm: { ...llm, evolver: { ...llm.evolver, ...taken } }, ...(applied ? { applied } : {}) };
+}
+
+/** The fields named on the command line, for the input reader. */
+export function fieldChoice(options: { instructionField?: string; inputField?: string; idField?: string }) {
+  return {
+    ...(options.instructionField ? { instruction: options.instructionField } : {}),
+    ...(options.inputField ? { input: options.inputField } : {}),
+    ...(options.idField ? { id: options.idField } : {}),
+  };
 }
 
 function openStore(): LocalRunStore {
@@ -68,7 +110,7 @@ export function loadPrices(file: string | undefined): PriceTable {
 
 async function createRun(store: LocalRunStore, runId: string, options: RunOptions): Promise<RunMeta> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
-  const report = await readSeedFile(options.input, { strict: options.strict });
+  const report = await readSeedFile(options.input, { strict: options.strict, fields: fieldChoice(options) });
   for (const problem of report.invalid.slice(0, MAX_PROBLEMS_SHOWN)) stderr(`skipped ${formatProblem(problem)}`);
   if (report.invalid.length > MAX_PROBLEMS_SHOWN) {
     stderr(`... and ${report.invalid.length - MAX_PROBLEMS_SHOWN} more invalid rows`);
@@ -84,8 +126,26 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
   );
 
   const { file } = loadConfigFile(options.config);
+  const method = await resolveMethod(options.method);
+  const gap = unscheduledRound(method.operations, options.rounds);
+  if (gap !== undefined) {
+    throw new UserError(
+      `method "${method.name}" schedules no operation for round ${gap}: give an operation "rounds" that covers it, or run fewer --rounds`,
+    );
+  }
   const resolved = resolveLlmConfig({ env: process.env, file, mode: options.llm });
   stderr(resolved.description);
+  const sampled = withMethodSampling(resolved.llm, method.sampling, file);
+  if (sampled.applied) stderr(`The method carries the evolver sampling it was made for: ${sampled.applied}.`);
+  resolved.llm = sampled.llm;
+  for (const line of describeSampling(resolved.llm)) stderr(line);
+  const quality = resolveQuality(file, options.unusableRetries);
+  const gatesOff = Object.entries(quality.gates)
+    .filter(([, on]) => on === false)
+    .map(([gate]) => gate);
+  stderr(
+    `  unusable answers are asked again at most ${quality.unusableRetries} time(s); gates off: ${gatesOff.join(', ') || 'none'}`,
+  );
   const prices = loadPrices(options.prices);
   const models = new Set(Object.values(resolved.llm).map((e) => e.model));
   const unpriced = [...models].filter((m) => !prices[m]);
@@ -93,7 +153,6 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
     throw new UserError(`--max-cost needs a price for ${unpriced.join(', ')}: add it with --prices FILE`);
   }
   if (unpriced.length) stderr(`No price known for ${unpriced.join(', ')}: its cost counts as 0 (add --prices FILE).`);
-  const method = await resolveMethod(options.method);
   const config: DatasetRunConfig = {
     rounds: options.rounds,
     seed: options.seed,
@@ -104,6 +163,8 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
     budget: { maxTokens: options.maxTokens, maxCost: options.maxCost },
     prices: Object.fromEntries([...models].filter((m) => prices[m]).map((m) => [m, prices[m]])),
     pageSize: 200,
+    quality,
+    answerSeeds: options.seedAnswers !== false,
   };
   const meta: RunMeta = {
     runId,
@@ -188,7 +249,7 @@ export async function runDataset(options: RunOptions): Promise<{ runId: string; 
   if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
   const meta = exists ? await store.readMeta(runId) : await createRun(store, runId, options);
 
-  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false });
+  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
   try {
     const handle = await ensureDatasetWorkflow(session.client, session.taskQueue, meta);
     return { runId, finished: await followAndReport(session, handle, runId, options.detach) };
@@ -274,6 +335,7 @@ function summaryOf(progress: RunProgress): string {
       (passed, i) => `  round ${i + 1}: ${passed} passed, ${counts.eliminatedByRound[i] ?? 0} eliminated`,
     ),
     `  eliminations: ${rules || 'none'}`,
+    `  LLM calls: ${counts.reasks ?? 0} unusable answers asked again, ${counts.retries ?? 0} retried after faults`,
     `  tokens: ${counts.usage.totalTokens} (prompt ${counts.usage.promptTokens}, completion ${counts.usage.completionTokens}), cost $${counts.costUsd.toFixed(4)}`,
     `  rate: ${f.rate.toFixed(2)} instructions/s over ${formatDuration(progress.activeMs / 1000)} active, ETA ${progress.status === 'completed' ? '-' : formatDuration(f.etaSeconds)}`,
     ...(progress.budget.maxTokens !== undefined || progress.budget.maxCost !== undefined
@@ -354,14 +416,31 @@ export async function runCancel(runId: string): Promise<void> {
   stderr(`Cancelled run ${runId}: its running instructions are cancelled; finished records stay in the store.`);
 }
 
-export async function runExport(runId: string, options: ExportOptions & { out?: string }): Promise<void> {
-  const result = await exportRun(openStore(), checkRunId(runId), options);
+/** `evol export`: the shuffle seed defaults to the run's own seed, and is printed, so the order can be had again. */
+export async function runExport(
+  runId: string,
+  options: Omit<ExportOptions, 'seed'> & { seed?: number; out?: string },
+): Promise<void> {
+  const store = openStore();
+  checkRunId(runId);
+  let seed = options.seed;
+  if (seed === undefined) {
+    const meta = await store.readMeta(runId).catch(() => undefined);
+    seed = Math.max(0, (meta?.config as { seed?: number } | undefined)?.seed ?? 0);
+  }
+  const result = await exportRun(store, runId, { ...options, seed });
   for (const note of result.notes) stderr(note);
   const s = result.stats;
   stderr(
     `${s.rows} rows from ${s.records} records${result.path ? ` written to ${result.path}` : ''}` +
+      (options.includeSeeds
+        ? ` (the seeds and ${options.rounds === 'all' ? 'every passed round' : 'the final round'})`
+        : '') +
+      (options.shuffle ? `, shuffled with seed ${seed} (\`--seed ${seed}\` gives this order again)` : '') +
       (s.skippedIncomplete ? `; ${s.skippedIncomplete} failed or unfinished records left out` : '') +
-      (s.seedsWithoutOutput ? `; ${s.seedsWithoutOutput} seeds without an output left out` : ''),
+      (s.seedsWithoutOutput
+        ? `; ${s.seedsWithoutOutput} seeds left out: no answer in the seed file and none asked in the run`
+        : ''),
   );
 }
 

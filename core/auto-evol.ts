@@ -41,7 +41,7 @@ export const INITIAL_METHOD = [
   'Step 1. Think of several ways in which this particular task could be made more complex: an extra condition, a narrower or rarer case, more steps of reasoning, a piece of structured input to work with, and so on. None of them may change the language the task is written in.',
   'Step 2. Choose several of those ways and plan how to combine them in a single rewrite.',
   'Step 3. Rewrite the task by following the plan. Add only 10 to 20 words, and keep everything the task already asks for together with any table, code or data it contains.',
-  'Step 4. Review the rewrite: look for anything unreasonable, unclear or impossible to answer, and correct it. Then write out the final version of the task on its own, with no comment.',
+  'Step 4. Review the rewrite: look for anything unreasonable, unclear or impossible to answer, and correct it. Make sure the result is the same task made more complex, not a different task. Then write out the final version of the task on its own, with no comment.',
   '',
   'Give your answer in four parts, each under its label:',
   `${E0_LABELS.options}:`,
@@ -179,26 +179,20 @@ function asksBack(kind: FailureKind, openers: readonly string[]): FailurePattern
 }
 
 /**
- * The paper's three signs (App. A), then the broader set its author's code checks: more openers of
- * a reply that ends by asking back, and "not possible". Data, so a run can bring its own.
+ * The paper's three signs (App. A) and exactly the further ones its authors' code checks, so that failure rates
+ * can be set beside the paper's: a reply that opens with one of these and ends by asking back, or that asks for
+ * missing input, or calls the task not possible. Data, so a run can bring its own.
  */
 export const DEFAULT_FAILURE_PATTERNS: readonly FailurePattern[] = [
-  ...asksBack('stagnant-complexity', ['understood', 'thank you']),
-  ...asksBack('insufficient-qualification', ['sure']),
-  { kind: 'loss-of-key-information', contains: 'please provide' },
-  ...asksBack('stagnant-complexity', ['thanks', 'noted', 'got it', 'i see', 'i understand', 'great', 'alright']),
+  ...asksBack('stagnant-complexity', ['understood', 'thank you', 'i understand', 'that is correct', 'great']),
   ...asksBack('insufficient-qualification', [
-    'certainly',
-    'of course',
-    'absolutely',
-    'okay',
-    'ok',
-    'yes',
-    'no problem',
-    "i'd be happy",
-    'i would be happy',
-    'happy to help',
+    'sure',
+    'what',
+    "i'm sorry",
+    'is there anything else',
+    'as an ai assistant',
   ]),
+  { kind: 'loss-of-key-information', contains: 'please provide' },
   { kind: 'infeasible', contains: 'not possible' },
 ];
 
@@ -247,17 +241,29 @@ const AUTO_TEMPLATE_MARKERS = [
 ];
 
 /** Whether an evolution failed: F(r), then elimination rules 4, 2 and 3 (rule 1 needs a judge). */
+/**
+ * How a dev-set evolution is judged failed: `paper`, by F(r) alone, so rates can be set beside the paper's;
+ * `paper-and-rules` (the default), by F(r) and Evol-Instruct's rules 4, 2 and 3 as well, which also catch a
+ * method that leaks its own labels into the task or draws short refusals.
+ */
+export const DETECTORS = ['paper', 'paper-and-rules'] as const;
+export type Detector = (typeof DETECTORS)[number];
+
 export function judgeEvolution(
   instruction: string,
   response: string,
   patterns: readonly FailurePattern[] = DEFAULT_FAILURE_PATTERNS,
+  detector: Detector = 'paper-and-rules',
 ): AutoVerdict {
-  for (const verdict of [
-    detectFailure(response, patterns),
-    checkTemplateWords(instruction, AUTO_TEMPLATE_MARKERS),
-    checkSorryShort(response),
-    checkPunctuationStopwords(response),
-  ]) {
+  const rules =
+    detector === 'paper'
+      ? []
+      : [
+          checkTemplateWords(instruction, AUTO_TEMPLATE_MARKERS),
+          checkSorryShort(response),
+          checkPunctuationStopwords(response),
+        ];
+  for (const verdict of [detectFailure(response, patterns), ...rules]) {
     if (!verdict.passed) return verdict;
   }
   return { passed: true };
@@ -461,8 +467,11 @@ export const AutoEvolSettingsSchema = z
     devSize: z.number().int().positive().default(50),
     /** l: successive evolutions of each mini-batch instruction in the trajectory. */
     evolutionsPerInstruction: z.number().int().positive().max(10).default(3),
-    /** Stop after this many steps in a row in which the failure rate did not fall. */
-    patience: z.number().int().positive().default(1),
+    /**
+     * Stop early after this many steps in a row in which the failure rate did not fall. Absent: every step of the
+     * budget runs, as in the authors' code (learning runs that began before this stopped after one such step).
+     */
+    patience: z.number().int().positive().optional(),
     /** An optimizer's method longer than this is a failed candidate. */
     maxMethodChars: z.number().int().positive().default(DEFAULT_MAX_METHOD_CHARS),
     /** LLM calls in flight at once for this run. */
@@ -475,6 +484,10 @@ export const AutoEvolSettingsSchema = z
       .default(INITIAL_METHOD),
     /** F(r)'s patterns; the defaults when absent. */
     failurePatterns: z.array(FailurePatternSchema).optional(),
+    /** Unusable answers (empty, no method) are asked again at once this many times; 2 when absent. */
+    unusableRetries: z.number().int().min(0).max(10).optional(),
+    /** What counts as a failed evolution on the dev set (see DETECTORS); `paper-and-rules` when absent. */
+    detector: z.enum(DETECTORS).optional(),
   })
   .strict();
 export type AutoEvolSettings = z.infer<typeof AutoEvolSettingsSchema>;
@@ -523,10 +536,11 @@ export function resolveAutoEvolLlm(options: { env: Env; file?: ConfigFile; mode?
           ...(env.EVOL_OPTIMIZER_API_KEY_ENV ? { apiKeyEnv: env.EVOL_OPTIMIZER_API_KEY_ENV } : {}),
         }),
   });
-  const llm = { evol, optimizer, responder: base.llm.responder };
+  // The paper answers the dev set with the evol LLM itself, at temperature 0.
+  const llm = { evol, optimizer, responder: { ...evol } };
   const description = base.simulated
     ? base.description
-    : `Using evol LLM ${evol.model} at ${evol.baseURL} (temperature ${evol.temperature}), optimizer ${optimizer.model} at ${optimizer.baseURL} (temperature ${optimizer.temperature}), responder ${llm.responder.model}.`;
+    : `Using evol LLM ${evol.model} at ${evol.baseURL} (temperature ${evol.temperature}; it also answers the dev set), optimizer ${optimizer.model} at ${optimizer.baseURL} (temperature ${optimizer.temperature}).`;
   return { llm, simulated: base.simulated, description };
 }
 
@@ -643,11 +657,26 @@ export interface MethodVersion {
 export interface MethodFile {
   name: string;
   operations: Array<{ name: string; template: string; weight: number; system?: string }>;
+  /** The evolver's sampling the method was learned with; `evol run --method` uses it unless the config sets its own. */
+  sampling?: { temperature: number; topP?: number; maxTokens: number };
 }
 
-export function methodFile(runId: string, version: Pick<MethodVersion, 'step' | 'method'>): MethodFile {
+export function methodFile(
+  runId: string,
+  version: Pick<MethodVersion, 'step' | 'method'>,
+  evol?: Pick<LlmEndpoint, 'temperature' | 'topP' | 'maxTokens'>,
+): MethodFile {
   return {
     name: `auto-evol-${runId}`,
+    ...(evol
+      ? {
+          sampling: {
+            temperature: evol.temperature,
+            ...(evol.topP !== undefined ? { topP: evol.topP } : {}),
+            maxTokens: evol.maxTokens,
+          },
+        }
+      : {}),
     operations: [
       {
         name: `auto-evol-${runId}-step-${version.step}`,

@@ -3,18 +3,30 @@
  * what workflows carry: endpoints, models and the *names* of key variables, never a key.
  */
 import { z } from 'zod';
-import { LLM_ROLES, LlmEndpointSchema, SIM_BASE_URL, type LlmConfig, type LlmEndpoint, type LlmRole } from './schemas';
+import {
+  DEFAULT_QUALITY,
+  LLM_ROLES,
+  LlmEndpointSchema,
+  QualitySettingsSchema,
+  SIM_BASE_URL,
+  type LlmConfig,
+  type LlmEndpoint,
+  type LlmRole,
+  type QualitySettings,
+} from './schemas';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const DEFAULT_MODEL = 'gpt-4o-mini';
 export const SIM_MODEL = 'evolforge-sim';
 
-const ROLE_DEFAULTS: Record<LlmRole, Pick<LlmEndpoint, 'temperature' | 'maxTokens'>> = {
-  // The paper evolves at temperature 1; a little lower keeps rewrites on topic.
-  evolver: { temperature: 0.7, maxTokens: 1024 },
+/** Sampling per role, as WizardLM's released scripts call the model, unless the config says otherwise. */
+export const ROLE_DEFAULTS: Record<LlmRole, Pick<LlmEndpoint, 'temperature' | 'maxTokens' | 'topP'>> = {
+  // The evolver as the paper's script calls it: temperature 1, top_p 0.95, up to 2,048 tokens.
+  evolver: { temperature: 1, topP: 0.95, maxTokens: 2048 },
+  // Answers are the training targets: room for long ones, a little randomness.
   responder: { temperature: 0.7, maxTokens: 2048 },
-  // The judge answers one word: deterministic and short.
-  judge: { temperature: 0, maxTokens: 16 },
+  // The judge gives a verdict of one or two words (or a one-field JSON object): deterministic and short.
+  judge: { temperature: 0, maxTokens: 32 },
 };
 
 const EndpointOverrideSchema = LlmEndpointSchema.partial().strict();
@@ -33,6 +45,12 @@ export const ConfigFileSchema = z
       })
       .strict()
       .optional(),
+    /** Unusable answers are asked again at once this many times (default 2), then the round fails. */
+    unusableRetries: QualitySettingsSchema.shape.unusableRetries.optional(),
+    /** Gates switched off by name (`copies-prompt: false`); all are on by default. */
+    gates: QualitySettingsSchema.shape.gates.optional(),
+    /** Rule 4 on the evolver's whole answer, label included, as the paper does (default false). */
+    templateWordsOnRawAnswer: z.boolean().optional(),
   })
   .strict();
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
@@ -106,4 +124,24 @@ export function resolveLlmConfig(options: { env: Env; file?: ConfigFile; mode?: 
 function describeEndpoints(llm: LlmConfig): string {
   const parts = LLM_ROLES.map((role) => `${role}: ${llm[role].model} at ${llm[role].baseURL}`);
   return parts.join('; ');
+}
+
+/** One line per role: model and sampling, as `evol run` prints them before it starts. */
+export function describeSampling(llm: Partial<Record<string, LlmEndpoint>>): string[] {
+  return Object.entries(llm).flatMap(([role, e]) =>
+    e
+      ? [
+          `  ${role}: ${e.model}, temperature ${e.temperature}${e.topP !== undefined ? `, top_p ${e.topP}` : ''}, up to ${e.maxTokens} tokens`,
+        ]
+      : [],
+  );
+}
+
+/** The run's re-ask limit and gates: the config file's, over the defaults; a flag's limit over both. */
+export function resolveQuality(file: ConfigFile | undefined, unusableRetries?: number): QualitySettings {
+  return {
+    unusableRetries: unusableRetries ?? file?.unusableRetries ?? DEFAULT_QUALITY.unusableRetries,
+    gates: { ...file?.gates },
+    ...(file?.templateWordsOnRawAnswer ? { templateWordsOnRawAnswer: true } : {}),
+  };
 }

@@ -32,6 +32,10 @@ export interface DatasetRunConfig {
   retry?: { fromRound?: number; onlyFailed?: boolean };
   /** Retry policy of the LLM calls, when not the default. */
   llmRetry?: import('./schemas').LlmRetry;
+  /** Re-ask limit and gates (absent in runs created before them: the defaults). */
+  quality?: import('./schemas').QualitySettings;
+  /** Answer seeds that have none of their own, for the paper's final mix (absent in runs created before it: no). */
+  answerSeeds?: boolean;
 }
 
 /** What an instruction workflow tells its dataset workflow when it ends. */
@@ -42,6 +46,9 @@ export interface InstructionReport {
   rounds: Array<{ round: number; passed: boolean; rule?: string }>;
   usage: Usage;
   costUsd: number;
+  /** Unusable answers asked again, and LLM calls retried after transport faults (absent in older reports). */
+  reasks?: number;
+  retries?: number;
   /** For a failure: its type (e.g. LlmAuthenticationError) and message. */
   errorType?: string;
   error?: string;
@@ -61,6 +68,9 @@ export interface RunCounts {
   eliminationsByRule: Record<string, number>;
   usage: Usage;
   costUsd: number;
+  /** Unusable answers asked again, and LLM calls retried after transport faults (absent in runs from before). */
+  reasks?: number;
+  retries?: number;
 }
 
 /** Carried across continue-as-new. */
@@ -125,5 +135,7 @@ export function emptyCounts(rounds: number): RunCounts {
     eliminationsByRule: {},
     usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
     costUsd: 0,
+    reasks: 0,
+    retries: 0,
   };
 }

@@ -132,15 +132,82 @@ export function buildEqualityMessages(parent: string, evolved: string): ChatMess
   ];
 }
 
-/** Reads the judge's answer; null when it says neither. */
-export function parseEqualityAnswer(answer: string): 'equal' | 'not-equal' | null {
-  const text = answer.toUpperCase();
-  if (/\bNOT[\s_-]*EQUAL\b|\bUNEQUAL\b|\bDIFFERENT\b/.test(text)) return 'not-equal';
-  if (/\bEQUAL\b|\bSAME\b/.test(text)) return 'equal';
-  return null;
+export type EqualityAnswer = 'equal' | 'not-equal';
+
+/**
+ * The structured answer asked of the judge where the endpoint accepts a JSON schema (OpenAI, vLLM, llama.cpp,
+ * Ollama, LM Studio): one field whose value is one of the two verdicts.
+ */
+export const EQUALITY_VERDICT_SCHEMA = {
+  name: 'equality_verdict',
+  strict: true,
+  schema: {
+    type: 'object',
+    properties: { verdict: { type: 'string', enum: ['EQUAL', 'NOT EQUAL'] } },
+    required: ['verdict'],
+    additionalProperties: false,
+  },
+} as const;
+
+/** Verdict phrases, the negated ones before the words they contain ("NOT EQUAL" before "EQUAL"). */
+const VERDICT_PHRASES: ReadonlyArray<[RegExp, EqualityAnswer]> = [
+  [
+    /^NOT[\s_-]+(?:(?:ENTIRELY|EXACTLY|QUITE|REALLY|COMPLETELY|FULLY|STRICTLY|TRULY)[\s_-]+)?(?:THE[\s_-]+)?(?:EQUAL|SAME|IDENTICAL|EQUIVALENT)\b|^NOT_?EQUAL\b/,
+    'not-equal',
+  ],
+  [/^(?:NOT|NO)[\s_-]+DIFFERENT\b|^NO[\s_-]+DIFFERENCE\b|^DO(?:ES)?[\s_-]*(?:NOT|N'T)[\s_-]+DIFFER\b/, 'equal'],
+  [/^NOTEQUAL\b|^UNEQUAL\b|^DIFFERENT\b|^DIFFER(?:S)?\b|^DISTINCT\b/, 'not-equal'],
+  [/^MORE[\s_-]+(?:COMPLEX|DEMANDING|DIFFICULT|CHALLENGING|SPECIFIC|DETAILED|CONSTRAINED)\b|^HARDER\b/, 'not-equal'],
+  [/^EQUAL\b|^IDENTICAL\b|^EQUIVALENT\b|^(?:ARE|IS)[\s_-]+(?:THE[\s_-]+)?SAME\b/, 'equal'],
+];
+
+/** What may stand before a verdict given first: markup, quotes and a label such as "Answer:" or "Verdict -". */
+const LEADING_LABEL =
+  /^[\s"'`*_#>([]*(?:(?:FINAL[\s_-]+)?(?:ANSWER|VERDICT|RESULT|DECISION|JUDGE?MENT|OUTPUT|RESPONSE)[\s"'`*_]*[:=-]?)?[\s"'`*_([]*(?:THE[\s_-]+TASKS?[\s_-]+ARE[\s_-]+|THEY[\s_-]+ARE[\s_-]+)?/;
+
+function phraseAt(text: string): { answer: EqualityAnswer; length: number } | undefined {
+  for (const [pattern, answer] of VERDICT_PHRASES) {
+    const found = pattern.exec(text);
+    if (found) return { answer, length: found[0].length };
+  }
+  return undefined;
 }
 
-export function equalityVerdict(answer: 'equal' | 'not-equal'): Verdict {
+/** A verdict in a JSON object (`{"verdict": "NOT EQUAL"}`), if the answer holds one. */
+function jsonVerdict(answer: string): string | undefined {
+  const field = /"(?:verdict|answer|result|decision)"\s*:\s*"([^"]*)"/i.exec(answer);
+  if (field) return field[1];
+  const flag = /"(?:equal|is_equal|same)"\s*:\s*(true|false)/i.exec(answer);
+  if (flag) return flag[1].toLowerCase() === 'true' ? 'EQUAL' : 'NOT EQUAL';
+  return undefined;
+}
+
+/**
+ * Reads the judge's answer; null when it gives no verdict, or gives both without leading with one. Lenient, because
+ * small models answer in prose: a JSON verdict, a verdict first (after a label), or the verdict phrases anywhere in
+ * the text when they all agree ("They are not the same: the second adds a deadline" is NOT EQUAL).
+ */
+export function parseEqualityAnswer(answer: string): EqualityAnswer | null {
+  const fromJson = jsonVerdict(answer);
+  const text = (fromJson ?? answer).toUpperCase().replace(/[\u2018\u2019]/g, "'");
+  const lead = text.replace(LEADING_LABEL, '');
+  const first = phraseAt(lead);
+  // A verdict asked back ("EQUAL?") or the two options echoed ("EQUAL or NOT EQUAL") is no verdict given first.
+  if (first && /^\s*(?:[.!,;:)*_"'`\n]|$)/.test(lead.slice(first.length))) return first.answer;
+  if (first && /^\s+OR\s/.test(lead.slice(first.length))) return null;
+  const found = new Set<EqualityAnswer>();
+  for (let i = 0; i < text.length; i++) {
+    if (i > 0 && /[A-Z']/.test(text[i - 1])) continue; // phrases start at a word boundary
+    const here = phraseAt(text.slice(i));
+    if (here) {
+      found.add(here.answer);
+      i += here.length - 1; // "NOT EQUAL" is not read again as "EQUAL"
+    }
+  }
+  return found.size === 1 ? [...found][0] : null;
+}
+
+export function equalityVerdict(answer: EqualityAnswer): Verdict {
   return answer === 'equal'
     ? {
         passed: false,

@@ -17,7 +17,7 @@ export interface ExportOptions {
   format: ExportFormat;
   /** `all`: every passed round (the paper's mix); `final`: the last passed round of each seed. */
   rounds: ExportRounds;
-  /** Adds each seed with its source answer as a row of round 0. */
+  /** Adds each seed as a row of round 0, with its answer from the seed file or, failing that, from the run. */
   includeSeeds: boolean;
   shuffle: boolean;
   /** Seed of the shuffle. */
@@ -50,7 +50,7 @@ export interface ExportStats {
   records: number;
   /** Rows exported. */
   rows: number;
-  /** Seeds left out of --include-seeds because their source row has no answer. */
+  /** Seeds left out because neither the seed file nor the run has an answer for them. */
   seedsWithoutOutput: number;
   /** Records still running or failed: none of their rows is exported. */
   skippedIncomplete: number;
@@ -121,11 +121,13 @@ export function buildRows(
   };
 }
 
+/** The seed with its own answer from the file, else the one the run's responder gave. */
 function seedRowOf(lineage: Lineage, seed: SeedRecord | undefined): ExportRow | undefined {
-  if (seed?.output === undefined || seed.output.trim() === '') return undefined;
+  const output = seed?.output?.trim() ? seed.output : lineage.seedResponse;
+  if (output === undefined || output.trim() === '') return undefined;
   return {
     instruction: lineage.seed,
-    output: seed.output,
+    output,
     _evol: idsOf(lineage, 0, 'seed', null),
   };
 }

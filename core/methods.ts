@@ -18,7 +18,8 @@ export const CODE_GUIDANCE = {
   'code-reasoning-steps': 'Change the task so that solving it takes a few more steps of reasoning than it does now.',
   'code-erroneous-reference':
     'Add a short piece of code that contains a mistake and present it as a reference, so that a careless solver could be misled by it.',
-  'code-complexity': 'Demand a solution with a stricter bound on running time or on memory use.',
+  'code-complexity':
+    'Demand a solution with a stricter bound on running time or on memory use; this is a change to make only rarely, so prefer another way unless the task really invites it.',
 } as const;
 
 export type CodeOperationId = keyof typeof CODE_GUIDANCE;
@@ -73,6 +74,7 @@ function codeTemplate(guidance: string): string {
     'Below is a programming task. Rewrite it so that it becomes somewhat harder to solve while remaining a fair, well-defined task.',
     '',
     `${GUIDANCE_LEAD} ${guidance}`,
+    'This is one way to raise the difficulty, not the only one: another of the same size is fine if it suits the task better.',
     '',
     'Rules for the rewrite:',
     ...taggedInstruction([
@@ -96,24 +98,19 @@ function mathTemplate(lead: string, guidance: string): string {
   ].join('\n');
 }
 
-/** WizardCoder uses the complexity demand sparingly; a low weight does that without telling the model. */
-const CODE_WEIGHTS: Record<CodeOperationId, number> = {
-  'code-add-constraint': 1,
-  'code-rarer-requirement': 1,
-  'code-reasoning-steps': 1,
-  'code-erroneous-reference': 1,
-  'code-complexity': 0.25,
-};
-
+/** WizardCoder draws its five methods alike; the complexity demand's "rarely" is in its prompt, as in the paper. */
 function codeOperations(): Operation[] {
   return (Object.keys(CODE_GUIDANCE) as CodeOperationId[]).map((id) => ({
     id,
     kind: 'in-depth',
-    weight: CODE_WEIGHTS[id],
+    weight: 1,
     system: CODE_SYSTEM,
     template: codeTemplate(CODE_GUIDANCE[id]),
   }));
 }
+
+/** WizardMath's schedule: downward evolution in the first rounds, upward after (2 + 3 in its later versions). */
+export const MATH_DOWNWARD_ROUNDS = 2;
 
 function mathOperations(): Operation[] {
   const downward = (Object.keys(MATH_DOWNWARD_GUIDANCE) as MathDownwardOperationId[]).map((id): Operation => ({
@@ -122,6 +119,7 @@ function mathOperations(): Operation[] {
     weight: 1,
     system: MATH_SYSTEM,
     template: mathTemplate(EASIER_LEAD, MATH_DOWNWARD_GUIDANCE[id]),
+    rounds: { from: 1, to: MATH_DOWNWARD_ROUNDS },
   }));
   const upward = (Object.keys(MATH_UPWARD_GUIDANCE) as MathUpwardOperationId[]).map((id): Operation => ({
     id,
@@ -129,6 +127,7 @@ function mathOperations(): Operation[] {
     weight: 1,
     system: MATH_SYSTEM,
     template: mathTemplate(GUIDANCE_LEAD, MATH_UPWARD_GUIDANCE[id]),
+    rounds: { from: MATH_DOWNWARD_ROUNDS + 1 },
   }));
   return [...downward, ...upward];
 }

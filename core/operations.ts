@@ -18,7 +18,26 @@ export interface Operation {
   system: string;
   /** The user message; `{instruction}` marks where the instruction goes. */
   template: string;
+  /**
+   * The rounds this operation may be drawn in (1-based), when the method schedules its operations by round
+   * (WizardMath: easier first, then harder); every round when absent.
+   */
+  rounds?: RoundRange;
 }
+
+/** Rounds `from` to `to` (inclusive; `to` absent: every later round). */
+export interface RoundRange {
+  from: number;
+  to?: number;
+}
+
+export function inRounds(range: RoundRange | undefined, round: number): boolean {
+  return range === undefined || (round >= range.from && (range.to === undefined || round <= range.to));
+}
+
+/** Tags around a worked example in a template: a rewrite may imitate its shape, but not copy it. */
+export const EXAMPLE_OPEN = '<example>';
+export const EXAMPLE_CLOSE = '</example>';
 
 /** Tags around the instruction in our templates; also checked by elimination rule 4. */
 export const INSTRUCTION_OPEN = '<instruction>';
@@ -78,6 +97,40 @@ const IN_BREADTH_TEMPLATE = [
   INSTRUCTION_CLOSE,
 ].join('\n');
 
+/**
+ * Complicating input has a prompt of its own (as in the paper): the input is data written out in a stated format,
+ * which the word limit of the other in-depth rewrites would leave no room for; a worked example shows the change.
+ */
+function complicatingInputTemplate(guidance: string): string {
+  return [
+    'Rewrite the task below so that answering it means working with a piece of input data that you write into the task itself.',
+    '',
+    `${GUIDANCE_LEAD} ${guidance}`,
+    '',
+    'Rules for the rewrite:',
+    '- Pick one format for the data and say which it is in the task: a Markdown table, JSON, XML, CSV, an SQL table with a few rows, a code snippet, a formula, or a shell command with its output.',
+    '- Write the data out in full inside the task, in that format: short, but concrete enough to reason about.',
+    '- Keep what the original asks for and every part of it that is not plain prose; the sentences you add around the data stay brief.',
+    '- Write it as a standalone task: do not refer to the original, to this request, or to the tags around the task.',
+    '- Answer with the rewritten task alone, with no heading, label or comment.',
+    '',
+    'A worked example of this kind of change (it is not the task to rewrite):',
+    EXAMPLE_OPEN,
+    'Before: Which of our products sold best last month?',
+    'After: From the monthly sales figures below, find the product that brought in the most money and say how far ahead of the second one it was.',
+    '| product | units sold | price per unit (USD) |',
+    '|---|---|---|',
+    '| Kettle | 120 | 35 |',
+    '| Toaster | 95 | 48 |',
+    '| Blender | 60 | 70 |',
+    EXAMPLE_CLOSE,
+    '',
+    INSTRUCTION_OPEN,
+    INSTRUCTION_PLACEHOLDER,
+    INSTRUCTION_CLOSE,
+  ].join('\n');
+}
+
 /** The general method set of the paper: five in-depth operations plus in-breadth, equally likely. */
 export const GENERAL_OPERATIONS: readonly Operation[] = [
   ...(Object.keys(IN_DEPTH_GUIDANCE) as InDepthOperationId[]).map((id): Operation => ({
@@ -85,7 +138,10 @@ export const GENERAL_OPERATIONS: readonly Operation[] = [
     kind: 'in-depth',
     weight: 1,
     system: EVOLVER_SYSTEM,
-    template: inDepthTemplate(IN_DEPTH_GUIDANCE[id]),
+    template:
+      id === 'complicating-input'
+        ? complicatingInputTemplate(IN_DEPTH_GUIDANCE[id])
+        : inDepthTemplate(IN_DEPTH_GUIDANCE[id]),
   })),
   { id: 'in-breadth', kind: 'in-breadth', weight: 1, system: EVOLVER_SYSTEM, template: IN_BREADTH_TEMPLATE },
 ];

@@ -22,6 +22,13 @@ export const LlmEndpointSchema = z
     apiKeyEnv: z.string().min(1),
     /** Per-request timeout of the HTTP call, below the activity's start-to-close timeout. */
     requestTimeoutMs: z.number().int().positive(),
+    /** Nucleus sampling (`top_p`); the server's default when absent. */
+    topP: z.number().gt(0).max(1).optional(),
+    /**
+     * Ask for a JSON-schema answer where one is wanted (the judge's verdict). Default true: an endpoint that refuses
+     * `response_format` is asked again in plain text, and then always in plain text by that worker.
+     */
+    structuredOutput: z.boolean().optional(),
   })
   .strict();
 export type LlmEndpoint = z.infer<typeof LlmEndpointSchema>;
@@ -40,30 +47,48 @@ export type Usage = z.infer<typeof UsageSchema>;
 
 export { ZERO_USAGE, addUsage } from './usage';
 
-export const OperationSchema = z
+/** A role that gave no usable answer after every re-ask: the round fails with the role's own rule. */
+export const UNUSABLE_RULES = ['rewrite-unusable', 'response-unusable', 'judge-unusable'] as const;
+export type UnusableRule = (typeof UNUSABLE_RULES)[number];
+
+/**
+ * Why a round failed: one of the paper's four rules, one of our gates on the rewrite, a role that kept giving
+ * unusable answers, or (in histories from before the re-ask limit) `unparseable-rewrite`.
+ */
+export type RoundRule =
+  import('./elimination').EliminationRule | import('./gates').GateRule | UnusableRule | 'unparseable-rewrite';
+
+export type StepVerdict = { passed: true } | { passed: false; rule: RoundRule; evidence: string };
+
+/** Asked again at once, at most this many times, when an answer is unusable; the paper has no such case. */
+export const DEFAULT_UNUSABLE_RETRIES = 2;
+
+/** How a run treats what real models answer: the re-ask limit and the gates on each rewrite. */
+export const QualitySettingsSchema = z
   .object({
-    id: z.string().min(1),
-    kind: z.enum(['in-depth', 'in-breadth', 'downward', 'custom']),
-    weight: z.number().positive(),
-    system: z.string(),
-    template: z.string().min(1),
+    /** Unusable answers (no rewrite, no verdict, empty response, no method) are asked again this many times. */
+    unusableRetries: z.number().int().min(0).max(10).default(DEFAULT_UNUSABLE_RETRIES),
+    /** Gates switched off (`copies-prompt: false`); every gate is on by default. */
+    gates: z
+      .object({
+        'evolver-refused': z.boolean(),
+        'answered-not-rewritten': z.boolean(),
+        'copies-prompt': z.boolean(),
+        'lost-task': z.boolean(),
+      })
+      .partial()
+      .strict()
+      .default({}),
+    /**
+     * Rule 4 on the evolver's whole answer, as the paper does, rather than on the rewrite once a leading label
+     * ("#Rewritten Prompt#:") is stripped: the paper drops those rows, we keep them cleaned by default.
+     */
+    templateWordsOnRawAnswer: z.boolean().optional(),
   })
   .strict();
+export type QualitySettings = z.infer<typeof QualitySettingsSchema>;
 
-export const VerdictSchema = z.union([
-  z.object({ passed: z.literal(true) }),
-  z.object({
-    passed: z.literal(false),
-    rule: z.enum([
-      'no-information-gain',
-      'sorry-short',
-      'punctuation-stopwords',
-      'template-words',
-      'unparseable-rewrite',
-    ]),
-    evidence: z.string(),
-  }),
-]);
+export const DEFAULT_QUALITY: QualitySettings = { unusableRetries: DEFAULT_UNUSABLE_RETRIES, gates: {} };
 
 /** One round of one instruction's evolution. */
 export interface LineageStep {
@@ -73,8 +98,11 @@ export interface LineageStep {
   parent: string;
   instruction: string;
   response: string;
-  verdict: import('./elimination').Verdict | { passed: false; rule: 'unparseable-rewrite'; evidence: string };
+  verdict: StepVerdict;
   usage: Usage;
+  /** LLM answers that were unusable and asked again, and calls retried after a transport fault (absent before). */
+  reasks?: number;
+  retries?: number;
   /** US dollars by the run's price table (0 when the model has no price). */
   costUsd: number;
 }
@@ -91,6 +119,8 @@ export interface Lineage {
   steps: LineageStep[];
   /** The newest instruction that passed elimination (the seed if none did). */
   final: string;
+  /** The responder's answer to the seed, asked in dataset runs whose seed file gave none (the paper's final mix). */
+  seedResponse?: string;
   usage: Usage;
   costUsd: number;
 }
@@ -98,6 +128,8 @@ export interface Lineage {
 /** What a dataset run's instruction workflow reads from the run store before its first round. */
 export interface InstructionStart {
   text: string;
+  /** The seed file gave the seed an answer of its own. */
+  hasOutput?: boolean;
   /** The run's settings, when asked for. */
   run?: RunEvolutionSettings;
   /** The steps of an earlier failed attempt to go on from, when asked for. */
@@ -109,6 +141,10 @@ export interface RunEvolutionSettings {
   llm: LlmConfig;
   operations: import('./operations').Operation[];
   prices: Record<string, import('./pricing').ModelPrice>;
+  /** Absent in runs created before it: the defaults. */
+  quality?: QualitySettings;
+  /** Answer seeds that have no answer of their own, for the final mix (absent in runs created before it: no). */
+  answerSeeds?: boolean;
 }
 
 /** Input of the instructionEvolution workflow: small, no secrets. */
@@ -129,6 +165,8 @@ export interface InstructionEvolutionInput {
   operations?: import('./operations').Operation[];
   /** Prices of the models used, for the cost of each step. */
   prices?: Record<string, import('./pricing').ModelPrice>;
+  /** Re-ask limit and gates; the defaults when absent (a dataset run reads its own from the run store). */
+  quality?: QualitySettings;
   /** Write the finished lineage to the run store (dataset runs). */
   saveToStore?: boolean;
   /** The dataset workflow to report to when this one ends. */

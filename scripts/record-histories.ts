@@ -51,6 +51,8 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
     budget: {},
     prices: {},
     pageSize: 3,
+    answerSeeds: true,
+    quality: { unusableRetries: 2, gates: {} },
   };
   const texts = [
     'Explain tides.',
@@ -135,9 +137,11 @@ async function main(): Promise<void> {
     reuseExisting: false,
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
   });
-  // One judged-equal round and one rate-limited call, so the history holds an elimination and a retry.
+  // One unusable verdict, one judged-equal round and one rate-limited call, so the history holds a re-ask, an
+  // elimination and a retry.
   const sim = await startSimLlm({
     rules: [
+      { match: { kind: 'judge' }, content: 'Hard to say which is harder.', times: 1 },
       { match: { kind: 'judge' }, content: 'EQUAL', times: 1 },
       { match: { kind: 'respond' }, status: 429, headers: { 'retry-after': '1' }, times: 1 },
     ],

@@ -14,6 +14,7 @@ import {
   parseSampleLine,
 } from '../core/auto-evol';
 import type { ChatMessage } from '../core/messages';
+import { requestContent } from './request';
 import { INSTRUCTION_PLACEHOLDER } from '../core/messages';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN, RESPONDER_SYSTEM } from '../core/operations';
 import { prngFor } from '../core/prng';
@@ -37,10 +38,8 @@ const EXTRA_LINES = [
   'Do not let a single rewrite add more than about twenty words.',
 ];
 
-function userContent(messages: readonly ChatMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i].role === 'user') return messages[i].content;
-  return messages.length ? messages[messages.length - 1].content : '';
-}
+/** The request's own content (a re-ask is answered like its first ask). */
+const userContent = requestContent;
 
 function systemContent(messages: readonly ChatMessage[]): string | undefined {
   return messages.find((m) => m.role === 'system')?.content;

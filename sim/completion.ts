@@ -12,6 +12,8 @@ export interface ChatRequest {
   messages: ChatMessage[];
   stream: boolean;
   includeUsageInStream: boolean;
+  /** The enum values of a one-field JSON schema asked for in `response_format` (the judge's verdict), if any. */
+  jsonEnumField?: { name: string; values: string[] };
 }
 
 /** Text of a message content: a string, an array of content parts, or null (tool calls). */
@@ -54,12 +56,25 @@ export function parseChatRequest(body: unknown): ChatRequest | string {
   }
   const model = typeof fields.model === 'string' && fields.model.length > 0 ? fields.model : DEFAULT_SIM_MODEL;
   const streamOptions = fields.stream_options as { include_usage?: unknown } | undefined;
+  const jsonEnumField = enumFieldOf(fields.response_format);
   return {
     model,
     messages,
     stream: fields.stream === true,
     includeUsageInStream: streamOptions?.include_usage === true,
+    ...(jsonEnumField ? { jsonEnumField } : {}),
   };
+}
+
+/** `{type: 'json_schema', json_schema: {schema: {properties: {verdict: {enum: [...]}}}}}` gives verdict and its values. */
+function enumFieldOf(format: unknown): ChatRequest['jsonEnumField'] {
+  const spec = format as { type?: unknown; json_schema?: { schema?: { properties?: Record<string, unknown> } } };
+  if (spec?.type !== 'json_schema') return undefined;
+  const properties = Object.entries(spec.json_schema?.schema?.properties ?? {});
+  if (properties.length !== 1) return undefined;
+  const [name, property] = properties[0];
+  const values = (property as { enum?: unknown })?.enum;
+  return Array.isArray(values) && values.every((v) => typeof v === 'string') ? { name, values } : undefined;
 }
 
 /** sha256 hex of `JSON.stringify({ model, messages })` with messages as `{ role, content }`. */

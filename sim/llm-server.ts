@@ -58,6 +58,11 @@ function actionForRule(rule: SimRule): Action {
   return { type: 'answer', content: rule.content };
 }
 
+function structured(request: ChatRequest, text: string): string {
+  const field = request.jsonEnumField;
+  return field && field.values.includes(text) ? JSON.stringify({ [field.name]: text }) : text;
+}
+
 function emptyStats(): Omit<SimStats, 'inFlight'> {
   const byKind = Object.fromEntries(SIM_REQUEST_KINDS.map((kind) => [kind, 0])) as Record<SimRequestKind, number>;
   return { total: 0, byKind, byOutcome: { ok: 0, error: 0, fault: 0 }, faultsInjected: {} };
@@ -255,7 +260,8 @@ class SimulatedLlm implements SimLlm {
       return;
     }
 
-    const answer = () => recogniser.answer(request.messages);
+    // Asked for a JSON verdict, the simulated judge gives its usual answer in that shape (scripted content stays as is).
+    const answer = () => structured(request, recogniser.answer(request.messages));
     if (action.type === 'answer') return this.sendCompletion(res, key, request, action.content ?? answer(), headers);
     switch (action.fault) {
       case 'empty-content':

@@ -7,18 +7,13 @@ import { ChatMessage } from '../core/messages';
 import { CUSTOM_OPERATION_SYSTEM } from '../core/methods';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN, RESPONDER_SYSTEM } from '../core/operations';
 import { AUTO_EVOL_RECOGNISERS } from './auto-evol';
+import { requestContent } from './request';
+
+export { requestContent } from './request';
 import { answerEquality } from './judge';
 import { answerMutation, mutationOperation } from './mutate';
 import { answerRequest } from './respond';
 import { SimRecogniser, SimRequestKind } from './types';
-
-/** The content of the last user message, or of the last message of any role when there is none. */
-export function lastUserContent(messages: readonly ChatMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    if (messages[i].role === 'user') return messages[i].content;
-  }
-  return messages.length > 0 ? messages[messages.length - 1].content : '';
-}
 
 function systemContent(messages: readonly ChatMessage[]): string | undefined {
   return messages.find((m) => m.role === 'system')?.content;
@@ -26,21 +21,21 @@ function systemContent(messages: readonly ChatMessage[]): string | undefined {
 
 export const JUDGE_RECOGNISER: SimRecogniser = {
   kind: 'judge',
-  test: (messages) => lastUserContent(messages).includes(EQUALITY_LEAD),
-  answer: (messages) => answerEquality(lastUserContent(messages)),
+  test: (messages) => requestContent(messages).includes(EQUALITY_LEAD),
+  answer: (messages) => answerEquality(requestContent(messages)),
 };
 
 export const MUTATE_RECOGNISER: SimRecogniser = {
   kind: 'mutate',
-  test: (messages) => mutationOperation(lastUserContent(messages)) !== undefined,
-  operation: (messages) => mutationOperation(lastUserContent(messages)),
-  answer: (messages) => answerMutation(lastUserContent(messages)),
+  test: (messages) => mutationOperation(requestContent(messages)) !== undefined,
+  operation: (messages) => mutationOperation(requestContent(messages)),
+  answer: (messages) => answerMutation(requestContent(messages)),
 };
 
 export const RESPOND_RECOGNISER: SimRecogniser = {
   kind: 'respond',
   test: (messages) => systemContent(messages) === RESPONDER_SYSTEM,
-  answer: (messages) => answerRequest(lastUserContent(messages)),
+  answer: (messages) => answerRequest(requestContent(messages)),
 };
 
 function hasInstructionTags(content: string): boolean {
@@ -56,15 +51,15 @@ function hasInstructionTags(content: string): boolean {
 export const CUSTOM_MUTATE_RECOGNISER: SimRecogniser = {
   kind: 'mutate',
   test: (messages) =>
-    hasInstructionTags(lastUserContent(messages)) || systemContent(messages) === CUSTOM_OPERATION_SYSTEM,
-  answer: (messages) => answerMutation(lastUserContent(messages)),
+    hasInstructionTags(requestContent(messages)) || systemContent(messages) === CUSTOM_OPERATION_SYSTEM,
+  answer: (messages) => answerMutation(requestContent(messages)),
 };
 
 /** Anything else is answered like a responder request. */
 export const FALLBACK_RECOGNISER: SimRecogniser = {
   kind: 'other',
   test: () => true,
-  answer: (messages) => answerRequest(lastUserContent(messages)),
+  answer: (messages) => answerRequest(requestContent(messages)),
 };
 
 export const DEFAULT_RECOGNISERS: readonly SimRecogniser[] = [

@@ -5,6 +5,7 @@ import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { startInstructionEvolution } from '../client/api';
 import { createAutoRun, ensureAutoWorkflow, failureRateChart, formatStep, latestLearning } from '../client/auto';
 import {
+  DEFAULT_FAILURE_PATTERNS,
   detectFailure,
   E0_LABELS,
   EVOL_METHOD_SYSTEM,
@@ -84,7 +85,13 @@ describe('Auto Evol-Instruct, the pure parts', () => {
     ['"Thank you for the details! Which figures do you mean?"', 'stagnant-complexity'],
     ['Sure, what should the essay be about?', 'insufficient-qualification'],
     ['To answer this, please provide the table you mention.', 'loss-of-key-information'],
-    ['**Certainly!** Which language would you like?', 'insufficient-qualification'],
+    ['What kind of essay do you have in mind?', 'insufficient-qualification'],
+    ['Is there anything else you would like me to add?', 'insufficient-qualification'],
+    ["I'm sorry, which figures do you mean?", 'insufficient-qualification'],
+    ['As an AI assistant, may I ask which region you mean?', 'insufficient-qualification'],
+    ['That is correct. Shall I go on?', 'stagnant-complexity'],
+    ['I understand. Which part should I start with?', 'stagnant-complexity'],
+    ['Great, which format would you like?', 'stagnant-complexity'],
     ['Computing that exactly is not possible without the rates.', 'infeasible'],
   ])('F(r) fails %j as %s', (response, rule) => {
     expect(detectFailure(response)).toMatchObject({ passed: false, rule });
@@ -94,8 +101,23 @@ describe('Auto Evol-Instruct, the pure parts', () => {
     'Understood. Tides are caused by the Moon and the Sun.',
     'Surely the answer is 42?',
     'Sure. Tides rise twice a day because the Earth turns under two bulges of water.',
+    // Openers the authors' code does not check: failure rates stay comparable with the paper's.
+    '**Certainly!** Which language would you like?',
+    'Got it. Which figures do you mean?',
   ])('F(r) passes %j', (response) => {
     expect(detectFailure(response)).toEqual({ passed: true });
+  });
+
+  test("the paper's detector is F(r) alone, one setting away; by default rules 4, 2 and 3 judge as well", () => {
+    const leaky = 'Final rewrite: explain tides.';
+    const answer = 'A long enough answer about tides.';
+    expect(judgeEvolution(leaky, answer, DEFAULT_FAILURE_PATTERNS, 'paper')).toEqual({ passed: true });
+    expect(judgeEvolution(leaky, answer)).toMatchObject({ passed: false, rule: 'template-words' });
+    expect(
+      judgeEvolution('Explain tides.', 'Understood. Which tides?', DEFAULT_FAILURE_PATTERNS, 'paper'),
+    ).toMatchObject({
+      rule: 'stagnant-complexity',
+    });
   });
 
   test('F(r) takes its patterns as data, and elimination rules 2-4 still apply', () => {
@@ -167,8 +189,9 @@ const sloppy = (method: string) => withLine(method, SLOPPY_LINE);
 const cosmetic = (method: string, note: string) => withLine(method, `Keep the wording plain (${note}).`);
 const fenced = (method: string) => `Here is the improved method.\n\n\`\`\`\n${method}\n\`\`\``;
 
+/** The request's own user message: a re-ask (the answer and one more user line) is answered like its first ask. */
 function userOf(messages: Array<{ role: string; content: string }>): string {
-  return [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  return messages.find((m) => m.role === 'user')?.content ?? '';
 }
 
 type OptimizerScript = (request: { step: number; sample: number; method: string }) => string;
@@ -268,7 +291,7 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
             ? guarded(method)
             : sloppy(method),
       );
-    const { runId, handle } = await startLearning('better', { steps: 4, candidates: 2, patience: 2 });
+    const { runId, handle } = await startLearning('better', { steps: 2, candidates: 2 });
     const result = (await handle.result()) as AutoProgress;
 
     expect(result.status).toBe('completed');
@@ -285,7 +308,7 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
     expect(result.method).toContain('Keep the wording plain (a).');
     expect(result.methodStep).toBe(2);
     expect(result.stepsDone).toBe(2);
-    expect(result.stopReason).toMatch(/no evolution of the dev set fails/);
+    expect(result.stopReason).toBe('the step budget of 2 steps is used up');
 
     const versions = latestLearning(await store.methodVersions(runId));
     expect(versions.map((v) => [v.step, v.origin, v.failureRate, v.sample])).toEqual([
@@ -324,9 +347,9 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
     }
   });
 
-  test('when every candidate is worse the current method stays, and learning stops before the step budget', async () => {
+  test('when every candidate is worse the current method stays, and with a patience learning stops early', async () => {
     script = ({ sample, method }) => fenced(sample === 1 ? sloppy(method) : sloppy(cosmetic(method, 'b')));
-    const { runId, handle } = await startLearning('worse', { steps: 3, candidates: 2 });
+    const { runId, handle } = await startLearning('worse', { steps: 3, candidates: 2, patience: 1 });
     const result = (await handle.result()) as AutoProgress;
 
     expect(result.method).toBe(INITIAL_METHOD);
@@ -340,6 +363,32 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
       [0, 'initial', true],
       [1, 'kept', true],
     ]);
+  });
+
+  test('an initial method that fails nothing on the dev set still runs every optimization step', async () => {
+    script = ({ step, sample, method }) => fenced(cosmetic(method, `${step}.${sample}`));
+    const { handle } = await startLearning('flawless', {
+      steps: 2,
+      candidates: 2,
+      initialMethod: guarded(INITIAL_METHOD),
+    });
+    const result = (await handle.result()) as AutoProgress;
+    expect(result.baseline).toEqual({ failureRate: 0, failures: 0 });
+    expect(result.stepsDone).toBe(2);
+    expect(result.steps).toHaveLength(2);
+    expect(result.stopReason).toBe('the step budget of 2 steps is used up');
+  });
+
+  test('from step 2 the current method is rated again on the dev set before a candidate is compared with it', async () => {
+    script = ({ step, sample, method }) => fenced(cosmetic(method, `${step}.${sample}`));
+    const { handle } = await startLearning('rescore', { steps: 2, candidates: 1 });
+    await handle.result();
+    const history = await handle.fetchHistory();
+    const summaries = (history.events ?? [])
+      .map((e) => (e.userMetadata?.summary?.data ? Buffer.from(e.userMetadata.summary.data).toString('utf8') : ''))
+      .filter((s) => s.includes('current method · evolve'));
+    expect(summaries.filter((s) => s.includes('step 1 ·'))).toHaveLength(0);
+    expect(summaries.filter((s) => s.includes('step 2 ·'))).toHaveLength(DEV_TEXTS.length);
   });
 
   test('malformed optimizer methods are failed candidates with their reasons, and the run completes', async () => {
@@ -364,6 +413,8 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
       expect.stringMatching(/characters, more than the limit of 6000/),
       expect.stringMatching(/never closed/),
     ]);
+    // Each unusable method was asked for again, twice, at once, before its candidate failed.
+    expect(failures.every((f) => f?.includes('in 3 asks'))).toBe(true);
     expect(result.steps[0].candidates.every((c) => c.failureRate === undefined)).toBe(true);
     expect(formatStep(result.steps[0])).toContain('no usable candidate');
   });

@@ -131,6 +131,52 @@ describe('the evol command line', () => {
     expect(cancelled.code).toBe(0);
   });
 
+  test.each([
+    [
+      'WizardLM test-set rows',
+      'wizardlm-testset.jsonl',
+      ['--instruction-field', 'Instruction', '--id-field', 'idx'],
+      10,
+    ],
+    ['GSM8K question rows', 'gsm8k.jsonl', [], 3],
+  ])('evol run accepts %s, and the same rows as CSV and Parquet', async (_name, fixture, flags, count) => {
+    const source = path.resolve(__dirname, 'fixtures', 'input', fixture);
+    const rows = fs
+      .readFileSync(source, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string | number>);
+    const columns = Object.keys(rows[0]);
+    const csv = write(
+      `${fixture}.csv`,
+      [
+        columns.join(','),
+        ...rows.map((r) => columns.map((c) => `"${String(r[c]).replace(/"/g, '""')}"`).join(',')),
+      ].join('\n'),
+    );
+    const parquet = path.join(dir, `${fixture}.parquet`);
+    const data = columns.map((name) => ({ name, data: rows.map((r) => String(r[name])), type: 'STRING' }));
+    await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import { parquetWriteFile } from 'hyparquet-writer'; parquetWriteFile({ filename: process.argv[2], columnData: JSON.parse(process.argv[1]) });",
+        JSON.stringify(data),
+        parquet,
+      ],
+      { cwd: path.resolve(__dirname, '..') },
+    );
+    for (const input of [source, csv, parquet]) {
+      const runId = `formats-${Date.now().toString(36)}-${path.extname(input).slice(1)}`;
+      const result = await evol(['run', '--input', input, ...flags, '--run-id', runId, '--detach', '--llm', 'sim']);
+      expect([input, result.code, result.stderr]).toEqual([input, 0, expect.stringContaining(`${count} seeds from`)]);
+      expect(result.stderr).toContain(`(${count} rows, 0 invalid)`);
+      noStackTrace(result.stderr);
+      await evol(['cancel', runId]);
+    }
+  });
+
   test('an unusable run id is refused with what to use instead', async () => {
     const result = await evol(['run', '--input', 'x.jsonl', '--run-id', 'no spaces/allowed']);
     expect(result.code).toBe(2);

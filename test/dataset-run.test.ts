@@ -112,6 +112,54 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     },
   );
 
+  test("the paper's final mix: seeds without an answer are answered once in the run, and the export holds seeds and rounds", async () => {
+    const id = runId('mix');
+    const seeds = seedsFromTexts(sampleTexts(6, 'mix'));
+    // Two seeds come with their own answer: those are not asked again.
+    seeds[0].output = 'The file already answers this one.';
+    seeds[3].output = 'And this one.';
+    sim.resetRequests();
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId: id,
+      seeds,
+      llm: llmAt(sim.url),
+      config: { rounds: 2, answerSeeds: true },
+    });
+    const final = (await handle.result()) as RunProgress;
+    expect(final.counts).toMatchObject({ done: 6, completed: 6 });
+    const records = await collect(store.records(id));
+    for (const record of records) {
+      const own = seeds.find((s) => s.id === record.instructionId)!.output;
+      if (own) expect(record.seedResponse).toBeUndefined();
+      else expect(record.seedResponse?.length).toBeGreaterThan(0);
+    }
+    // Asked once each: every responder request is a round's response, or one of the four seeds' answers.
+    const answeredRounds = records.flatMap((r) => r.steps).filter((s) => s.response !== '').length;
+    expect(sim.requests().filter((r) => r.kind === 'respond')).toHaveLength(answeredRounds + 4);
+    const out = path.join(storeDir, `${id}.json`);
+    const exported = await exportRun(store, id, {
+      format: 'alpaca',
+      rounds: 'all',
+      includeSeeds: true,
+      shuffle: true,
+      seed: 1,
+      out,
+    });
+    expect(exported.stats.seedsWithoutOutput).toBe(0);
+    const rows = JSON.parse(fs.readFileSync(out, 'utf8')) as Array<{ output: string; _evol: { round: number } }>;
+    const seedRows = rows.filter((r) => r._evol.round === 0);
+    expect(seedRows).toHaveLength(6);
+    expect(seedRows.map((r) => r.output)).toEqual(expect.arrayContaining(['The file already answers this one.']));
+    const passed = records.flatMap((r) => r.steps).filter((s) => s.verdict.passed).length;
+    expect(rows).toHaveLength(6 + passed);
+    // Shuffled: not in seed and round order.
+    const ordered = [...rows].sort((a, b) => JSON.stringify(a._evol).localeCompare(JSON.stringify(b._evol)));
+    expect(rows).not.toEqual(ordered);
+  });
+
   test('while paused no LLM call is made; after resume the run finishes with one record per seed', async () => {
     const id = runId('pause');
     const seeds = seedsFromTexts(sampleTexts(30, 'pause'));

@@ -222,6 +222,19 @@ describe('building export rows from lineages', () => {
     expect(stats.skippedIncomplete).toBe(1);
   });
 
+  test("a seed without an answer in its file takes the run's own answer, and the file's answer wins over the run's", () => {
+    const answered = LINEAGES.map((l) => ({ ...l, seedResponse: `the run's answer to ${l.instructionId}` }));
+    const { rows, stats } = buildRows(answered, SEED_MAP, options({ includeSeeds: true }));
+    const seedRows = rows.filter((r) => r._evol.round === 0);
+    expect(stats.seedsWithoutOutput).toBe(0);
+    expect(seedRows.map((r) => [r._evol.seedId, r.output])).toEqual([
+      ['seed_task_2', 'Use sorted(list).'],
+      ['seed_task_3', SEED_MAP.get('seed_task_3')?.output ?? "the run's answer to seed_task_3"],
+      ['seed_task_10', SEED_MAP.get('seed_task_10')?.output ?? "the run's answer to seed_task_10"],
+    ]);
+    expect(seedRows.some((r) => r.output.startsWith("the run's answer"))).toBe(true);
+  });
+
   test('--rounds final with --include-seeds keeps a seed whose rounds were all eliminated', () => {
     const { rows } = buildRows(LINEAGES, SEED_MAP, options({ rounds: 'final', includeSeeds: true }));
     expect(rowIds(rows)).toEqual(['seed_task_2#0', 'seed_task_2#3', 'seed_task_3#0', 'seed_task_10#2']);

@@ -88,7 +88,7 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
     expect(results.some((r) => r.includes('no-information-gain'))).toBe(true);
   });
 
-  test('a deterministic rule eliminates without asking the judge', async () => {
+  test('a response that fails rule 2 eliminates the round, whatever the judge said at the same time', async () => {
     const seed = 'Name a famous bridge UNIQUE-SORRY.';
     sim.addRule({
       match: { kind: 'respond', contains: 'UNIQUE-SORRY' },
@@ -98,8 +98,126 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
     sim.resetRequests();
     const lineage = await (await start(seed, { rounds: 1 })).result();
     expect(lineage.steps[0].verdict).toMatchObject({ passed: false, rule: 'sorry-short' });
-    expect(sim.requests().filter((r) => r.kind === 'judge')).toHaveLength(0);
+    // Response and verdict are asked at the same time: two round trips per round, one judge call wasted here.
+    expect(sim.requests().filter((r) => r.kind === 'judge')).toHaveLength(1);
     expect(lineage.final).toBe(seed);
+  });
+
+  test('a rewrite that fails a gate is answered by nobody: no response, no verdict asked', async () => {
+    const seed = 'Describe the rules of chess UNIQUE-REFUSE.';
+    sim.addRule({
+      match: { kind: 'mutate', contains: 'UNIQUE-REFUSE' },
+      content: "I'm sorry, but I can't help with that request.",
+      times: 1,
+    });
+    sim.resetRequests();
+    const lineage = await (await start(seed, { rounds: 1 })).result();
+    expect(lineage.steps[0].verdict).toMatchObject({ passed: false, rule: 'evolver-refused' });
+    expect(lineage.steps[0].verdict.passed === false && lineage.steps[0].verdict.evidence).toContain("I'm sorry");
+    expect(sim.requests().map((r) => r.kind)).toEqual(['mutate']);
+    expect(lineage.final).toBe(seed);
+  });
+
+  test('a judge that answers in prose is asked again at once, twice at most, then the round fails as judge-unusable', async () => {
+    const seed = 'Plan a three-day trip to Kyoto UNIQUE-PROSE.';
+    const prose = 'The first task is designed to be a complex one, and the second task requires more thought.';
+    sim.addRule({ match: { kind: 'judge', contains: 'UNIQUE-PROSE' }, content: prose });
+    sim.resetRequests();
+    const handle = await start(seed, { rounds: 1 });
+    const lineage = await handle.result();
+    const step = lineage.steps[0];
+    expect(step.verdict).toMatchObject({ passed: false, rule: 'judge-unusable' });
+    expect(step.verdict.passed === false && step.verdict.evidence).toContain('in 3 asks');
+    expect(step.verdict.passed === false && step.verdict.evidence).toContain('The first task is designed');
+    expect(step.reasks).toBe(2);
+    const judged = sim.requests().filter((r) => r.kind === 'judge');
+    expect(judged).toHaveLength(3);
+    // The second and third asks show the model its answer and say what to send instead.
+    expect(judged[1].messages?.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+    expect(judged[1].messages?.[2].content).toBe(prose);
+    // Asked at once: every activity ran on its first attempt, none waited for a retry backoff.
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).flatMap((e) => e.activityTaskStartedEventAttributes?.attempt ?? []);
+    expect(attempts.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(attempts)).toEqual(new Set([1]));
+    expect(lineage.final).toBe(seed);
+  });
+
+  test('an unusable answer that becomes usable when asked again counts once as re-asked', async () => {
+    const seed = 'Explain compound interest UNIQUE-ONCE.';
+    sim.addRule({ match: { kind: 'judge', contains: 'UNIQUE-ONCE' }, content: 'Hmm, let me think.', times: 1 });
+    sim.addRule({ match: { kind: 'judge', contains: 'UNIQUE-ONCE' }, content: 'NOT EQUAL', times: 1 });
+    sim.addRule({ match: { kind: 'respond', contains: 'UNIQUE-ONCE' }, content: LONG_ANSWER });
+    const lineage = await (await start(seed, { rounds: 1 })).result();
+    expect(lineage.steps[0].verdict).toEqual({ passed: true });
+    expect(lineage.steps[0].reasks).toBe(1);
+  });
+
+  test('an evolver that keeps answering nothing fails the round as rewrite-unusable after the re-ask limit', async () => {
+    const seed = 'Write a limerick about a cat UNIQUE-EMPTY.';
+    sim.addRule({ match: { kind: 'mutate', contains: 'UNIQUE-EMPTY' }, fault: 'empty-content' });
+    sim.resetRequests();
+    const handle = await startInstructionEvolution(client, taskQueue, {
+      runId: `t${Date.now().toString(36)}empty`,
+      instructionId: 'empty',
+      instruction: seed,
+      rounds: 1,
+      seed: 1,
+      llm: llmAt(sim.url),
+      quality: { unusableRetries: 1, gates: {} },
+    });
+    const lineage = await handle.result();
+    expect(lineage.steps[0].verdict).toMatchObject({ passed: false, rule: 'rewrite-unusable' });
+    expect(lineage.steps[0].verdict.passed === false && lineage.steps[0].verdict.evidence).toContain('in 2 asks');
+    expect(sim.requests().map((r) => r.kind)).toEqual(['mutate', 'mutate']);
+  });
+
+  test('a gate switched off lets its rewrite through', async () => {
+    const seed = 'Summarise a news article UNIQUE-GATEOFF.';
+    const copy = 'Rewrite the task below into a version that is somewhat harder for a capable assistant.';
+    sim.addRule({ match: { kind: 'mutate', contains: 'UNIQUE-GATEOFF' }, content: copy });
+    sim.addRule({ match: { kind: 'respond', contains: 'UNIQUE-GATEOFF' }, content: LONG_ANSWER });
+    const run = async (gates: Record<string, boolean>) =>
+      (
+        await startInstructionEvolution(client, taskQueue, {
+          runId: `t${Date.now().toString(36)}g${Object.keys(gates).length}`,
+          instructionId: `gate-${Object.keys(gates).length}`,
+          instruction: seed,
+          rounds: 1,
+          seed: 1,
+          llm: llmAt(sim.url),
+          quality: { unusableRetries: 2, gates },
+        })
+      ).result();
+    expect((await run({})).steps[0].verdict).toMatchObject({ passed: false, rule: 'copies-prompt' });
+    expect((await run({ 'copies-prompt': false })).steps[0].verdict).toEqual({ passed: true });
+  });
+
+  test("rule 4 after a leading label is stripped keeps the cleaned rewrite; the paper's way, on the whole answer, drops it", async () => {
+    const seed = 'Explain how tides work UNIQUE-LABEL.';
+    sim.addRule({
+      match: { kind: 'mutate', contains: 'UNIQUE-LABEL' },
+      content:
+        '#Rewritten Prompt#: Explain how tides work UNIQUE-LABEL, naming the role of the Sun as well as the Moon.',
+    });
+    sim.addRule({ match: { kind: 'respond', contains: 'UNIQUE-LABEL' }, content: LONG_ANSWER });
+    sim.addRule({ match: { kind: 'judge', contains: 'UNIQUE-LABEL' }, content: 'NOT EQUAL' });
+    const run = async (templateWordsOnRawAnswer: boolean) =>
+      (
+        await startInstructionEvolution(client, taskQueue, {
+          runId: `t${Date.now().toString(36)}r${Number(templateWordsOnRawAnswer)}`,
+          instructionId: `label-${Number(templateWordsOnRawAnswer)}`,
+          instruction: seed,
+          rounds: 1,
+          seed: 1,
+          llm: llmAt(sim.url),
+          quality: { unusableRetries: 2, gates: {}, templateWordsOnRawAnswer },
+        })
+      ).result();
+    const ours = await run(false);
+    expect(ours.steps[0].verdict).toEqual({ passed: true });
+    expect(ours.steps[0].instruction).toMatch(/^Explain how tides work/);
+    expect((await run(true)).steps[0].verdict).toMatchObject({ passed: false, rule: 'template-words' });
   });
 
   test('a 429 with Retry-After is retried by Temporal and the evolution succeeds', async () => {

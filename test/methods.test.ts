@@ -17,7 +17,11 @@ import {
   INSTRUCTION_OPEN,
   type Operation,
 } from '../core/operations';
-import { planOperations } from '../core/plan';
+import { planOperations, unscheduledRound } from '../core/plan';
+import { resolveLlmConfig } from '../core/config';
+import { methodFile } from '../core/auto-evol';
+import { withMethodSampling } from '../client/run';
+import { pickWeighted, prngFor } from '../core/prng';
 import { parseRewrite } from '../core/rewrite';
 import type { Lineage } from '../core/schemas';
 import { classifyRequest, DEFAULT_RECOGNISERS, startSimLlm, type SimLlm } from '../sim/llm-server';
@@ -71,7 +75,7 @@ describe('the built-in method sets', () => {
     expect([...METHOD_NAMES]).toEqual(['general', 'code', 'math']);
   });
 
-  test('code has the five WizardCoder operations, the complexity demand drawn less often', () => {
+  test('code has the five WizardCoder operations, drawn alike, the complexity demand marked rare in its prompt', () => {
     expect(ids(METHOD_SETS.code)).toEqual([
       'code-add-constraint',
       'code-rarer-requirement',
@@ -86,18 +90,45 @@ describe('the built-in method sets', () => {
       'code-rarer-requirement': 1,
       'code-reasoning-steps': 1,
       'code-erroneous-reference': 1,
-      'code-complexity': 0.25,
+      'code-complexity': 1,
     });
+    const complexity = METHOD_SETS.code.find((op) => op.id === 'code-complexity')!;
+    expect(complexity.template).toMatch(/only rarely/);
+    // As in WizardCoder's prompt, the listed way is one of several, not the only one allowed.
+    for (const op of METHOD_SETS.code) expect(op.template).toMatch(/not the only one/);
   });
 
-  test('math has two downward and three upward operations, equally likely', () => {
-    expect(METHOD_SETS.math.map((op) => [op.id, op.kind, op.weight])).toEqual([
-      ['math-easier', 'downward', 1],
-      ['math-easier-new-topic', 'downward', 1],
-      ['math-add-constraints', 'in-depth', 1],
-      ['math-concretize', 'in-depth', 1],
-      ['math-reasoning-steps', 'in-depth', 1],
+  test('math evolves downward in rounds 1-2 and upward after, as WizardMath schedules it', () => {
+    expect(METHOD_SETS.math.map((op) => [op.id, op.kind, op.weight, op.rounds])).toEqual([
+      ['math-easier', 'downward', 1, { from: 1, to: 2 }],
+      ['math-easier-new-topic', 'downward', 1, { from: 1, to: 2 }],
+      ['math-add-constraints', 'in-depth', 1, { from: 3 }],
+      ['math-concretize', 'in-depth', 1, { from: 3 }],
+      ['math-reasoning-steps', 'in-depth', 1, { from: 3 }],
     ]);
+    for (let id = 0; id < 50; id++) {
+      const plan = planOperations(METHOD_SETS.math, 0, `seed-${id}`, 5).map((op) => op.kind);
+      expect(plan).toEqual(['downward', 'downward', 'in-depth', 'in-depth', 'in-depth']);
+    }
+  });
+
+  test('a method without a schedule draws the same plans as before schedules existed', () => {
+    // The first release drew once per round, weighted, from the whole set: running workflows replay that plan.
+    for (const name of METHOD_NAMES.filter((n) => n !== 'math')) {
+      const operations = METHOD_SETS[name];
+      const random = prngFor(7, 'abc');
+      const firstRelease = Array.from(
+        { length: 6 },
+        () =>
+          operations[
+            pickWeighted(
+              operations.map((op) => op.weight),
+              random,
+            )
+          ].id,
+      );
+      expect(planOperations(operations, 7, 'abc', 6).map((op) => op.id)).toEqual(firstRelease);
+    }
   });
 
   test.each(METHOD_NAMES.flatMap((name) => METHOD_SETS[name].map((op) => [name, op.id, op] as const)))(
@@ -334,13 +365,19 @@ describe('method files', () => {
       'an unknown field',
       'typo.json',
       { operations: [{ name: 'A', template: '{instruction}', wieght: 2 }] },
-      /typo\.json:6: operation 1 \("A"\): unknown field "wieght" \(known fields: id, name, template, weight, system\)/,
+      /typo\.json:6: operation 1 \("A"\): unknown field "wieght" \(known fields: id, name, template, weight, system, rounds\)/,
     ],
     [
       'an unknown top-level field',
       'top-typo.json',
       { name: 'm', operations: [{ name: 'A', template: '{instruction}' }], rounds: 3 },
       /top-typo\.json:9: unknown field "rounds"/,
+    ],
+    [
+      'a round range that is backwards',
+      'backwards.json',
+      { operations: [{ name: 'A', template: '{instruction}', rounds: '3-1' }] },
+      /backwards\.json:\d+: operation 1 \("A"\), field "rounds": must be a round or a range of rounds/,
     ],
     [
       'a zero weight',
@@ -476,15 +513,15 @@ describe('method sets end to end on a real dev server and worker', () => {
     return handle.result();
   }
 
-  function expectCompletedFromSet(lineage: Lineage, operations: readonly Operation[]): void {
+  function expectCompletedFromSet(lineage: Lineage, operations: readonly Operation[], rounds = ROUNDS): void {
     expect(lineage.status).toBe('completed');
-    expect(lineage.steps.map((s) => s.round)).toEqual([1, 2, 3]);
+    expect(lineage.steps).toHaveLength(rounds);
     for (const step of lineage.steps) {
       expect(ids(operations)).toContain(step.operation);
       expect(step.instruction.length).toBeGreaterThan(0);
       expect(step.response.length).toBeGreaterThan(0);
     }
-    expect(new Set(lineage.steps.map((s) => s.operation)).size).toBe(ROUNDS);
+    expect(new Set(lineage.steps.map((s) => s.operation)).size).toBe(rounds);
   }
 
   /** What each domain's rounds must look like beyond using the set's operations. */
@@ -528,11 +565,79 @@ describe('method sets end to end on a real dev server and worker', () => {
     );
     const method = await resolveMethod('house.yaml', dir);
     const lineage = await evolve(method.operations, DOMAIN_SEEDS.general, 'method-custom');
-    expectCompletedFromSet(lineage, method.operations);
+    // The template without tags is echoed by the simulated evolver ("Add who the answer is for to this task: ..."):
+    // the copies-prompt gate eliminates that round, before any response is asked for.
+    const echoed = lineage.steps.filter((s) => s.instruction.startsWith('Add who the answer is for'));
+    expect(echoed.length).toBeGreaterThan(0);
+    for (const step of echoed) expect(step.verdict).toMatchObject({ passed: false, rule: 'copies-prompt' });
+    expectCompletedFromSet(
+      { ...lineage, steps: lineage.steps.filter((s) => !echoed.includes(s)) },
+      method.operations,
+      3 - echoed.length,
+    );
     const records = sim.requests();
     expect(records.filter((r) => r.kind === 'other')).toEqual([]);
     const mutations = records.filter((r) => r.kind === 'mutate');
     expect(mutations).toHaveLength(ROUNDS);
     expect(mutations.every((r) => r.operation === undefined)).toBe(true);
+  });
+});
+
+describe('method files that schedule operations and carry their sampling', () => {
+  let dir: string;
+  beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-schedule-'))));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('operations with "rounds" are drawn only in those rounds', async () => {
+    fs.writeFileSync(
+      path.join(dir, 'ladder.yaml'),
+      [
+        'name: ladder',
+        'sampling: { temperature: 0, maxTokens: 2048 }',
+        'operations:',
+        '  - name: easier',
+        '    template: "Make it easier:\\n{instruction}"',
+        '    rounds: 1-2',
+        '  - name: harder',
+        '    template: "Make it harder:\\n{instruction}"',
+        '    rounds: 3-',
+        '  - name: once',
+        '    template: "Reword it:\\n{instruction}"',
+        '    rounds: 2',
+      ].join('\n'),
+    );
+    const method = await resolveMethod('ladder.yaml', dir);
+    expect(method.sampling).toEqual({ temperature: 0, maxTokens: 2048 });
+    expect(method.operations.map((op) => [op.id, op.rounds])).toEqual([
+      ['easier', { from: 1, to: 2 }],
+      ['harder', { from: 3 }],
+      ['once', { from: 2, to: 2 }],
+    ]);
+    for (let i = 0; i < 30; i++) {
+      const plan = planOperations(method.operations, i, 'x', 5).map((op) => op.id);
+      expect(plan[0]).toBe('easier');
+      expect(['easier', 'once']).toContain(plan[1]);
+      expect(plan.slice(2)).toEqual(['harder', 'harder', 'harder']);
+    }
+    expect(unscheduledRound(method.operations, 6)).toBeUndefined();
+    expect(unscheduledRound(method.operations.slice(0, 1), 3)).toBe(3);
+  });
+
+  test("a method's sampling replaces the evolver's defaults, but not what the config file sets", () => {
+    const llm = resolveLlmConfig({ env: { OPENAI_API_KEY: 'k' } }).llm;
+    const sampling = { temperature: 0, maxTokens: 4096 };
+    const taken = withMethodSampling(llm, sampling, undefined);
+    expect(taken.llm.evolver).toMatchObject({ temperature: 0, maxTokens: 4096 });
+    expect(taken.llm.responder).toEqual(llm.responder);
+    expect(taken.applied).toBe('temperature 0, maxTokens 4096');
+    const file = { llm: { evolver: { temperature: 0.9 } } };
+    const configured = resolveLlmConfig({ env: { OPENAI_API_KEY: 'k' }, file }).llm;
+    const kept = withMethodSampling(configured, sampling, file);
+    expect(kept.llm.evolver).toMatchObject({ temperature: 0.9, maxTokens: 4096 });
+  });
+
+  test('a learned method is exported with the sampling it was learned with', () => {
+    const file = methodFile('r1', { step: 2, method: 'Harder: {instruction}' }, { temperature: 0, maxTokens: 2048 });
+    expect(file.sampling).toEqual({ temperature: 0, maxTokens: 2048 });
   });
 });

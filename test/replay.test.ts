@@ -24,9 +24,13 @@ async function loadHistory(name: string) {
 /** Every committed history: one or more per workflow type, some recorded by earlier versions of the code. */
 const FIXTURES = [
   'instruction-evolution',
+  // Recorded before patched('evolution-v2'): mutate, respond and eliminate in a row, unusable answers retried with
+  // backoff, no gates, no seed answer.
+  'instruction-evolution-v2',
   // Recorded before the patched('initial-round-attributes') change: old running workflows must still replay.
   'instruction-evolution-v1',
   'instruction-evolution-dataset-child',
+  'instruction-evolution-dataset-child-v2',
   // Recorded before patched('lean-dataset-child'): a dataset run's child that reads its seed and saves its record
   // with ordinary activities and reports by signal.
   'instruction-evolution-dataset-child-v1',
@@ -36,6 +40,9 @@ const FIXTURES = [
   'dataset-evolution-continued-v1',
   'dataset-evolution-final-v1',
   'auto-evol',
+  // Recorded before patched('learning-v2'): learning stopped at no failures or one step without a fall, and the
+  // current method kept the rate of an earlier step.
+  'auto-evol-v1',
 ];
 
 describe('committed histories replay with the current workflow code', () => {

@@ -151,10 +151,15 @@ describe('an API key never reaches a history or a log', () => {
     expect(haystack).not.toContain(SECRET);
     expect(haystack).not.toContain(SECRET.slice(0, 12));
 
-    const log = worker.output();
+    // The worker's warnings go to its log file, the terminal only says where: both are searched.
+    const log = worker.log();
     expect(log).toContain('Activity failed');
-    expect(log).not.toContain(SECRET);
-    expect(log).not.toContain(SECRET.slice(0, 12));
+    expect(log).toContain('rejected the API key');
+    for (const text of [log, worker.output()]) {
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(SECRET.slice(0, 12));
+    }
+    expect(worker.output()).not.toContain('Activity failed');
   });
 });
 

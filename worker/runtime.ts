@@ -1,24 +1,91 @@
-/** The Temporal runtime for EvolForge's processes: warnings and errors only, so the CLI's own output stays readable. */
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-
-let installed = false;
-
 /**
- * @param handleSignals whether the runtime shuts workers down on SIGINT/SIGTERM itself; commands that
- * follow a run handle Ctrl-C on their own, so they pass false.
+ * The Temporal runtime for EvolForge's processes. The terminal is for people: commands send the worker's warnings
+ * and stack traces (an LLM fault retried, a workflow task failed) to a log file in the data dir, and print them
+ * only with --verbose. Tests and scripts without a log file keep warnings on stderr.
  */
-export function installQuietRuntime(
-  handleSignals = true,
-  level: LogLevel = (process.env.EVOL_LOG_LEVEL as LogLevel) || 'WARN',
-): void {
+import fs from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+
+export interface RuntimeLogOptions {
+  /** Let the runtime shut workers down on SIGINT/SIGTERM (commands that follow a run handle Ctrl-C themselves). */
+  handleSignals?: boolean;
+  /** Append log lines to this file instead of printing them. */
+  logFile?: string;
+  /** With a log file: print the lines to stderr as well. */
+  verbose?: boolean;
+  /** Default: EVOL_LOG_LEVEL, else INFO into a file and WARN onto the terminal. */
+  level?: LogLevel;
+}
+
+let installed: { logFile?: string } | undefined;
+
+/** The log file of this process's runtime, if it writes one. */
+export function runtimeLogFile(): string | undefined {
+  return installed?.logFile;
+}
+
+/** Where commands keep the worker log: `logs/evol.log` in the data dir. */
+export function defaultLogFile(dataDir: string): string {
+  return path.join(dataDir, 'logs', 'evol.log');
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return JSON.stringify(value, (_key, v: unknown) =>
+        v instanceof Error ? (v.stack ?? v.message) : typeof v === 'bigint' ? v.toString() : v,
+      );
+    } catch {
+      return String(value);
+    }
+  }
+  return String(value);
+}
+
+/** One log entry as text: time, level, message, then its attributes (errors with their stacks). */
+export function formatLogEntry(entry: LogEntry): string {
+  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const meta = Object.entries(entry.meta ?? {})
+    .map(([key, value]) => `${key}=${describe(value)}`)
+    .join(' ');
+  return `${time} ${entry.level} ${entry.message}${meta ? ` ${meta}` : ''}\n`;
+}
+
+function fileLogFunction(file: string, verbose: boolean): (entry: LogEntry) => void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'a');
+  return (entry) => {
+    const line = formatLogEntry(entry);
+    try {
+      fs.writeSync(fd, line);
+    } catch {
+      // A full disk must not take the worker down with it.
+    }
+    if (verbose) process.stderr.write(line);
+  };
+}
+
+/** Installs the runtime once per process; later calls keep the first one's settings. */
+export function installQuietRuntime(options: RuntimeLogOptions = {}): void {
   if (installed) return;
-  installed = true;
+  const envLevel = process.env.EVOL_LOG_LEVEL as LogLevel | undefined;
+  const level: LogLevel = options.level ?? envLevel ?? (options.logFile ? 'INFO' : 'WARN');
+  const logger = options.logFile
+    ? new DefaultLogger(level, fileLogFunction(options.logFile, options.verbose ?? false))
+    : new DefaultLogger(level);
+  installed = { ...(options.logFile ? { logFile: options.logFile } : {}) };
   Runtime.install({
-    ...(handleSignals ? {} : { shutdownSignals: [] }),
-    logger: new DefaultLogger(level),
+    ...(options.handleSignals === false ? { shutdownSignals: [] } : {}),
+    logger,
     telemetryOptions: {
       logging: {
-        filter: { core: level === 'DEBUG' || level === 'TRACE' ? level : 'ERROR', other: 'ERROR' },
+        filter: {
+          core: level === 'DEBUG' || level === 'TRACE' ? level : options.logFile ? 'WARN' : 'ERROR',
+          other: 'ERROR',
+        },
         forward: {},
       },
     },

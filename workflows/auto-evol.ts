@@ -13,12 +13,14 @@ import {
   condition,
   continueAsNew,
   defineQuery,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { Unusable } from '../activities/unusable';
 import type {
   AutoEvolInput,
   AutoEvolRunConfig,
@@ -34,6 +36,8 @@ import type {
 } from '../core/auto-evol';
 import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { prngFor } from '../core/prng';
+import type { UnusableAnswer } from '../core/reask';
+import { DEFAULT_UNUSABLE_RETRIES } from '../core/schemas';
 import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
@@ -53,7 +57,12 @@ interface DevEvaluation extends Evaluation {
 export async function autoEvol(input: AutoEvolInput): Promise<AutoProgress> {
   const { config } = input;
   const state = input.state ?? initialState(config);
-  const run = new LearningRun(input, state);
+  // Added after the first release, closer to the paper and its authors' code: learning runs every step of its budget
+  // (early stops only with a patience), the current method is rated again on the dev set at each step before a
+  // candidate is compared with it, and an unusable answer (empty, no method) is asked again at once a bounded
+  // number of times instead of retried with backoff. Histories from before replay on the old path.
+  const v2 = patched('learning-v2');
+  const run = new LearningRun(input, state, v2);
   setHandler(autoProgressQuery, () => run.progress());
   setHandler(pauseSignal, ({ reason }) => run.pause(reason ?? 'paused by request'));
   setHandler(resumeSignal, () => run.resume());
@@ -66,7 +75,7 @@ export async function autoEvol(input: AutoEvolInput): Promise<AutoProgress> {
     await run.saveVersion(0, 'initial', dev.length);
   }
   for (;;) {
-    state.stopReason ??= stopReason(state, config);
+    state.stopReason ??= v2 ? stopReasonV2(state, config) : stopReasonV1(state, config);
     if (state.stopReason) break;
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
@@ -100,11 +109,21 @@ function initialState(config: AutoEvolRunConfig): AutoEvolState {
   };
 }
 
-/** Why learning stops now, if it does. */
-function stopReason(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
-  if (state.current?.failures === 0) return 'no evolution of the dev set fails any more';
-  if (state.stalled >= config.patience) {
+/** Why learning stops now, if it does: at the step budget, as the authors' code does, or early with a patience. */
+function stopReasonV2(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
+  if (config.patience !== undefined && state.stalled >= config.patience) {
     return `the failure rate did not fall in the last ${config.patience === 1 ? 'step' : `${config.patience} steps`}`;
+  }
+  if (state.stepsDone >= config.steps) return `the step budget of ${config.steps} steps is used up`;
+  return undefined;
+}
+
+/** The first release: it also stopped when nothing failed, and after one step without a fall. */
+function stopReasonV1(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
+  if (state.current?.failures === 0) return 'no evolution of the dev set fails any more';
+  const patience = config.patience ?? 1;
+  if (state.stalled >= patience) {
+    return `the failure rate did not fall in the last ${patience === 1 ? 'step' : `${patience} steps`}`;
   }
   if (state.stepsDone >= config.steps) return `the step budget of ${config.steps} steps is used up`;
   return undefined;
@@ -167,7 +186,23 @@ class LearningRun {
   constructor(
     private readonly input: AutoEvolInput,
     private readonly state: AutoEvolState,
+    /** Unusable answers come back as results and are asked again at once (a bounded number of times). */
+    private readonly bounded: boolean,
   ) {}
+
+  /** In bounded mode: one call, asked again at once while its answer is unusable, at most `unusableRetries` times. */
+  private async ask<T extends { ok?: boolean; usage: Usage }>(
+    summary: string,
+    fn: (activities: Activities, reask?: UnusableAnswer) => Promise<T | Unusable>,
+  ): Promise<{ result: T | Unusable; asks: number }> {
+    const limit = this.config.unusableRetries ?? DEFAULT_UNUSABLE_RETRIES;
+    let reask: UnusableAnswer | undefined;
+    for (let asks = 1; ; asks++) {
+      const result = await this.call(asks > 1 ? `${summary} · ask ${asks}` : summary, (a) => fn(a, reask));
+      if (result.ok !== false || asks > limit) return { result, asks };
+      reask = (result as Unusable).unusable;
+    }
+  }
 
   private get config(): AutoEvolRunConfig {
     return this.input.config;
@@ -252,8 +287,11 @@ class LearningRun {
   }
 
   private async evolve(summary: string, method: string, instruction: string) {
+    const evol = this.config.llm.evol;
     try {
-      return await this.call(summary, (a) => a.evolveWithMethod({ evol: this.config.llm.evol, method, instruction }));
+      return await this.call(summary, (a) =>
+        a.evolveWithMethod({ evol, method, instruction, ...(this.bounded ? { onUnusable: 'return' as const } : {}) }),
+      );
     } catch (err) {
       if (!isUnusableOutput(err)) throw err;
       return { ok: false as const, reason: `no usable answer after every retry: ${causeOf(err)}` };
@@ -296,10 +334,20 @@ class LearningRun {
       detail.candidates.map(async (candidate) => {
         const sample = { step: detail.step, sample: candidate.sample, of: detail.candidates.length };
         const label = `step ${detail.step} · candidate ${candidate.sample}`;
+        if (this.bounded) {
+          await this.analyzeAndOptimizeOnce(label, candidate, {
+            optimizer,
+            method,
+            trajectory: detail.trajectory,
+            sample,
+          });
+          return;
+        }
         try {
           const analysis = await this.call(`${label} · analyze`, (a) =>
             a.analyzeTrajectory({ optimizer, method, trajectory: detail.trajectory, sample }),
           );
+          if (analysis.ok === false) throw new Error('unreachable: unusable answers are returned only when asked');
           this.work.done++;
           candidate.feedback = analysis.feedback;
           candidate.casesNamed = analysis.casesNamed;
@@ -312,6 +360,7 @@ class LearningRun {
               maxMethodChars: this.config.maxMethodChars,
             }),
           );
+          if (optimized.ok === false) throw new Error('unreachable: unusable answers are returned only when asked');
           this.work.done++;
           if (optimized.candidate.ok) candidate.method = optimized.candidate.method;
           else candidate.failure = optimized.candidate.reason;
@@ -323,16 +372,75 @@ class LearningRun {
     );
   }
 
-  /** The failure rate of every usable candidate on the dev set; a method already rated is not rated again. */
+  /** One candidate: analysis, then optimization, each asked again at once while its answer is unusable. */
+  private async analyzeAndOptimizeOnce(
+    label: string,
+    candidate: CandidateOutcome,
+    request: {
+      optimizer: AutoEvolRunConfig['llm']['optimizer'];
+      method: string;
+      trajectory: TrajectoryCase[];
+      sample: { step: number; sample: number; of: number };
+    },
+  ): Promise<void> {
+    const analysis = await this.ask(`${label} · analyze`, (a, reask) =>
+      a.analyzeTrajectory({ ...request, onUnusable: 'return', ...(reask ? { reask } : {}) }),
+    );
+    this.work.done++;
+    if (analysis.result.ok === false) {
+      this.work.done++;
+      candidate.failure = `the optimizer gave no usable feedback in ${analysis.asks} asks: ${analysis.result.unusable.reason}`;
+      return;
+    }
+    const feedback = analysis.result.feedback;
+    candidate.feedback = feedback;
+    candidate.casesNamed = analysis.result.casesNamed;
+    const optimized = await this.ask(`${label} · optimize`, (a, reask) =>
+      a.optimizeMethod({
+        optimizer: request.optimizer,
+        method: request.method,
+        feedback,
+        sample: request.sample,
+        maxMethodChars: this.config.maxMethodChars,
+        onUnusable: 'return',
+        ...(reask ? { reask } : {}),
+      }),
+    );
+    this.work.done++;
+    if (optimized.result.ok === false) {
+      candidate.failure = `the optimizer gave no usable method in ${optimized.asks} asks: ${optimized.result.unusable.reason}`;
+    } else if (optimized.result.candidate.ok) {
+      candidate.method = optimized.result.candidate.method;
+    } else {
+      candidate.failure = optimized.result.candidate.reason;
+    }
+  }
+
+  /**
+   * The failure rate of every usable candidate on the dev set; a method already rated in this step is not rated
+   * again. From step 2 the current method is rated again alongside them, as the authors' code does: its rate was
+   * measured in an earlier step, where it may have won by luck, and a candidate must beat it on today's evaluation.
+   */
   async rateCandidates(detail: StepDetail, dev: Instruction[]): Promise<void> {
     const current = this.state.current!;
+    const rescore = this.bounded && detail.step > 1;
     const rated = new Map<string, Promise<DevEvaluation>>([
-      [this.state.method, Promise.resolve({ ...current, failedCases: [] })],
+      [
+        this.state.method,
+        rescore
+          ? this.failureRate(this.state.method, dev, `step ${detail.step} · current method`)
+          : Promise.resolve({ ...current, failedCases: [] }),
+      ],
     ]);
     const usable = detail.candidates.filter((c) => c.method !== undefined);
-    this.enter('evaluation', new Set(usable.map((c) => c.method).filter((m) => !rated.has(m!))).size * dev.length * 2);
-    await Promise.all(
-      usable.map(async (candidate) => {
+    const fresh = new Set(usable.map((c) => c.method).filter((m) => !rated.has(m!))).size + (rescore ? 1 : 0);
+    this.enter('evaluation', fresh * dev.length * 2);
+    const currentRate = rated.get(this.state.method)!.then(({ failureRate, failures }) => {
+      this.state.current = { failureRate, failures };
+    });
+    await Promise.all([
+      currentRate,
+      ...usable.map(async (candidate) => {
         const method = candidate.method!;
         if (!rated.has(method)) {
           rated.set(method, this.failureRate(method, dev, `step ${detail.step} · candidate ${candidate.sample}`));
@@ -342,7 +450,7 @@ class LearningRun {
         candidate.failures = evaluation.failures;
         candidate.failedCases = evaluation.failedCases;
       }),
-    );
+    ]);
   }
 
   /** The evolution failure rate of a method: each dev instruction is evolved and answered; failures / |dev|. */
@@ -357,13 +465,20 @@ class LearningRun {
           return { id: item.id, rule: 'unusable-evolution' };
         }
         try {
-          const judged = await this.call(`${label} · answer ${item.id}`, (a) =>
-            a.answerAndDetect({
-              responder,
-              instruction: evolved.instruction,
-              failurePatterns: this.config.failurePatterns,
-            }),
-          );
+          const request = {
+            responder,
+            instruction: evolved.instruction,
+            failurePatterns: this.config.failurePatterns,
+            ...(this.config.detector ? { detector: this.config.detector } : {}),
+          };
+          const judged = this.bounded
+            ? (
+                await this.ask(`${label} · answer ${item.id}`, (a, reask) =>
+                  a.answerAndDetect({ ...request, onUnusable: 'return', ...(reask ? { reask } : {}) }),
+                )
+              ).result
+            : await this.call(`${label} · answer ${item.id}`, (a) => a.answerAndDetect(request));
+          if (judged.ok === false) return { id: item.id, rule: 'unusable-response' };
           return judged.verdict.passed ? undefined : { id: item.id, rule: judged.verdict.rule };
         } catch (err) {
           if (!isUnusableOutput(err)) throw err;

@@ -304,6 +304,8 @@ function tally(counts: RunCounts, report: InstructionReport): void {
   }
   counts.usage = addUsage(counts.usage, report.usage);
   counts.costUsd += report.costUsd;
+  if (report.reasks) counts.reasks = (counts.reasks ?? 0) + report.reasks;
+  if (report.retries) counts.retries = (counts.retries ?? 0) + report.retries;
 }
 
 function budgetReached(state: DatasetState): string | undefined {

@@ -17,16 +17,24 @@ import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
 import { costOf } from '../core/pricing';
-import type {
-  InstructionEvolutionInput,
-  Lineage,
-  LineageStep,
-  LlmEndpoint,
-  RunEvolutionSettings,
+import type { Operation } from '../core/operations';
+import type { UnusableAnswer } from '../core/reask';
+import {
+  DEFAULT_QUALITY,
+  type InstructionEvolutionInput,
+  type Lineage,
+  type LineageStep,
+  type LlmConfig,
+  type LlmEndpoint,
+  type QualitySettings,
+  type RunEvolutionSettings,
+  type StepVerdict,
+  type UnusableRule,
 } from '../core/schemas';
 import { EvolEliminations, EvolRoundsDone, EvolStatus } from '../core/search-attributes';
 import { stepSummary } from '../core/summaries';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
+import type { Unusable } from '../activities/evolution';
 import { llmActivities, localStoreActivities, storeActivities } from './activity-options';
 import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from './messages';
 
@@ -42,7 +50,12 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
   setHandler(resumeSignal, () => void (paused = false));
   const whenRunning = () => condition(() => !paused);
   // Replaced by the run store's copy in a dataset run (see below).
-  let settings: Partial<RunEvolutionSettings> = { llm: input.llm, operations: input.operations, prices: input.prices };
+  let settings: Partial<RunEvolutionSettings> = {
+    llm: input.llm,
+    operations: input.operations,
+    prices: input.prices,
+    quality: input.quality,
+  };
   const cost = (endpoint: LlmEndpoint, usage: Usage) => costOf(usage, settings.prices?.[endpoint.model]);
 
   const lineage: Lineage = {
@@ -77,6 +90,8 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
   // tasks fewer and its dataset workflow's history no longer carries the settings once per seed. Histories recorded
   // before it (one activity per read, the report sent as a signal) replay on the old path.
   const lean = input.saveToStore === true && patched('lean-dataset-child');
+  /** The seed file gave this seed an answer of its own (dataset runs). */
+  let seedHasOutput = false;
 
   try {
     if (lean) {
@@ -87,6 +102,7 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
         ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
       });
       lineage.seed = lineage.final = input.instruction ?? start.text;
+      seedHasOutput = start.hasOutput === true;
       if (start.run) settings = start.run;
       start.earlierSteps?.forEach(keep);
     } else {
@@ -111,53 +127,35 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
         'InvalidInput',
       );
     }
-    const plan = planOperations(
-      settings.operations ?? GENERAL_OPERATIONS,
-      input.seed,
-      input.instructionId,
-      input.rounds,
-    );
+    const plan = planOrFail(settings.operations ?? GENERAL_OPERATIONS, input);
 
+    // Added after the first release: an unusable answer is asked again at once, a bounded number of times, and a
+    // rewrite is gated before anything is spent on it; the response and the judge's verdict are asked at the same
+    // time; a dataset run's seed without an answer of its own is answered, for the paper's final mix. Histories
+    // recorded before it (three calls in a row, unusable answers retried with backoff) replay on the first path.
+    const v2 = patched('evolution-v2');
+    const calls = { llm, retry: input.llmRetry, whenRunning, cost, quality: settings.quality ?? DEFAULT_QUALITY };
+    const seedAnswer =
+      v2 && input.saveToStore && settings.answerSeeds === true && !seedHasOutput
+        ? answerSeed(calls, lineage.seed)
+        : undefined;
+    // Awaited after the rounds; a failure of it must not go unhandled while they run.
+    seedAnswer?.catch(() => undefined);
     for (let round = lineage.steps.length + 1; round <= input.rounds; round++) {
       const operation = plan[round - 1];
-      const { mutate, respond, eliminate } = llmActivities(llm, {
-        summary: stepSummary(round, operation.id),
-        retry: input.llmRetry,
-      });
-      const parent = lineage.final;
-      let step: LineageStep;
-      try {
-        await whenRunning();
-        const evolved = await mutate({ evolver: llm.evolver, operation, instruction: parent });
-        await whenRunning();
-        const answered = await respond({ responder: llm.responder, instruction: evolved.instruction });
-        await whenRunning();
-        const judged = await eliminate({
-          judge: llm.judge,
-          parent,
-          instruction: evolved.instruction,
-          response: answered.response,
-        });
-        step = {
-          round,
-          operation: operation.id,
-          parent,
-          instruction: evolved.instruction,
-          response: answered.response,
-          verdict: judged.verdict,
-          usage: addUsage(addUsage(evolved.usage, answered.usage), judged.usage),
-          costUsd:
-            cost(llm.evolver, evolved.usage) + cost(llm.responder, answered.usage) + cost(llm.judge, judged.usage),
-        };
-      } catch (err) {
-        if (!isUnusableOutput(err)) throw err;
-        step = unusableStep(round, operation.id, parent, err);
-      }
+      const context = { ...calls, round, operation, parent: lineage.final };
+      const step = v2 ? await evolveRound(context) : await evolveRoundV1(context);
       keep(step);
       upsertSearchAttributes([
         { key: EvolRoundsDone, value: round },
         { key: EvolEliminations, value: lineage.steps.filter((s) => !s.verdict.passed).length },
       ]);
+    }
+    if (seedAnswer) {
+      const answered = await seedAnswer;
+      if (answered.response !== undefined) lineage.seedResponse = answered.response;
+      lineage.usage = addUsage(lineage.usage, answered.usage);
+      lineage.costUsd += answered.costUsd;
     }
 
     lineage.status = 'completed';
@@ -182,6 +180,202 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
   upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
   await reportToParent(input, lineage);
   return lineage;
+}
+
+/** What every call of an instruction needs: endpoints, retries, the pause, the price table. */
+interface CallContext {
+  llm: LlmConfig;
+  retry: InstructionEvolutionInput['llmRetry'];
+  whenRunning: () => Promise<void>;
+  cost: (endpoint: LlmEndpoint, usage: Usage) => number;
+}
+
+interface RoundContext extends CallContext {
+  round: number;
+  operation: Operation;
+  /** The instruction this round evolves: the last one that passed. */
+  parent: string;
+}
+
+/** The calls of one round: their tokens and cost, answers asked again, and attempts after transport faults. */
+class RoundCalls {
+  usage: Usage = ZERO_USAGE;
+  costUsd = 0;
+  reasks = 0;
+  retries = 0;
+
+  constructor(
+    private readonly context: CallContext & { quality: QualitySettings },
+    /** What the activities of these calls are labelled with in Temporal UI, e.g. `round 2 · add-constraints`. */
+    private readonly summaryPrefix: string,
+  ) {}
+
+  /** One call, asked again at once while its answer is unusable, at most `unusableRetries` times. */
+  async ask<T extends { ok?: boolean; usage: Usage; attempt?: number }>(
+    endpoint: LlmEndpoint,
+    label: string,
+    call: (activities: ReturnType<typeof llmActivities>, reask?: UnusableAnswer) => Promise<T | Unusable>,
+  ): Promise<{ result: T | Unusable; asks: number }> {
+    const { llm, retry, whenRunning, cost, quality } = this.context;
+    let reask: UnusableAnswer | undefined;
+    for (let asks = 1; ; asks++) {
+      const summary = `${this.summaryPrefix} · ${label}${asks > 1 ? ` · ask ${asks}` : ''}`;
+      await whenRunning();
+      const result = await call(llmActivities(llm, { summary, retry }), reask);
+      this.usage = addUsage(this.usage, result.usage);
+      this.costUsd += cost(endpoint, result.usage);
+      this.retries += Math.max(0, (result.attempt ?? 1) - 1);
+      if (result.ok !== false || asks > quality.unusableRetries) return { result, asks };
+      this.reasks++;
+      reask = (result as Unusable).unusable;
+    }
+  }
+}
+
+function unusableVerdict(rule: UnusableRule, who: string, asks: number, unusable: UnusableAnswer): StepVerdict {
+  const answer = unusable.answer.replace(/\s+/g, ' ').trim();
+  const shown = answer ? `; the last answer began "${answer.slice(0, 120)}${answer.length > 120 ? '…' : ''}"` : '';
+  return {
+    passed: false,
+    rule,
+    evidence: `${who} gave no usable answer in ${asks} ask${asks > 1 ? 's' : ''}: ${unusable.reason}${shown}`,
+  };
+}
+
+/**
+ * One round (WizardLM §3): the evolver rewrites the parent, the gates check the rewrite, then the responder answers
+ * it while the judge compares it with its parent; rules 2 and 3 on the answer, rule 1 on the verdict.
+ */
+async function evolveRound(context: RoundContext & { quality: QualitySettings }): Promise<LineageStep> {
+  const { round, operation, parent, llm, quality } = context;
+  const calls = new RoundCalls(context, stepSummary(round, operation.id));
+  const finish = (instruction: string, response: string, verdict: StepVerdict): LineageStep => ({
+    round,
+    operation: operation.id,
+    parent,
+    instruction,
+    response,
+    verdict,
+    usage: calls.usage,
+    costUsd: calls.costUsd,
+    reasks: calls.reasks,
+    retries: calls.retries,
+  });
+
+  const evolved = await calls.ask(llm.evolver, 'mutate', (a, reask) =>
+    a.mutate({
+      evolver: llm.evolver,
+      operation,
+      instruction: parent,
+      onUnusable: 'return',
+      gates: quality.gates,
+      ...(quality.templateWordsOnRawAnswer ? { templateWordsOnRawAnswer: true } : {}),
+      ...(reask ? { reask } : {}),
+    }),
+  );
+  const rewrite = evolved.result;
+  if (rewrite.ok === false) {
+    return finish('', '', unusableVerdict('rewrite-unusable', 'the evolver', evolved.asks, rewrite.unusable));
+  }
+  if (rewrite.gate && !rewrite.gate.passed) return finish(rewrite.instruction, '', rewrite.gate);
+
+  const [answered, judged] = await Promise.all([
+    calls.ask(llm.responder, 'respond', (a, reask) =>
+      a.respond({
+        responder: llm.responder,
+        instruction: rewrite.instruction,
+        onUnusable: 'return',
+        ...(reask ? { reask } : {}),
+      }),
+    ),
+    calls.ask(llm.judge, 'judge', (a, reask) =>
+      a.judgeEquality({ judge: llm.judge, parent, instruction: rewrite.instruction, ...(reask ? { reask } : {}) }),
+    ),
+  ]);
+  const response = answered.result;
+  const verdict = judged.result;
+  if (response.ok === false) {
+    return finish(
+      rewrite.instruction,
+      '',
+      unusableVerdict('response-unusable', 'the responder', answered.asks, response.unusable),
+    );
+  }
+  if (response.rules && !response.rules.passed) return finish(rewrite.instruction, response.response, response.rules);
+  if (verdict.ok === false) {
+    return finish(
+      rewrite.instruction,
+      response.response,
+      unusableVerdict('judge-unusable', 'the judge', judged.asks, verdict.unusable),
+    );
+  }
+  return finish(rewrite.instruction, response.response, verdict.verdict);
+}
+
+/**
+ * The seed's own answer, for the paper's final mix (seeds and every round, answered by the same LLM): asked once,
+ * durably, when the seed file gave none. Undefined when the responder kept giving nothing usable.
+ */
+async function answerSeed(
+  context: CallContext & { quality: QualitySettings },
+  seed: string,
+): Promise<{ response?: string; usage: Usage; costUsd: number }> {
+  const calls = new RoundCalls(context, 'seed');
+  const { result } = await calls.ask(context.llm.responder, 'respond', (a, reask) =>
+    a.respond({
+      responder: context.llm.responder,
+      instruction: seed,
+      onUnusable: 'return',
+      ...(reask ? { reask } : {}),
+    }),
+  );
+  return {
+    ...(result.ok !== false && (!result.rules || result.rules.passed) ? { response: result.response } : {}),
+    usage: calls.usage,
+    costUsd: calls.costUsd,
+  };
+}
+
+/** A round as the first release ran it (mutate, respond, eliminate in a row; unusable answers retried with backoff). */
+async function evolveRoundV1({ round, operation, parent, llm, retry, whenRunning, cost }: RoundContext) {
+  const { mutate, respond, eliminate } = llmActivities(llm, { summary: stepSummary(round, operation.id), retry });
+  try {
+    await whenRunning();
+    const evolved = await mutate({ evolver: llm.evolver, operation, instruction: parent });
+    if (evolved.ok === false) throw new Error('unreachable: mutate returns unusable answers only when asked to');
+    await whenRunning();
+    const answered = await respond({ responder: llm.responder, instruction: evolved.instruction });
+    if (answered.ok === false) throw new Error('unreachable: respond returns unusable answers only when asked to');
+    await whenRunning();
+    const judged = await eliminate({
+      judge: llm.judge,
+      parent,
+      instruction: evolved.instruction,
+      response: answered.response,
+    });
+    return {
+      round,
+      operation: operation.id,
+      parent,
+      instruction: evolved.instruction,
+      response: answered.response,
+      verdict: judged.verdict,
+      usage: addUsage(addUsage(evolved.usage, answered.usage), judged.usage),
+      costUsd: cost(llm.evolver, evolved.usage) + cost(llm.responder, answered.usage) + cost(llm.judge, judged.usage),
+    };
+  } catch (err) {
+    if (!isUnusableOutput(err)) throw err;
+    return unusableStep(round, operation.id, parent, err);
+  }
+}
+
+/** The round plan; a method that leaves a round without operations fails the workflow, not its task, forever. */
+function planOrFail(operations: readonly Operation[], input: InstructionEvolutionInput): Operation[] {
+  try {
+    return planOperations(operations, input.seed, input.instructionId, input.rounds);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidMethod');
+  }
 }
 
 /** Keeps what a failed evolution did, even when it failed by cancellation, so `evol retry` can go on from it. */
@@ -245,7 +439,15 @@ function reportOf(input: InstructionEvolutionInput, lineage: Lineage, err?: unkn
     })),
     usage: lineage.usage,
     costUsd: lineage.costUsd,
+    ...callCounts(lineage),
     errorType: cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined,
     error: err ? (cause instanceof Error ? cause.message : String(cause)) : undefined,
   };
+}
+
+/** Re-asks and retries of a lineage's rounds, when there were any (reports from before carry neither). */
+function callCounts(lineage: Lineage): { reasks?: number; retries?: number } {
+  const reasks = lineage.steps.reduce((n, s) => n + (s.reasks ?? 0), 0);
+  const retries = lineage.steps.reduce((n, s) => n + (s.retries ?? 0), 0);
+  return { ...(reasks ? { reasks } : {}), ...(retries ? { retries } : {}) };
 }

@@ -1,12 +1,18 @@
 /** A real `evol worker` in its own process, so tests can SIGKILL it mid-run. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { defaultLogFile } from '../../worker/runtime';
 
 export const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
 
 export interface WorkerProcess {
   child: ChildProcess;
+  /** What it printed to the terminal. */
   output(): string;
+  /** Its log file (warnings and stack traces go there, not to the terminal). */
+  log(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -16,8 +22,16 @@ export async function startWorkerProcess(options: {
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
 }): Promise<WorkerProcess> {
+  // Its own data dir (for its log file), unless the test gives one.
+  const dataDir = options.env?.EVOL_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-worker-'));
   const child = spawn(process.execPath, [CLI, 'worker', '--task-queue', options.taskQueue, '--max-concurrent', '64'], {
-    env: { ...process.env, TEMPORAL_ADDRESS: options.address, TEMPORAL_NAMESPACE: 'default', ...options.env },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: options.address,
+      TEMPORAL_NAMESPACE: 'default',
+      EVOL_DATA_DIR: dataDir,
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -41,6 +55,13 @@ export async function startWorkerProcess(options: {
   return {
     child,
     output: () => output,
+    log: () => {
+      try {
+        return fs.readFileSync(defaultLogFile(dataDir), 'utf8');
+      } catch {
+        return '';
+      }
+    },
     kill: async (signal = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;

@@ -1,4 +1,5 @@
-import { resolveLlmConfig, SIM_MODEL } from '../../core/config';
+import { resolveAutoEvolLlm } from '../../core/auto-evol';
+import { ConfigFileSchema, describeSampling, resolveLlmConfig, resolveQuality, SIM_MODEL } from '../../core/config';
 import { SIM_BASE_URL } from '../../core/schemas';
 
 describe('resolving which LLM each role uses', () => {
@@ -36,5 +37,57 @@ describe('resolving which LLM each role uses', () => {
   test('--llm sim wins over a configured key; --llm real refuses the simulator', () => {
     expect(resolveLlmConfig({ env: { OPENAI_API_KEY: 'k' }, mode: 'sim' }).simulated).toBe(true);
     expect(resolveLlmConfig({ env: {}, mode: 'real' }).simulated).toBe(false);
+  });
+});
+
+describe('sampling per role, as the papers used it', () => {
+  test('the evolver samples at temperature 1 and top_p 0.95 with room for 2,048 tokens; the judge is deterministic and short', () => {
+    const { llm } = resolveLlmConfig({ env: { OPENAI_API_KEY: 'k' } });
+    expect(llm.evolver).toMatchObject({ temperature: 1, topP: 0.95, maxTokens: 2048 });
+    expect(llm.judge).toMatchObject({ temperature: 0, maxTokens: 32 });
+    expect(llm.judge.topP).toBeUndefined();
+    expect(llm.responder).toMatchObject({ temperature: 0.7, maxTokens: 2048 });
+  });
+
+  test('each role can be set in the config file, top_p included', () => {
+    const { llm } = resolveLlmConfig({
+      env: { OPENAI_API_KEY: 'k' },
+      file: { llm: { evolver: { temperature: 0.7, topP: 0.9 }, judge: { structuredOutput: false } } },
+    });
+    expect(llm.evolver).toMatchObject({ temperature: 0.7, topP: 0.9 });
+    expect(llm.judge.structuredOutput).toBe(false);
+  });
+
+  test('the first lines of a run say what each role uses', () => {
+    const { llm } = resolveLlmConfig({ env: { OPENAI_API_KEY: 'k' } });
+    expect(describeSampling(llm)).toEqual([
+      '  evolver: gpt-4o-mini, temperature 1, top_p 0.95, up to 2048 tokens',
+      '  responder: gpt-4o-mini, temperature 0.7, up to 2048 tokens',
+      '  judge: gpt-4o-mini, temperature 0, up to 32 tokens',
+    ]);
+  });
+
+  test('Auto Evol-Instruct answers its dev set with the evol LLM at temperature 0, as the paper does', () => {
+    const { llm } = resolveAutoEvolLlm({ env: { OPENAI_API_KEY: 'k' } });
+    expect(llm.evol.temperature).toBe(0);
+    expect(llm.responder).toEqual(llm.evol);
+    expect(llm.optimizer.temperature).toBe(0.6);
+  });
+});
+
+describe('the re-ask limit and the gates of a run', () => {
+  test('defaults: two re-asks, every gate on', () => {
+    expect(resolveQuality(undefined)).toEqual({ unusableRetries: 2, gates: {} });
+  });
+
+  test('the config file sets them; a flag beats the file', () => {
+    const file = ConfigFileSchema.parse({ unusableRetries: 4, gates: { 'copies-prompt': false } });
+    expect(resolveQuality(file)).toEqual({ unusableRetries: 4, gates: { 'copies-prompt': false } });
+    expect(resolveQuality(file, 0).unusableRetries).toBe(0);
+  });
+
+  test('an unknown gate or a negative limit is refused by the config schema', () => {
+    expect(ConfigFileSchema.safeParse({ gates: { 'no-such-gate': false } }).success).toBe(false);
+    expect(ConfigFileSchema.safeParse({ unusableRetries: -1 }).success).toBe(false);
   });
 });

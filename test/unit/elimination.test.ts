@@ -87,6 +87,23 @@ describe('the equality judge answer', () => {
     ['The answer is: EQUAL', 'equal'],
     ['I cannot tell', null],
     ['', null],
+    // What small real models answer instead of a bare verdict.
+    ['not the same', 'not-equal'],
+    ['They are not the same: the second adds a deadline.', 'not-equal'],
+    ["The first task is indeed similar to the second, but it's not entirely equal.", 'not-equal'],
+    ['The second task does not differ from the first.', 'equal'],
+    ['**Verdict:** NOT EQUAL', 'not-equal'],
+    ['The two tasks are equal.', 'equal'],
+    ['The second task is more complex, so they are NOT EQUAL.', 'not-equal'],
+    ['They are the same task.', 'equal'],
+    ['NOT EQUAL because the second adds a constraint that the first has the same topic.', 'not-equal'],
+    ['The first task is designed to be a complex one, and the second task requires', null],
+    ['Answer: EQUAL or NOT EQUAL', null],
+    ['Equal? No, they are different', null],
+    // A structured answer, from a JSON-schema request or a model that chose JSON.
+    ['{"verdict": "NOT EQUAL"}', 'not-equal'],
+    ['{ "verdict" :"EQUAL"}', 'equal'],
+    ['{"equal": false}', 'not-equal'],
   ])('%j reads as %s', (answer, expected) => {
     expect(parseEqualityAnswer(answer)).toBe(expected);
   });

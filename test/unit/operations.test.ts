@@ -35,6 +35,23 @@ describe('the operation catalogue and its prompts', () => {
     },
   );
 
+  test('complicating input has a prompt of its own: a stated data format, a worked example, no word limit', () => {
+    const content = (id: string) =>
+      buildMutationMessages(
+        GENERAL_OPERATIONS.find((op) => op.id === id)!,
+        'Which product sold best?',
+      )[1].content;
+    const complicating = content('complicating-input');
+    expect(complicating).not.toMatch(/10 to 20 words/);
+    expect(complicating).toMatch(/Markdown table, JSON, XML, CSV/);
+    expect(complicating).toMatch(/worked example/);
+    expect(complicating).toMatch(/\| Kettle \| 120 \| 35 \|/);
+    // The other in-depth rewrites keep the paper's small step.
+    for (const id of ['add-constraints', 'deepening', 'concretizing', 'reasoning-steps']) {
+      expect(content(id)).toMatch(/10 to 20 words/);
+    }
+  });
+
   test('each in-depth prompt carries its own guidance and no other', () => {
     for (const op of GENERAL_OPERATIONS.filter((o) => o.kind === 'in-depth')) {
       const content = buildMutationMessages(op, 'x')[1].content;

@@ -46,6 +46,9 @@ describe('Auto Evol-Instruct, the pure parts', () => {
     expect(INITIAL_METHOD.split(INSTRUCTION_PLACEHOLDER)).toHaveLength(2);
     for (const label of Object.values(E0_LABELS)) expect(INITIAL_METHOD).toContain(`${label}:`);
     expect(INITIAL_METHOD).toMatch(/10 to 20 words/);
+    // The paper's guard in step 4: the result is the same task made more complex, not another task.
+    expect(INITIAL_METHOD).toMatch(/the same task made more complex, not a different task/);
+    expect(INITIAL_METHOD).toMatch(/change the language/);
   });
 
   test.each([

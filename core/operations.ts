@@ -62,6 +62,12 @@ export type InDepthOperationId = keyof typeof IN_DEPTH_GUIDANCE;
 /** The phrase that introduces the guidance line; the simulated LLM finds the operation by it. */
 export const GUIDANCE_LEAD = 'How to make it harder this time:';
 
+/** The last rules of every in-depth prompt: a task that stands alone, and nothing around it. */
+const REWRITE_OUTPUT_RULES = [
+  '- Write it as a standalone task: do not refer to the original, to this request, or to the tags around the task.',
+  '- Answer with the rewritten task alone, with no heading, label or comment.',
+];
+
 function inDepthTemplate(guidance: string): string {
   return [
     'Rewrite the task below into a version that is somewhat harder for a capable assistant, yet still reasonable and answerable by a person.',
@@ -71,8 +77,7 @@ function inDepthTemplate(guidance: string): string {
     'Rules for the rewrite:',
     '- Keep every part of the original that is not plain prose (tables, code, sample input) and keep what it asks for.',
     '- Add only about 10 to 20 words; stay concise.',
-    '- Write it as a standalone task: do not refer to the original, to this request, or to the tags around the task.',
-    '- Answer with the rewritten task alone, with no heading, label or comment.',
+    ...REWRITE_OUTPUT_RULES,
     '',
     INSTRUCTION_OPEN,
     INSTRUCTION_PLACEHOLDER,
@@ -111,8 +116,7 @@ function complicatingInputTemplate(guidance: string): string {
     '- Pick one format for the data and say which it is in the task: a Markdown table, JSON, XML, CSV, an SQL table with a few rows, a code snippet, a formula, or a shell command with its output.',
     '- Write the data out in full inside the task, in that format: short, but concrete enough to reason about.',
     '- Keep what the original asks for and every part of it that is not plain prose; the sentences you add around the data stay brief.',
-    '- Write it as a standalone task: do not refer to the original, to this request, or to the tags around the task.',
-    '- Answer with the rewritten task alone, with no heading, label or comment.',
+    ...REWRITE_OUTPUT_RULES,
     '',
     'A worked example of this kind of change (it is not the task to rewrite):',
     EXAMPLE_OPEN,

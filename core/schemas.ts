@@ -90,6 +90,18 @@ export type QualitySettings = z.infer<typeof QualitySettingsSchema>;
 
 export const DEFAULT_QUALITY: QualitySettings = { unusableRetries: DEFAULT_UNUSABLE_RETRIES, gates: {} };
 
+/** Tokens and cost of one role's calls. */
+export interface RoleSpend {
+  usage: Usage;
+  costUsd: number;
+}
+
+/** The calls made to answer a seed (round 0 of the final mix). */
+export interface SeedCalls extends RoleSpend {
+  reasks: number;
+  retries: number;
+}
+
 /** One round of one instruction's evolution. */
 export interface LineageStep {
   round: number;
@@ -105,6 +117,8 @@ export interface LineageStep {
   retries?: number;
   /** US dollars by the run's price table (0 when the model has no price). */
   costUsd: number;
+  /** Tokens and cost by role (absent before). */
+  byRole?: Partial<Record<LlmRole, RoleSpend>>;
 }
 
 export type EvolutionStatus = 'running' | 'completed' | 'failed';
@@ -121,6 +135,8 @@ export interface Lineage {
   final: string;
   /** The responder's answer to the seed, asked in dataset runs whose seed file gave none (the paper's final mix). */
   seedResponse?: string;
+  /** What asking for that answer took. */
+  seedCalls?: SeedCalls;
   usage: Usage;
   costUsd: number;
 }

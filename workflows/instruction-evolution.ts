@@ -26,7 +26,10 @@ import {
   type LineageStep,
   type LlmConfig,
   type LlmEndpoint,
+  type LlmRole,
   type QualitySettings,
+  type RoleSpend,
+  type SeedCalls,
   type RunEvolutionSettings,
   type StepVerdict,
   type UnusableRule,
@@ -154,8 +157,9 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
     if (seedAnswer) {
       const answered = await seedAnswer;
       if (answered.response !== undefined) lineage.seedResponse = answered.response;
-      lineage.usage = addUsage(lineage.usage, answered.usage);
-      lineage.costUsd += answered.costUsd;
+      lineage.seedCalls = answered.calls;
+      lineage.usage = addUsage(lineage.usage, answered.calls.usage);
+      lineage.costUsd += answered.calls.costUsd;
     }
 
     lineage.status = 'completed';
@@ -203,6 +207,8 @@ class RoundCalls {
   costUsd = 0;
   reasks = 0;
   retries = 0;
+  /** Tokens and cost by role, for the report. */
+  byRole: Partial<Record<LlmRole, RoleSpend>> = {};
 
   constructor(
     private readonly context: CallContext & { quality: QualitySettings },
@@ -212,7 +218,7 @@ class RoundCalls {
 
   /** One call, asked again at once while its answer is unusable, at most `unusableRetries` times. */
   async ask<T extends { ok?: boolean; usage: Usage; attempt?: number }>(
-    endpoint: LlmEndpoint,
+    role: LlmRole,
     label: string,
     call: (activities: ReturnType<typeof llmActivities>, reask?: UnusableAnswer) => Promise<T | Unusable>,
   ): Promise<{ result: T | Unusable; asks: number }> {
@@ -222,8 +228,11 @@ class RoundCalls {
       const summary = `${this.summaryPrefix} · ${label}${asks > 1 ? ` · ask ${asks}` : ''}`;
       await whenRunning();
       const result = await call(llmActivities(llm, { summary, retry }), reask);
+      const spent = cost(llm[role], result.usage);
       this.usage = addUsage(this.usage, result.usage);
-      this.costUsd += cost(endpoint, result.usage);
+      this.costUsd += spent;
+      const before = this.byRole[role] ?? { usage: ZERO_USAGE, costUsd: 0 };
+      this.byRole[role] = { usage: addUsage(before.usage, result.usage), costUsd: before.costUsd + spent };
       this.retries += Math.max(0, (result.attempt ?? 1) - 1);
       if (result.ok !== false || asks > quality.unusableRetries) return { result, asks };
       this.reasks++;
@@ -260,9 +269,10 @@ async function evolveRound(context: RoundContext & { quality: QualitySettings })
     costUsd: calls.costUsd,
     reasks: calls.reasks,
     retries: calls.retries,
+    byRole: calls.byRole,
   });
 
-  const evolved = await calls.ask(llm.evolver, 'mutate', (a, reask) =>
+  const evolved = await calls.ask('evolver', 'mutate', (a, reask) =>
     a.mutate({
       evolver: llm.evolver,
       operation,
@@ -280,7 +290,7 @@ async function evolveRound(context: RoundContext & { quality: QualitySettings })
   if (rewrite.gate && !rewrite.gate.passed) return finish(rewrite.instruction, '', rewrite.gate);
 
   const [answered, judged] = await Promise.all([
-    calls.ask(llm.responder, 'respond', (a, reask) =>
+    calls.ask('responder', 'respond', (a, reask) =>
       a.respond({
         responder: llm.responder,
         instruction: rewrite.instruction,
@@ -288,7 +298,7 @@ async function evolveRound(context: RoundContext & { quality: QualitySettings })
         ...(reask ? { reask } : {}),
       }),
     ),
-    calls.ask(llm.judge, 'judge', (a, reask) =>
+    calls.ask('judge', 'judge', (a, reask) =>
       a.judgeEquality({ judge: llm.judge, parent, instruction: rewrite.instruction, ...(reask ? { reask } : {}) }),
     ),
   ]);
@@ -319,9 +329,9 @@ async function evolveRound(context: RoundContext & { quality: QualitySettings })
 async function answerSeed(
   context: CallContext & { quality: QualitySettings },
   seed: string,
-): Promise<{ response?: string; usage: Usage; costUsd: number }> {
+): Promise<{ response?: string; calls: SeedCalls }> {
   const calls = new RoundCalls(context, 'seed');
-  const { result } = await calls.ask(context.llm.responder, 'respond', (a, reask) =>
+  const { result } = await calls.ask('responder', 'respond', (a, reask) =>
     a.respond({
       responder: context.llm.responder,
       instruction: seed,
@@ -331,8 +341,7 @@ async function answerSeed(
   );
   return {
     ...(result.ok !== false && (!result.rules || result.rules.passed) ? { response: result.response } : {}),
-    usage: calls.usage,
-    costUsd: calls.costUsd,
+    calls: { usage: calls.usage, costUsd: calls.costUsd, reasks: calls.reasks, retries: calls.retries },
   };
 }
 
@@ -447,7 +456,7 @@ function reportOf(input: InstructionEvolutionInput, lineage: Lineage, err?: unkn
 
 /** Re-asks and retries of a lineage's rounds, when there were any (reports from before carry neither). */
 function callCounts(lineage: Lineage): { reasks?: number; retries?: number } {
-  const reasks = lineage.steps.reduce((n, s) => n + (s.reasks ?? 0), 0);
-  const retries = lineage.steps.reduce((n, s) => n + (s.retries ?? 0), 0);
+  const reasks = lineage.steps.reduce((n, s) => n + (s.reasks ?? 0), lineage.seedCalls?.reasks ?? 0);
+  const retries = lineage.steps.reduce((n, s) => n + (s.retries ?? 0), lineage.seedCalls?.retries ?? 0);
   return { ...(reasks ? { reasks } : {}), ...(retries ? { retries } : {}) };
 }

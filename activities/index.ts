@@ -8,6 +8,7 @@ import { createEvolutionActivities } from './evolution';
 import { createInstructionStartActivities } from './instruction-starts';
 import { LlmGateway } from './llm';
 import { createRunStoreActivities } from './run-store';
+import { createScoringActivities } from './scoring';
 
 export interface ActivityDeps {
   llm: LlmGateway;
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRunStoreActivities(deps.store),
     ...createInstructionStartActivities(),
     ...createAutoEvolActivities(deps.llm, deps.store),
+    ...createScoringActivities(deps.llm, deps.store),
   };
 }
 

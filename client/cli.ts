@@ -5,10 +5,13 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXPORT_FORMATS, EXPORT_ROUNDS } from '../core/export';
+import { DEFAULT_DUPLICATE_THRESHOLD } from '../core/near-duplicates';
 import { runCodecServerCommand, runDemo, runEvolve, runServerCommand, runWorkerCommand } from './commands';
 import { runReplay } from './replay';
 import { runCancel, runRetry, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
 import { reportError } from './errors';
+import { runReport } from './report';
+import { runScore } from './score';
 import { runAuto, runAutoExportMethod, runAutoPause, runAutoResume, runAutoShow, runAutoStatus } from './auto';
 
 function positiveInt(value: string): number {
@@ -20,6 +23,12 @@ function positiveInt(value: string): number {
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError('expected a number above 0, at most 1');
   return n;
 }
 
@@ -195,6 +204,18 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--seed <n>', "shuffle seed (default: the run's seed)", integer)
     .addOption(new Option('--include-seeds', 'add the seed rows (with --rounds final)'))
     .option('--sample <n>', 'keep only N rows (after shuffling)', positiveInt)
+    .option('--dedup', 'keep one row of each cluster of near-duplicate instructions (MinHash)')
+    .option(
+      '--dedup-threshold <similarity>',
+      'estimated Jaccard similarity of word 3-grams from which two instructions are near-duplicates',
+      fraction,
+      DEFAULT_DUPLICATE_THRESHOLD,
+    )
+    .option(
+      '--decontaminate <files...>',
+      'benchmark prompts (JSONL, JSON, CSV, Parquet): drop rows sharing a run of 13 words with any of them',
+    )
+    .option('--benchmark-field <name>', 'the field of the benchmark files that holds the prompt')
     .action((runId, options) =>
       runExport(runId, {
         format: options.format,
@@ -204,8 +225,41 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
         shuffle: options.shuffle !== false,
         seed: options.seed,
         sample: options.sample,
+        ...(options.dedup ? { dedup: { threshold: options.dedupThreshold } } : {}),
+        ...(options.decontaminate ? { benchmarks: options.decontaminate, benchmarkField: options.benchmarkField } : {}),
       }),
     );
+
+  program
+    .command('report')
+    .description(
+      'one self-contained HTML page of a run (funnel, operations, lengths, difficulty, spend, near-duplicates, contamination, lineages)',
+    )
+    .argument('<run>', 'run id')
+    .option('--out <file>', 'the HTML file (default: reports/<run>.html in the data dir)')
+    .option('--text', 'print the figures to the terminal instead')
+    .option('--lineages <n>', 'lineages shown to read', positiveInt, 8)
+    .option('--dedup-threshold <similarity>', 'near-duplicate threshold (estimated Jaccard of word 3-grams)', fraction)
+    .option('--decontaminate <files...>', 'benchmark prompts to check the rows against (JSONL, JSON, CSV, Parquet)')
+    .option('--benchmark-field <name>', 'the field of the benchmark files that holds the prompt')
+    .action(async (runId, options) => {
+      await runReport(runId, options);
+    });
+
+  program
+    .command('score')
+    .description("rate a run's rows for difficulty and complexity (1-10) with the scorer LLM, each once, durably")
+    .argument('<run>', 'run id')
+    .option('--sample <n>', 'at most N rows of each round (default: every row)', positiveInt)
+    .option('--rounds <which>', 'all, or rounds such as 0,1,2 (0: the seeds)', 'all')
+    .option('--seed <n>', 'seed of the sample', integer, 0)
+    .option('--concurrency <n>', 'ratings in flight at once', positiveInt, 16)
+    .option('--detach', 'start the scoring and return without following it')
+    .option('--config <file>', 'config file (JSON or YAML)')
+    .addOption(llmOption())
+    .addOption(verboseOption())
+    .option('--task-queue <name>', 'task queue', 'evolforge')
+    .action(runScore);
 
   program
     .command('retry')

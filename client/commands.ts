@@ -13,7 +13,9 @@ import { instructionIdFor, newRunId, startInstructionEvolution } from './api';
 import { loadConfigFile } from './config-file';
 import { defaultDataDir, openSession, uiLink } from './embedded';
 import { formatLineage } from './format';
+import { runReport } from './report';
 import { runDataset, runExport } from './run';
+import { runScore } from './score';
 import { resolveTemporalTarget, describeTarget } from './temporal-target';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
@@ -164,4 +166,13 @@ export async function runDemo(options: { rounds: number; seed: number; config?: 
   const out = path.join(defaultDataDir(), 'exports', `${runId}.json`);
   await runExport(runId, { format: 'alpaca', rounds: 'all', includeSeeds: true, shuffle: true, out });
   process.stdout.write(`Dataset: ${out}\n`);
+  await runScore(runId, {
+    seed: 0,
+    concurrency: 8,
+    config: options.config,
+    llm: options.llm,
+    taskQueue: process.env.EVOL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+  });
+  const report = await runReport(runId, { lineages: 6 });
+  if (report) process.stdout.write(`Report: ${report}\n`);
 }

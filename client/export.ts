@@ -6,6 +6,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { buildRows, checkExportOptions, serializeRows, type ExportOptions, type ExportStats } from '../core/export';
 import type { Lineage } from '../core/schemas';
+import type { RowScore } from '../core/scoring';
 import { UserError } from '../core/validation';
 import type { RunStore, SeedRecord } from '../store/types';
 
@@ -26,7 +27,8 @@ const SEED_PAGE_SIZE = 500;
 
 /** `stdout` is where the export goes without `out`: the process's stdout unless a caller redirects it. */
 /** The part of a run store an export reads. */
-export type ExportSource = Pick<RunStore, 'runExists' | 'records' | 'seedIds' | 'seed'>;
+export type ExportSource = Pick<RunStore, 'runExists' | 'records' | 'seedIds' | 'seed'> &
+  Partial<Pick<RunStore, 'scores'>>;
 
 export async function exportRun(
   store: ExportSource,
@@ -39,7 +41,9 @@ export async function exportRun(
     throw new UserError(`no run "${runId}" in the store: \`evol status\` lists the runs there`);
   const records = await readAllRecords(store, runId);
   const seeds = options.includeSeeds ? await readSeedsOf(store, runId, records) : undefined;
-  const { rows, stats, notes } = buildRows(records, seeds, options);
+  const scores = new Map<string, RowScore>();
+  if (store.scores) for await (const score of store.scores(runId)) scores.set(score.rowId, score);
+  const { rows, stats, notes } = buildRows(records, seeds, options, scores);
   const chunks = serializeRows(rows, options.format);
   if (options.out === undefined) {
     await pipeline(Readable.from(chunks), stdout, { end: false });

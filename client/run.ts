@@ -23,6 +23,7 @@ import { openSession, uiLink, type Session } from './embedded';
 import { exportRun } from './export';
 import { figuresOf, followRun, formatDuration, progressLine } from './follow';
 import { formatProblem, readSeedFile } from './input-file';
+import { loadBenchmarks } from './benchmarks';
 import { resolveMethod, type MethodSampling } from './method-file';
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
@@ -419,18 +420,38 @@ export async function runCancel(runId: string): Promise<void> {
 /** `evol export`: the shuffle seed defaults to the run's own seed, and is printed, so the order can be had again. */
 export async function runExport(
   runId: string,
-  options: Omit<ExportOptions, 'seed'> & { seed?: number; out?: string },
+  options: Omit<ExportOptions, 'seed' | 'decontaminate'> & {
+    seed?: number;
+    out?: string;
+    /** Benchmark files to decontaminate against, and the field of their prompts. */
+    benchmarks?: string[];
+    benchmarkField?: string;
+  },
 ): Promise<void> {
   const store = openStore();
   checkRunId(runId);
+  const decontaminate = options.benchmarks?.length
+    ? await loadBenchmarks(options.benchmarks, {
+        ...(options.benchmarkField ? { fields: { instruction: options.benchmarkField } } : {}),
+        log: stderr,
+      })
+    : undefined;
   let seed = options.seed;
   if (seed === undefined) {
     const meta = await store.readMeta(runId).catch(() => undefined);
     seed = Math.max(0, (meta?.config as { seed?: number } | undefined)?.seed ?? 0);
   }
-  const result = await exportRun(store, runId, { ...options, seed });
+  const result = await exportRun(store, runId, { ...options, seed, ...(decontaminate ? { decontaminate } : {}) });
   for (const note of result.notes) stderr(note);
   const s = result.stats;
+  if (s.contaminatedDropped !== undefined) {
+    stderr(`${s.contaminatedDropped} rows dropped: they share a run of 13 words with a benchmark prompt.`);
+  }
+  if (s.nearDuplicatesDropped !== undefined) {
+    stderr(
+      `${s.nearDuplicatesDropped} near-duplicate rows dropped (${s.nearDuplicateClusters} clusters, one row kept of each).`,
+    );
+  }
   stderr(
     `${s.rows} rows from ${s.records} records${result.path ? ` written to ${result.path}` : ''}` +
       (options.includeSeeds
@@ -439,7 +460,7 @@ export async function runExport(
       (options.shuffle ? `, shuffled with seed ${seed} (\`--seed ${seed}\` gives this order again)` : '') +
       (s.skippedIncomplete ? `; ${s.skippedIncomplete} failed or unfinished records left out` : '') +
       (s.seedsWithoutOutput
-        ? `; ${s.seedsWithoutOutput} seeds left out: no answer in the seed file and none asked in the run`
+        ? `; ${s.seedsWithoutOutput} seeds left out: no answer in the seed file and no usable one from the run`
         : ''),
   );
 }

@@ -42,6 +42,8 @@ export const ConfigFileSchema = z
         judge: EndpointOverrideSchema.optional(),
         /** Auto Evol-Instruct's optimizer LLM (starts from the evolver's settings). */
         optimizer: EndpointOverrideSchema.optional(),
+        /** `evol score`'s difficulty rater (starts from the judge's settings). */
+        scorer: EndpointOverrideSchema.optional(),
       })
       .strict()
       .optional(),
@@ -135,6 +137,28 @@ export function describeSampling(llm: Partial<Record<string, LlmEndpoint>>): str
         ]
       : [],
   );
+}
+
+/**
+ * The scorer of `evol score`: the judge's endpoint at temperature 0 with room for a small JSON object, then
+ * `llm.scorer` in the config file and EVOL_SCORER_BASE_URL / _MODEL / _API_KEY_ENV.
+ */
+export function resolveScorer(options: { env: Env; file?: ConfigFile; mode?: LlmMode }): LlmEndpoint {
+  const base = resolveLlmConfig(options);
+  const { env, file } = options;
+  return LlmEndpointSchema.parse({
+    ...base.llm.judge,
+    temperature: 0,
+    maxTokens: 64,
+    ...(base.simulated
+      ? {}
+      : {
+          ...file?.llm?.scorer,
+          ...(env.EVOL_SCORER_BASE_URL ? { baseURL: env.EVOL_SCORER_BASE_URL } : {}),
+          ...(env.EVOL_SCORER_MODEL ? { model: env.EVOL_SCORER_MODEL } : {}),
+          ...(env.EVOL_SCORER_API_KEY_ENV ? { apiKeyEnv: env.EVOL_SCORER_API_KEY_ENV } : {}),
+        }),
+  });
 }
 
 /** The run's re-ask limit and gates: the config file's, over the defaults; a flag's limit over both. */

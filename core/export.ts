@@ -3,7 +3,10 @@
  * `_evol`, a field the usual fine-tuning tools ignore, so a row can be traced back to its seed.
  */
 import type { SeedRecord } from '../store/types';
+import type { BenchmarkIndex } from './contamination';
+import { nearDuplicateClusters } from './near-duplicates';
 import { createPrng } from './prng';
+import type { RowScore } from './scoring';
 import type { Lineage, LineageStep } from './schemas';
 import { UserError } from './validation';
 
@@ -24,6 +27,10 @@ export interface ExportOptions {
   seed: number;
   /** Keeps the first N rows (after the shuffle, if any). */
   sample?: number;
+  /** Keep one row of each cluster of near-duplicate instructions (MinHash, estimated Jaccard of word 3-grams). */
+  dedup?: { threshold: number };
+  /** Drop every row whose instruction shares a long run of words with a benchmark prompt. */
+  decontaminate?: BenchmarkIndex;
 }
 
 export interface EvolIds {
@@ -37,6 +44,9 @@ export interface EvolIds {
   rowId: string;
   /** The rowId of the instruction this one was evolved from; null for a seed. */
   parentId: string | null;
+  /** 1-10, when `evol score` rated the row. */
+  difficulty?: number;
+  complexity?: number;
 }
 
 export interface ExportRow {
@@ -56,6 +66,11 @@ export interface ExportStats {
   skippedIncomplete: number;
   /** Rows seen again (a record read twice) and dropped. */
   duplicatesDropped: number;
+  /** Rows dropped as near-duplicates of a row kept (with `dedup`), and the clusters they were in. */
+  nearDuplicatesDropped?: number;
+  nearDuplicateClusters?: number;
+  /** Rows dropped for sharing a long run of words with a benchmark prompt (with `decontaminate`). */
+  contaminatedDropped?: number;
 }
 
 export interface BuiltRows {
@@ -85,6 +100,7 @@ export function buildRows(
   records: Iterable<Lineage>,
   seeds: Map<string, SeedRecord> | undefined,
   options: ExportOptions,
+  scores?: ReadonlyMap<string, RowScore>,
 ): BuiltRows {
   checkExportOptions(options);
   const recordIds = new Set<string>();
@@ -105,7 +121,10 @@ export function buildRows(
     candidates.push(...roundRowsOf(lineage, options.rounds));
   }
   const { unique, dropped } = dropDuplicateRows(candidates);
-  const ordered = orderRows(unique, options);
+  const scored = scores?.size ? unique.map((row) => withScore(row, scores.get(row._evol.rowId))) : unique;
+  const clean = options.decontaminate ? scored.filter((row) => !options.decontaminate!.hit(row.instruction)) : scored;
+  const kept = options.dedup ? dropNearDuplicates(clean, options.dedup.threshold) : { rows: clean, clusters: 0 };
+  const ordered = orderRows(kept.rows, options);
   const { rows, notes } = sampleRows(ordered, options.sample);
   assertUniqueRowIds(rows);
   return {
@@ -117,8 +136,33 @@ export function buildRows(
       seedsWithoutOutput: seedsWithoutOutput.size,
       skippedIncomplete: incompleteIds.size,
       duplicatesDropped: dropped,
+      ...(options.decontaminate ? { contaminatedDropped: scored.length - clean.length } : {}),
+      ...(options.dedup
+        ? { nearDuplicatesDropped: clean.length - kept.rows.length, nearDuplicateClusters: kept.clusters }
+        : {}),
     },
   };
+}
+
+function withScore(row: ExportRow, score: RowScore | undefined): ExportRow {
+  if (score?.difficulty === undefined) return row;
+  return { ...row, _evol: { ...row._evol, difficulty: score.difficulty, complexity: score.complexity } };
+}
+
+/**
+ * One row per cluster of near-duplicate instructions: the first in seed and round order (seeds before rounds). A
+ * seed's own rounds are never folded into each other: they keep most of their parent's words by design.
+ */
+function dropNearDuplicates(rows: readonly ExportRow[], threshold: number): { rows: ExportRow[]; clusters: number } {
+  const ordered = [...rows].sort(compareRows);
+  const clusters = nearDuplicateClusters(
+    ordered,
+    (row) => row.instruction,
+    threshold,
+    (row) => row._evol.seedId,
+  );
+  const dropped = new Set(clusters.flatMap((cluster) => cluster.members.slice(1)));
+  return { rows: ordered.filter((row) => !dropped.has(row)), clusters: clusters.length };
 }
 
 /** The seed with its own answer from the file, else the one the run's responder gave. */

@@ -6,3 +6,7 @@ export function instructionWorkflowId(runId: string, instructionId: string): str
 export function datasetWorkflowId(runId: string): string {
   return `evol-run-${runId}`;
 }
+
+export function scoreWorkflowId(runId: string): string {
+  return `evol-score-${runId}`;
+}

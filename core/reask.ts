@@ -27,6 +27,7 @@ export const REASK_REQUEST = {
   judge: 'Send your verdict once more as exactly one of EQUAL or NOT EQUAL, with nothing else.',
   responder: 'Answer the request once more, in full.',
   'optimizer-feedback': 'Send your review of the cases once more: one line per failed case with its id and the reason.',
+  scorer: 'Send the two ratings once more as {"difficulty": <1-10>, "complexity": <1-10>}, with nothing else.',
   optimizer:
     'Send the complete improved method once more inside a single fenced code block (```), keeping the {instruction} placeholder, with nothing after the block.',
 } as const;

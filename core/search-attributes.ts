@@ -10,7 +10,7 @@ export const EvolInstructionId = defineSearchAttributeKey('EvolInstructionId', S
 export const EvolStatus = defineSearchAttributeKey('EvolStatus', SearchAttributeType.KEYWORD);
 export const EvolRoundsDone = defineSearchAttributeKey('EvolRoundsDone', SearchAttributeType.INT);
 export const EvolEliminations = defineSearchAttributeKey('EvolEliminations', SearchAttributeType.INT);
-/** instruction | dataset | auto */
+/** instruction | dataset | auto | score */
 export const EvolKind = defineSearchAttributeKey('EvolKind', SearchAttributeType.KEYWORD);
 
 /** Every key with its type name as `temporal server start-dev --search-attribute` takes it. */

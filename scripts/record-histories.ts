@@ -88,7 +88,15 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
   if (executions.length < 2) throw new Error('the dataset run did not continue as new: lower the threshold');
   executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
   const history = (e: (typeof executions)[number]) => client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
+  // Its scores: one rating per row of the final mix.
+  const scoring = await client.workflow.start('scoreRun', {
+    taskQueue,
+    workflowId: `evol-score-${runId}`,
+    args: [{ runId, scorer: llm.judge, concurrency: 3, seed: 0, perRound: 2 }],
+  });
+  await scoring.result();
   return {
+    'score-run': await scoring.fetchHistory(),
     'dataset-evolution-continued': await history(executions[0]),
     'dataset-evolution-final': await history(executions[executions.length - 1]),
     // One of its instruction workflows: a dataset run's children take another path than a standalone one.

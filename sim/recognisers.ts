@@ -10,7 +10,9 @@ import { AUTO_EVOL_RECOGNISERS } from './auto-evol';
 import { requestContent } from './request';
 
 export { requestContent } from './request';
+import { SCORE_LEAD } from '../core/scoring';
 import { answerEquality } from './judge';
+import { answerScore } from './score';
 import { answerMutation, mutationOperation } from './mutate';
 import { answerRequest } from './respond';
 import { SimRecogniser, SimRequestKind } from './types';
@@ -23,6 +25,12 @@ export const JUDGE_RECOGNISER: SimRecogniser = {
   kind: 'judge',
   test: (messages) => requestContent(messages).includes(EQUALITY_LEAD),
   answer: (messages) => answerEquality(requestContent(messages)),
+};
+
+export const SCORE_RECOGNISER: SimRecogniser = {
+  kind: 'score',
+  test: (messages) => requestContent(messages).startsWith(SCORE_LEAD),
+  answer: (messages) => answerScore(requestContent(messages)),
 };
 
 export const MUTATE_RECOGNISER: SimRecogniser = {
@@ -64,6 +72,7 @@ export const FALLBACK_RECOGNISER: SimRecogniser = {
 
 export const DEFAULT_RECOGNISERS: readonly SimRecogniser[] = [
   JUDGE_RECOGNISER,
+  SCORE_RECOGNISER,
   MUTATE_RECOGNISER,
   ...AUTO_EVOL_RECOGNISERS,
   RESPOND_RECOGNISER,

@@ -13,9 +13,9 @@ export const SIM_FAULTS: readonly SimFault[] = [
   'hang',
 ];
 
-export type SimRequestKind = 'mutate' | 'respond' | 'judge' | 'other';
+export type SimRequestKind = 'mutate' | 'respond' | 'judge' | 'score' | 'other';
 
-export const SIM_REQUEST_KINDS: readonly SimRequestKind[] = ['mutate', 'respond', 'judge', 'other'];
+export const SIM_REQUEST_KINDS: readonly SimRequestKind[] = ['mutate', 'respond', 'judge', 'score', 'other'];
 
 export interface SimRule {
   /** All given conditions must hold. `contains`/`regex` test the concatenated message contents (system + user ...). */

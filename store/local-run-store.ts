@@ -3,6 +3,8 @@
  *   <run>/meta.json          what `evol run` resolved (no secrets)
  *   <run>/seeds.jsonl        the normalized seeds, in input order
  *   <run>/records/<xx>/<id>.json   one lineage per finished instruction (xx: a hash shard)
+ *   <run>/scores/<xx>/<row>.json   one difficulty score per scored row (`evol score`), written once
+ *   <run>/scores/plan.json         the rows the last `evol score` chose
  * Writes are atomic: a run appears whole (its directory is renamed into place) and a record is
  * linked into place, which fails if it exists, so a retried write changes nothing.
  */
@@ -12,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { hash32 } from '../core/prng';
 import type { MethodVersion } from '../core/auto-evol';
 import type { Lineage } from '../core/schemas';
+import type { RowScore } from '../core/scoring';
 import { UserError } from '../core/validation';
 import type { RunMeta, RunStore, SeedRecord } from './types';
 
@@ -213,13 +216,70 @@ export class LocalRunStore implements RunStore {
   }
 
   async *records(runId: string): AsyncIterable<Lineage> {
-    const recordsDir = path.join(this.runDir(runId), 'records');
-    const shards = (await fs.readdir(recordsDir).catch(() => [] as string[])).sort();
-    for (const shard of shards) {
-      const files = (await fs.readdir(path.join(recordsDir, shard))).filter((f) => f.endsWith('.json')).sort();
-      for (const file of files) {
-        yield JSON.parse(await fs.readFile(path.join(recordsDir, shard, file), 'utf8')) as Lineage;
+    yield* this.sharded<Lineage>(path.join(this.runDir(runId), 'records'));
+  }
+
+  async record(runId: string, id: string): Promise<Lineage | undefined> {
+    return readJsonIfThere<Lineage>(this.recordPath(runId, id));
+  }
+
+  private scorePath(runId: string, rowId: string): string {
+    const shard = (hash32(rowId) & 0xff).toString(16).padStart(2, '0');
+    return path.join(this.runDir(runId), 'scores', shard, `${encodeURIComponent(rowId)}.json`);
+  }
+
+  async saveScore(runId: string, score: RowScore): Promise<'written' | 'exists'> {
+    return writeOnce(this.scorePath(runId, score.rowId), JSON.stringify(score));
+  }
+
+  async score(runId: string, rowId: string): Promise<RowScore | undefined> {
+    return readJsonIfThere<RowScore>(this.scorePath(runId, rowId));
+  }
+
+  async *scores(runId: string): AsyncIterable<RowScore> {
+    const dir = path.join(this.runDir(runId), 'scores');
+    const shards = (await fs.readdir(dir).catch(() => [] as string[])).filter((s) => !s.endsWith('.json'));
+    for (const shard of shards.sort()) yield* this.sharded<RowScore>(path.join(dir, shard), false);
+  }
+
+  async saveScorePlan(runId: string, rowIds: readonly string[]): Promise<void> {
+    const final = path.join(this.runDir(runId), 'scores', 'plan.json');
+    await fs.mkdir(path.dirname(final), { recursive: true });
+    const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(rowIds));
+    await fs.rename(temp, final);
+  }
+
+  async scorePlan(runId: string): Promise<string[]> {
+    return (await readJsonIfThere<string[]>(path.join(this.runDir(runId), 'scores', 'plan.json'))) ?? [];
+  }
+
+  /** The JSON files of a directory of shards (or, with `shards` false, of one shard), in name order. */
+  private async *sharded<T>(dir: string, shards = true): AsyncIterable<T> {
+    const subdirs = shards ? (await fs.readdir(dir).catch(() => [] as string[])).sort() : [''];
+    for (const sub of subdirs) {
+      const files = (await fs.readdir(path.join(dir, sub)).catch(() => [] as string[]))
+        .filter((f) => f.endsWith('.json'))
+        .sort();
+      // Read a batch at a time: one file after another leaves the disk idle between small reads.
+      for (let at = 0; at < files.length; at += READ_BATCH) {
+        const batch = await Promise.all(
+          files.slice(at, at + READ_BATCH).map((file) => fs.readFile(path.join(dir, sub, file), 'utf8')),
+        );
+        for (const text of batch) yield JSON.parse(text) as T;
       }
     }
+  }
+}
+
+/** Files read at once when a run's records or scores are listed. */
+const READ_BATCH = 64;
+
+async function readJsonIfThere<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }

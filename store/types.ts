@@ -5,6 +5,7 @@
  */
 import type { MethodVersion } from '../core/auto-evol';
 import type { Lineage } from '../core/schemas';
+import type { RowScore } from '../core/scoring';
 
 /** One normalized seed instruction. */
 export interface SeedRecord {
@@ -43,6 +44,15 @@ export interface RunStore {
   hasRecord(runId: string, id: string): Promise<boolean>;
   /** Every record of the run, in no particular order. */
   records(runId: string): AsyncIterable<Lineage>;
+  /** One record, if written. */
+  record(runId: string, id: string): Promise<Lineage | undefined>;
+  /** Keeps a row's difficulty score; a second write of the same row changes nothing. */
+  saveScore(runId: string, score: RowScore): Promise<'written' | 'exists'>;
+  score(runId: string, rowId: string): Promise<RowScore | undefined>;
+  scores(runId: string): AsyncIterable<RowScore>;
+  /** The rows `evol score` chose, replaced by each new one. */
+  saveScorePlan(runId: string, rowIds: readonly string[]): Promise<void>;
+  scorePlan(runId: string): Promise<string[]>;
   /** Removes a record, so `evol retry` can write the new outcome once. */
   deleteRecord(runId: string, id: string): Promise<void>;
   /** Keeps the lineage of an instruction whose evolution failed (replacing an earlier one), for `evol retry`. */

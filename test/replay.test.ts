@@ -43,6 +43,7 @@ const FIXTURES = [
   // Recorded before patched('learning-v2'): learning stopped at no failures or one step without a fall, and the
   // current method kept the rate of an earlier step.
   'auto-evol-v1',
+  'score-run',
 ];
 
 describe('committed histories replay with the current workflow code', () => {
@@ -57,7 +58,7 @@ describe('committed histories replay with the current workflow code', () => {
         (await loadHistory(name)).events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
       );
     }
-    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol']));
+    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun']));
   });
 
   test('the dataset fixture really continued as new', async () => {

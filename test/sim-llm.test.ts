@@ -1,3 +1,4 @@
+import { buildScoreMessages, parseScores } from '../core/scoring';
 import OpenAI from 'openai';
 import { ChatMessage } from '../core/messages';
 import {
@@ -221,13 +222,20 @@ describe('simulated LLM over HTTP with the openai client', () => {
     expect(contentOf(await ask(buildEqualityMessages(SEED, SEED)))).toBe('EQUAL');
     await ask(buildResponseMessages(SEED));
     await ask([{ role: 'user', content: 'Tell me a joke about compilers.' }]);
+    // A difficulty rating: plausible numbers, higher for a longer task with more demands.
+    const rating = async (task: string) => parseScores(contentOf(await ask(buildScoreMessages(task))));
+    const short = await rating('Name a colour.');
+    const long = await rating(
+      'Compare three sorting algorithms on 10,000 items, explain each step, justify the choice, and give at least two examples of each case in Python and C.',
+    );
+    expect(short && long && long.difficulty > short.difficulty && long.complexity > short.complexity).toBe(true);
 
     const records = sim.requests();
-    expect(records.map((r) => r.kind)).toEqual(['mutate', 'judge', 'respond', 'other']);
+    expect(records.map((r) => r.kind)).toEqual(['mutate', 'judge', 'respond', 'other', 'score', 'score']);
     expect(records[0].operation).toBe('deepening');
     expect(records.every((r) => r.outcome === 'ok' && r.status === 200)).toBe(true);
     expect(records[0].messages).toBeUndefined();
-    expect(sim.stats().byKind).toEqual({ mutate: 1, judge: 1, respond: 1, other: 1 });
+    expect(sim.stats().byKind).toEqual({ mutate: 1, judge: 1, respond: 1, other: 1, score: 2 });
   });
 
   it('a rule with times: 2 answers twice, then normal answers resume', async () => {

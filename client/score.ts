@@ -1,0 +1,158 @@
+/** `evol score`: rates a run's rows for difficulty and complexity, durably, and says how each round fares. */
+import { WorkflowIdReusePolicy, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { describeSampling, resolveScorer, type LlmMode } from '../core/config';
+import { scoreWorkflowId } from '../core/ids';
+import type { RowScore } from '../core/scoring';
+import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import { UserError } from '../core/validation';
+import { checkRunId, LocalRunStore } from '../store/local-run-store';
+import { defaultStoreDir } from '../store/location';
+import type { ScoreProgress, ScoreRunInput } from '../workflows/score-run';
+import { scoreProgressQuery } from '../workflows/score-run';
+import { loadConfigFile } from './config-file';
+import { openSession } from './embedded';
+import { howToComeBack } from './run';
+
+const stderr = (line: string) => process.stderr.write(`${line}\n`);
+
+export interface ScoreOptions {
+  sample?: number;
+  rounds?: string;
+  seed: number;
+  concurrency: number;
+  config?: string;
+  llm: LlmMode;
+  taskQueue: string;
+  detach?: boolean;
+  verbose?: boolean;
+}
+
+/** `all`, or a list of rounds such as `0,1,4` (0: the seeds). */
+export function parseRounds(value: string | undefined): number[] | undefined {
+  if (value === undefined || value === 'all') return undefined;
+  const rounds = value.split(',').map((part) => Number(part.trim()));
+  if (rounds.some((r) => !Number.isInteger(r) || r < 0)) {
+    throw new UserError(`--rounds takes "all" or rounds such as 0,1,2 (0: the seeds), not "${value}"`);
+  }
+  return rounds;
+}
+
+/** Mean difficulty and complexity per round, from the scores in the store. */
+export function scoreSummary(scores: readonly RowScore[]): string[] {
+  const byRound = new Map<number, RowScore[]>();
+  for (const score of scores) byRound.set(score.round, [...(byRound.get(score.round) ?? []), score]);
+  const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN);
+  return [...byRound.keys()]
+    .sort((a, b) => a - b)
+    .map((round) => {
+      const rated = byRound.get(round)!.filter((s) => s.difficulty !== undefined);
+      const failed = byRound.get(round)!.length - rated.length;
+      return `  ${round === 0 ? 'seeds  ' : `round ${round}`}: difficulty ${mean(rated.map((s) => s.difficulty!)).toFixed(2)}, complexity ${mean(rated.map((s) => s.complexity!)).toFixed(2)} (${rated.length} rated${failed ? `, ${failed} without a usable rating` : ''})`;
+    });
+}
+
+export async function runScore(runId: string, options: ScoreOptions): Promise<void> {
+  checkRunId(runId);
+  const store = new LocalRunStore(defaultStoreDir());
+  if (!(await store.runExists(runId)))
+    throw new UserError(`no run "${runId}" in ${store.root}: \`evol runs\` lists them`);
+  const meta = await store.readMeta(runId);
+  if ((meta.config as { kind?: string }).kind === 'auto-evol') {
+    throw new UserError(`run "${runId}" is an Auto Evol-Instruct learning run: score a dataset run`);
+  }
+  const rounds = parseRounds(options.rounds);
+  const { file } = loadConfigFile(options.config);
+  const scorer = resolveScorer({ env: process.env, file, mode: options.llm });
+  for (const line of describeSampling({ scorer })) stderr(line);
+
+  const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
+  try {
+    const workflowId = scoreWorkflowId(runId);
+    let handle: WorkflowHandle = session.client.workflow.getHandle(workflowId);
+    const running = await handle
+      .describe()
+      .then((d) => d.status.name === 'RUNNING')
+      .catch((err) => {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      });
+    if (running) {
+      stderr(`Scoring of ${runId} is already running: following it.`);
+    } else {
+      const input: ScoreRunInput = {
+        runId,
+        scorer,
+        concurrency: options.concurrency,
+        seed: options.seed,
+        ...(file?.unusableRetries !== undefined ? { unusableRetries: file.unusableRetries } : {}),
+        ...(options.sample !== undefined ? { perRound: options.sample } : {}),
+        ...(rounds ? { rounds } : {}),
+      };
+      handle = await session.client.workflow.start('scoreRun', {
+        taskQueue: session.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        staticSummary: `scores of run ${runId}${options.sample ? ` · ${options.sample} per round` : ''}`,
+        typedSearchAttributes: [
+          { key: EvolRunId, value: runId },
+          { key: EvolKind, value: 'score' },
+          { key: EvolStatus, value: 'running' },
+        ],
+      });
+    }
+    if (options.detach) {
+      stderr(`Started; not following (--detach). \`evol score ${runId}\` follows it again.`);
+      return;
+    }
+    let onSigint: () => void = () => undefined;
+    const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
+    process.once('SIGINT', onSigint);
+    const finished = await session.run(() => followScores(handle, interrupted));
+    process.off('SIGINT', onSigint);
+    if (!finished) {
+      stderr(
+        howToComeBack(session, runId, {
+          what: 'the scoring of run',
+          status: `evol score ${runId}`,
+          follow: `evol score ${runId}`,
+        }),
+      );
+      process.exitCode = 130;
+      return;
+    }
+    stderr(
+      `Scored ${finished.scored} rows of run ${runId} (${finished.cached} already scored, ${finished.failed} without a usable rating, ${finished.reasks} answers asked again; ${finished.usage.totalTokens} tokens).`,
+    );
+    const scores: RowScore[] = [];
+    for await (const score of store.scores(runId)) scores.push(score);
+    for (const line of scoreSummary(scores)) stderr(line);
+    stderr(`See them beside the rest: evol report ${runId}`);
+  } finally {
+    await session.close();
+  }
+}
+
+async function followScores(handle: WorkflowHandle, stop: Promise<void>): Promise<ScoreProgress | undefined> {
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  let lastLine = 0;
+  for (;;) {
+    const progress = await handle.query(scoreProgressQuery).catch(async (err) => {
+      const { status } = await handle.describe();
+      if (status.name === 'COMPLETED') return (await handle.result()) as ScoreProgress;
+      if (status.name !== 'RUNNING') {
+        throw new UserError(`the scoring ${status.name.toLowerCase()}: \`evol score\` again goes on where it stopped`);
+      }
+      throw err;
+    });
+    if (progress.status === 'completed') return progress;
+    if (progress.status === 'running' && Date.now() - lastLine >= 5000) {
+      const done = progress.scored + progress.cached + progress.failed;
+      stderr(`${done}/${progress.total} rows scored, ${progress.inFlight} in flight`);
+      lastLine = Date.now();
+    }
+    await Promise.race([new Promise((resolve) => setTimeout(resolve, 500)), stop]);
+    if (stopped) return undefined;
+  }
+}

@@ -6,7 +6,7 @@
  * Every prompt sentence here is our own wording.
  */
 import { z } from 'zod';
-import { resolveLlmConfig, type ConfigFile, type LlmMode } from './config';
+import { extraRoleOverride, resolveLlmConfig, type ConfigFile, type LlmMode } from './config';
 import {
   checkPunctuationStopwords,
   checkSorryShort,
@@ -527,14 +527,7 @@ export function resolveAutoEvolLlm(options: { env: Env; file?: ConfigFile; mode?
     ...base.llm.evolver,
     temperature: AUTO_EVOL_TEMPERATURE.optimizer,
     maxTokens: Math.max(base.llm.evolver.maxTokens, 3072),
-    ...(base.simulated
-      ? {}
-      : {
-          ...file?.llm?.optimizer,
-          ...(env.EVOL_OPTIMIZER_BASE_URL ? { baseURL: env.EVOL_OPTIMIZER_BASE_URL } : {}),
-          ...(env.EVOL_OPTIMIZER_MODEL ? { model: env.EVOL_OPTIMIZER_MODEL } : {}),
-          ...(env.EVOL_OPTIMIZER_API_KEY_ENV ? { apiKeyEnv: env.EVOL_OPTIMIZER_API_KEY_ENV } : {}),
-        }),
+    ...(base.simulated ? {} : extraRoleOverride(env, file, 'optimizer')),
   });
   // The paper answers the dev set with the evol LLM itself, at temperature 0.
   const llm = { evol, optimizer, responder: { ...evol } };

@@ -145,20 +145,30 @@ export function describeSampling(llm: Partial<Record<string, LlmEndpoint>>): str
  */
 export function resolveScorer(options: { env: Env; file?: ConfigFile; mode?: LlmMode }): LlmEndpoint {
   const base = resolveLlmConfig(options);
-  const { env, file } = options;
   return LlmEndpointSchema.parse({
     ...base.llm.judge,
     temperature: 0,
     maxTokens: 64,
-    ...(base.simulated
-      ? {}
-      : {
-          ...file?.llm?.scorer,
-          ...(env.EVOL_SCORER_BASE_URL ? { baseURL: env.EVOL_SCORER_BASE_URL } : {}),
-          ...(env.EVOL_SCORER_MODEL ? { model: env.EVOL_SCORER_MODEL } : {}),
-          ...(env.EVOL_SCORER_API_KEY_ENV ? { apiKeyEnv: env.EVOL_SCORER_API_KEY_ENV } : {}),
-        }),
+    ...(base.simulated ? {} : extraRoleOverride(options.env, options.file, 'scorer')),
   });
+}
+
+/**
+ * A role beyond the three of Evol-Instruct (Auto Evol-Instruct's optimizer, the scorer): `llm.<role>` in the config
+ * file, then EVOL_<ROLE>_BASE_URL, _MODEL and _API_KEY_ENV.
+ */
+export function extraRoleOverride(
+  env: Env,
+  file: ConfigFile | undefined,
+  role: 'optimizer' | 'scorer',
+): EndpointOverride {
+  const prefix = `EVOL_${role.toUpperCase()}_`;
+  return {
+    ...file?.llm?.[role],
+    ...(env[`${prefix}BASE_URL`] ? { baseURL: env[`${prefix}BASE_URL`] } : {}),
+    ...(env[`${prefix}MODEL`] ? { model: env[`${prefix}MODEL`] } : {}),
+    ...(env[`${prefix}API_KEY_ENV`] ? { apiKeyEnv: env[`${prefix}API_KEY_ENV`] } : {}),
+  };
 }
 
 /** The run's re-ask limit and gates: the config file's, over the defaults; a flag's limit over both. */

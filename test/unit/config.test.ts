@@ -1,5 +1,12 @@
 import { resolveAutoEvolLlm } from '../../core/auto-evol';
-import { ConfigFileSchema, describeSampling, resolveLlmConfig, resolveQuality, SIM_MODEL } from '../../core/config';
+import {
+  ConfigFileSchema,
+  describeSampling,
+  resolveLlmConfig,
+  resolveQuality,
+  resolveScorer,
+  SIM_MODEL,
+} from '../../core/config';
 import { SIM_BASE_URL } from '../../core/schemas';
 
 describe('resolving which LLM each role uses', () => {
@@ -89,5 +96,28 @@ describe('the re-ask limit and the gates of a run', () => {
   test('an unknown gate or a negative limit is refused by the config schema', () => {
     expect(ConfigFileSchema.safeParse({ gates: { 'no-such-gate': false } }).success).toBe(false);
     expect(ConfigFileSchema.safeParse({ unusableRetries: -1 }).success).toBe(false);
+  });
+});
+
+describe('the roles beyond the three', () => {
+  test('the scorer starts from the judge at temperature 0, and takes llm.scorer and EVOL_SCORER_* over it', () => {
+    const env = { OPENAI_API_KEY: 'k', EVOL_JUDGE_MODEL: 'judge-m', EVOL_SCORER_API_KEY_ENV: 'SCORER_KEY' };
+    expect(resolveScorer({ env })).toMatchObject({
+      model: 'judge-m',
+      temperature: 0,
+      maxTokens: 64,
+      apiKeyEnv: 'SCORER_KEY',
+    });
+    expect(
+      resolveScorer({ env: { ...env, EVOL_SCORER_MODEL: 'rater' }, file: { llm: { scorer: { model: 'file-rater' } } } })
+        .model,
+    ).toBe('rater');
+    expect(resolveScorer({ env, file: { llm: { scorer: { model: 'file-rater' } } } }).model).toBe('file-rater');
+  });
+
+  test('the optimizer takes EVOL_OPTIMIZER_* the same way', () => {
+    const { llm } = resolveAutoEvolLlm({ env: { OPENAI_API_KEY: 'k', EVOL_OPTIMIZER_MODEL: 'big' } });
+    expect(llm.optimizer.model).toBe('big');
+    expect(llm.evol.model).toBe('gpt-4o-mini');
   });
 });

@@ -60,8 +60,9 @@ export type RoundRule =
 
 export type StepVerdict = { passed: true } | { passed: false; rule: RoundRule; evidence: string };
 
-/** Asked again at once, at most this many times, when an answer is unusable; the paper has no such case. */
-export const DEFAULT_UNUSABLE_RETRIES = 2;
+import { DEFAULT_UNUSABLE_RETRIES } from './quality';
+
+export { DEFAULT_QUALITY, DEFAULT_UNUSABLE_RETRIES } from './quality';
 
 /** How a run treats what real models answer: the re-ask limit and the gates on each rewrite. */
 export const QualitySettingsSchema = z
@@ -87,8 +88,6 @@ export const QualitySettingsSchema = z
   })
   .strict();
 export type QualitySettings = z.infer<typeof QualitySettingsSchema>;
-
-export const DEFAULT_QUALITY: QualitySettings = { unusableRetries: DEFAULT_UNUSABLE_RETRIES, gates: {} };
 
 /** Tokens and cost of one role's calls. */
 export interface RoleSpend {

@@ -37,7 +37,7 @@ import type {
 import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { prngFor } from '../core/prng';
 import type { UnusableAnswer } from '../core/reask';
-import { DEFAULT_UNUSABLE_RETRIES } from '../core/schemas';
+import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
 import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { LLM_RETRY_POLICY, storeActivities } from './activity-options';

@@ -19,20 +19,20 @@ import { planOperations } from '../core/plan';
 import { costOf } from '../core/pricing';
 import type { Operation } from '../core/operations';
 import type { UnusableAnswer } from '../core/reask';
-import {
-  DEFAULT_QUALITY,
-  type InstructionEvolutionInput,
-  type Lineage,
-  type LineageStep,
-  type LlmConfig,
-  type LlmEndpoint,
-  type LlmRole,
-  type QualitySettings,
-  type RoleSpend,
-  type SeedCalls,
-  type RunEvolutionSettings,
-  type StepVerdict,
-  type UnusableRule,
+import { DEFAULT_QUALITY } from '../core/quality';
+import type {
+  InstructionEvolutionInput,
+  Lineage,
+  LineageStep,
+  LlmConfig,
+  LlmEndpoint,
+  LlmRole,
+  QualitySettings,
+  RoleSpend,
+  SeedCalls,
+  RunEvolutionSettings,
+  StepVerdict,
+  UnusableRule,
 } from '../core/schemas';
 import { EvolEliminations, EvolRoundsDone, EvolStatus } from '../core/search-attributes';
 import { stepSummary } from '../core/summaries';

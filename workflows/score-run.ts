@@ -18,7 +18,8 @@ import {
 import type { Activities } from '../activities';
 import type { Unusable } from '../activities/unusable';
 import type { UnusableAnswer } from '../core/reask';
-import { DEFAULT_UNUSABLE_RETRIES, type LlmEndpoint } from '../core/schemas';
+import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
+import type { LlmEndpoint } from '../core/schemas';
 import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { LLM_RETRY_POLICY, storeActivities } from './activity-options';

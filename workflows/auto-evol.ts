@@ -42,6 +42,7 @@ import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
 import { pauseSignal, resumeSignal } from './messages';
+import { askUntilUsable } from './reask';
 
 export const autoProgressQuery = defineQuery<AutoProgress>('autoProgress');
 
@@ -195,13 +196,9 @@ class LearningRun {
     summary: string,
     fn: (activities: Activities, reask?: UnusableAnswer) => Promise<T | Unusable>,
   ): Promise<{ result: T | Unusable; asks: number }> {
-    const limit = this.config.unusableRetries ?? DEFAULT_UNUSABLE_RETRIES;
-    let reask: UnusableAnswer | undefined;
-    for (let asks = 1; ; asks++) {
-      const result = await this.call(asks > 1 ? `${summary} · ask ${asks}` : summary, (a) => fn(a, reask));
-      if (result.ok !== false || asks > limit) return { result, asks };
-      reask = (result as Unusable).unusable;
-    }
+    return askUntilUsable(this.config.unusableRetries ?? DEFAULT_UNUSABLE_RETRIES, (reask, asks) =>
+      this.call(asks > 1 ? `${summary} · ask ${asks}` : summary, (a) => fn(a, reask)),
+    );
   }
 
   private get config(): AutoEvolRunConfig {

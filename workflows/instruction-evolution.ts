@@ -40,6 +40,7 @@ import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import type { Unusable } from '../activities/evolution';
 import { llmActivities, localStoreActivities, storeActivities } from './activity-options';
 import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from './messages';
+import { askUntilUsable } from './reask';
 
 /**
  * Returns the whole lineage when started on its own; in a dataset run (`saveToStore`), where the lineage goes to the
@@ -223,8 +224,8 @@ class RoundCalls {
     call: (activities: ReturnType<typeof llmActivities>, reask?: UnusableAnswer) => Promise<T | Unusable>,
   ): Promise<{ result: T | Unusable; asks: number }> {
     const { llm, retry, whenRunning, cost, quality } = this.context;
-    let reask: UnusableAnswer | undefined;
-    for (let asks = 1; ; asks++) {
+    return askUntilUsable(quality.unusableRetries, async (reask, asks) => {
+      if (asks > 1) this.reasks++;
       const summary = `${this.summaryPrefix} · ${label}${asks > 1 ? ` · ask ${asks}` : ''}`;
       await whenRunning();
       const result = await call(llmActivities(llm, { summary, retry }), reask);
@@ -234,10 +235,8 @@ class RoundCalls {
       const before = this.byRole[role] ?? { usage: ZERO_USAGE, costUsd: 0 };
       this.byRole[role] = { usage: addUsage(before.usage, result.usage), costUsd: before.costUsd + spent };
       this.retries += Math.max(0, (result.attempt ?? 1) - 1);
-      if (result.ok !== false || asks > quality.unusableRetries) return { result, asks };
-      this.reasks++;
-      reask = (result as Unusable).unusable;
-    }
+      return result;
+    });
   }
 }
 

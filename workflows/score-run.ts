@@ -16,13 +16,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { Unusable } from '../activities/unusable';
-import type { UnusableAnswer } from '../core/reask';
 import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
 import type { LlmEndpoint } from '../core/schemas';
 import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
+import { askUntilUsable } from './reask';
 
 export interface ScoreRunInput {
   runId: string;
@@ -95,31 +94,29 @@ export async function scoreRun(input: ScoreRunInput): Promise<ScoreProgress> {
 
   /** One row, asked again at once while the answer is unusable; recorded as failed after the limit. */
   const scoreOne = async (rowId: string): Promise<void> => {
-    const limit = input.unusableRetries ?? DEFAULT_UNUSABLE_RETRIES;
-    let reask: UnusableAnswer | undefined;
-    for (let asks = 1; ; asks++) {
-      const result = await llm.rateRow({
-        runId: input.runId,
-        rowId,
-        scorer: input.scorer,
-        onUnusable: 'return',
-        ...(reask ? { reask } : {}),
-      });
-      state.usage = addUsage(state.usage, result.usage);
-      if (result.ok) {
-        if (result.cached) state.cached++;
-        else state.scored++;
-        return;
-      }
-      if (asks > limit) {
-        const reason = `no usable rating in ${asks} asks: ${(result as Unusable).unusable.reason}`;
-        await store.recordScoreFailure({ runId: input.runId, rowId, reason, model: input.scorer.model });
-        state.failed++;
-        return;
-      }
-      state.reasks++;
-      reask = (result as Unusable).unusable;
+    const { result, asks } = await askUntilUsable(
+      input.unusableRetries ?? DEFAULT_UNUSABLE_RETRIES,
+      async (reask, asks) => {
+        if (asks > 1) state.reasks++;
+        const rated = await llm.rateRow({
+          runId: input.runId,
+          rowId,
+          scorer: input.scorer,
+          onUnusable: 'return',
+          ...(reask ? { reask } : {}),
+        });
+        state.usage = addUsage(state.usage, rated.usage);
+        return rated;
+      },
+    );
+    if (result.ok) {
+      if (result.cached) state.cached++;
+      else state.scored++;
+      return;
     }
+    const reason = `no usable rating in ${asks} asks: ${result.unusable.reason}`;
+    await store.recordScoreFailure({ runId: input.runId, rowId, reason, model: input.scorer.model });
+    state.failed++;
   };
 
   // A call that fails for good (a rejected key, an outage past every retry) ends the run once the others are done;

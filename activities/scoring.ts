@@ -2,7 +2,6 @@
  * The side effects of `evol score`: choose the rows to score, and rate one row with the scorer LLM, once. A row
  * whose score is in the run store is never asked again, whoever asks (a retry, a crash, a second `evol score`).
  */
-import { Context } from '@temporalio/activity';
 import { reaskMessages } from '../core/reask';
 import {
   buildScoreMessages,
@@ -16,7 +15,14 @@ import {
 import { ZERO_USAGE, type LlmEndpoint, type Lineage } from '../core/schemas';
 import type { RunStore } from '../store/types';
 import type { LlmGateway } from './llm';
-import { completeOrEmpty, unusableResult, type CallFacts, type Unusable, type UnusableMode } from './unusable';
+import {
+  attemptNumber,
+  completeOrEmpty,
+  unusableResult,
+  type CallFacts,
+  type Unusable,
+  type UnusableMode,
+} from './unusable';
 
 export interface PlanScoresInput {
   runId: string;
@@ -75,7 +81,7 @@ export function createScoringActivities(llm: LlmGateway, store: RunStore) {
       if (!ratings) return unusableResult('it gives no difficulty and complexity from 1 to 10', completion);
       const score: RowScore = { rowId: input.rowId, seedId, round, ...ratings, model: input.scorer.model };
       await store.saveScore(input.runId, score);
-      return { ok: true, score, cached: false, usage: completion.usage, attempt: Context.current().info.attempt };
+      return { ok: true, score, cached: false, usage: completion.usage, attempt: attemptNumber() };
     },
 
     /** A row whose scorer kept answering unusably: recorded with the reason, so it is not asked again. */

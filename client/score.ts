@@ -2,6 +2,7 @@
 import { WorkflowIdReusePolicy, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { describeSampling, resolveScorer, type LlmMode } from '../core/config';
 import { scoreWorkflowId } from '../core/ids';
+import { scoreLine, scoresByRound } from '../core/report-data';
 import type { RowScore } from '../core/scoring';
 import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
 import { UserError } from '../core/validation';
@@ -35,20 +36,6 @@ export function parseRounds(value: string | undefined): number[] | undefined {
     throw new UserError(`--rounds takes "all" or rounds such as 0,1,2 (0: the seeds), not "${value}"`);
   }
   return rounds;
-}
-
-/** Mean difficulty and complexity per round, from the scores in the store. */
-export function scoreSummary(scores: readonly RowScore[]): string[] {
-  const byRound = new Map<number, RowScore[]>();
-  for (const score of scores) byRound.set(score.round, [...(byRound.get(score.round) ?? []), score]);
-  const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN);
-  return [...byRound.keys()]
-    .sort((a, b) => a - b)
-    .map((round) => {
-      const rated = byRound.get(round)!.filter((s) => s.difficulty !== undefined);
-      const failed = byRound.get(round)!.length - rated.length;
-      return `  ${round === 0 ? 'seeds  ' : `round ${round}`}: difficulty ${mean(rated.map((s) => s.difficulty!)).toFixed(2)}, complexity ${mean(rated.map((s) => s.complexity!)).toFixed(2)} (${rated.length} rated${failed ? `, ${failed} without a usable rating` : ''})`;
-    });
 }
 
 export async function runScore(runId: string, options: ScoreOptions): Promise<void> {
@@ -126,7 +113,8 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
     );
     const scores: RowScore[] = [];
     for await (const score of store.scores(runId)) scores.push(score);
-    for (const line of scoreSummary(scores)) stderr(line);
+    stderr('Difficulty and complexity, 1-10 (round 0: the seeds):');
+    for (const round of scoresByRound(scores)) stderr(scoreLine(round));
     stderr(`See them beside the rest: evol report ${runId}`);
   } finally {
     await session.close();

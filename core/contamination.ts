@@ -3,14 +3,12 @@
  * decontamination) with any prompt of a benchmark one will evaluate on. Pure: no I/O.
  */
 
+import { plainWords } from './near-duplicates';
+
 export const DEFAULT_CONTAMINATION_NGRAM = 13;
 
-function words(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-}
-
 function ngramsOf(text: string, n: number): string[] {
-  const w = words(text);
+  const w = plainWords(text);
   const out: string[] = [];
   for (let i = 0; i + n <= w.length; i++) out.push(w.slice(i, i + n).join(' '));
   return out;

@@ -13,13 +13,14 @@ export const MINHASH_PERMUTATIONS = 64;
 export const DEFAULT_DUPLICATE_THRESHOLD = 0.7;
 const SHINGLE = 3;
 
-function words(text: string): string[] {
+/** Lower-case runs of letters and digits: the words that near-duplicates and contamination compare. */
+export function plainWords(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
 /** Word 3-grams (the words themselves for texts shorter than that), hashed. */
 export function shingles(text: string): Set<number> {
-  const w = words(text);
+  const w = plainWords(text);
   const out = new Set<number>();
   if (w.length < SHINGLE) w.forEach((word) => out.add(hash32(word)));
   for (let i = 0; i + SHINGLE <= w.length; i++) out.add(hash32(w.slice(i, i + SHINGLE).join(' ')));

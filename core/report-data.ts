@@ -5,7 +5,8 @@
  */
 import type { BenchmarkIndex, ContaminationHit } from './contamination';
 import { DEFAULT_DUPLICATE_THRESHOLD, nearDuplicateClusters } from './near-duplicates';
-import { createPrng } from './prng';
+import { countWords } from './elimination';
+import { shuffled } from './export';
 import type { RowScore } from './scoring';
 import { scorableRows } from './scoring';
 import type { Lineage, LlmRole, RoleSpend } from './schemas';
@@ -87,10 +88,6 @@ export function quantiles(values: readonly number[]): Quantiles {
   };
 }
 
-function wordCount(text: string): number {
-  return text.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
-}
-
 function clip(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
@@ -135,9 +132,9 @@ export function buildReportData(
   let completed = 0;
   for (const lineage of records) {
     if (lineage.status === 'completed') completed++;
-    push(instructionWords, 0, wordCount(lineage.seed));
+    push(instructionWords, 0, countWords(lineage.seed));
     if (lineage.seedCalls) addSpend(0, 'responder', lineage.seedCalls);
-    if (lineage.seedResponse) push(responseWords, 0, wordCount(lineage.seedResponse));
+    if (lineage.seedResponse) push(responseWords, 0, countWords(lineage.seedResponse));
     for (const step of lineage.steps) {
       const f = funnel.get(step.round) ?? { round: step.round, evolved: 0, passed: 0, eliminated: {} };
       const op = operations.get(step.operation) ?? { operation: step.operation, evolved: 0, passed: 0 };
@@ -146,8 +143,8 @@ export function buildReportData(
       if (step.verdict.passed) {
         f.passed++;
         op.passed++;
-        push(instructionWords, step.round, wordCount(step.instruction));
-        push(responseWords, step.round, wordCount(step.response));
+        push(instructionWords, step.round, countWords(step.instruction));
+        push(responseWords, step.round, countWords(step.response));
       } else {
         f.eliminated[step.verdict.rule] = (f.eliminated[step.verdict.rule] ?? 0) + 1;
       }
@@ -157,18 +154,6 @@ export function buildReportData(
       if (roles.length) for (const [role, s] of roles) addSpend(step.round, role, s);
       else addSpend(step.round, 'all', { usage: step.usage ?? ZERO_USAGE, costUsd: step.costUsd ?? 0 });
     }
-  }
-
-  const difficulty = new Map<number, number[]>();
-  const complexity = new Map<number, number[]>();
-  const unrated = new Map<number, number>();
-  for (const score of scores) {
-    if (score.difficulty === undefined || score.complexity === undefined) {
-      unrated.set(score.round, (unrated.get(score.round) ?? 0) + 1);
-      continue;
-    }
-    push(difficulty, score.round, score.difficulty);
-    push(complexity, score.round, score.complexity);
   }
 
   const rows = scorableRows(records);
@@ -199,15 +184,7 @@ export function buildReportData(
     ),
     instructionWords: byRound(instructionWords, (round, q) => ({ round, ...q })),
     responseWords: byRound(responseWords, (round, q) => ({ round, ...q })),
-    scores: [...difficulty.keys(), ...unrated.keys()]
-      .filter((round, i, all) => all.indexOf(round) === i)
-      .sort((a, b) => a - b)
-      .map((round) => ({
-        round,
-        difficulty: quantiles(difficulty.get(round) ?? []),
-        complexity: quantiles(complexity.get(round) ?? []),
-        unrated: unrated.get(round) ?? 0,
-      })),
+    scores: scoresByRound(scores),
     spend: [...spend.values()].sort((a, b) => a.round - b.round || a.role.localeCompare(b.role)),
     duplicates: {
       threshold,
@@ -226,16 +203,45 @@ export function buildReportData(
   };
 }
 
+/** Difficulty and complexity per round, and the rows of each round that got no usable rating. */
+export function scoresByRound(scores: readonly RowScore[]): ReportData['scores'] {
+  const difficulty = new Map<number, number[]>();
+  const complexity = new Map<number, number[]>();
+  const unrated = new Map<number, number>();
+  for (const score of scores) {
+    if (score.difficulty === undefined || score.complexity === undefined) {
+      unrated.set(score.round, (unrated.get(score.round) ?? 0) + 1);
+      continue;
+    }
+    push(difficulty, score.round, score.difficulty);
+    push(complexity, score.round, score.complexity);
+  }
+  return [...new Set([...difficulty.keys(), ...unrated.keys()])]
+    .sort((a, b) => a - b)
+    .map((round) => ({
+      round,
+      difficulty: quantiles(difficulty.get(round) ?? []),
+      complexity: quantiles(complexity.get(round) ?? []),
+      unrated: unrated.get(round) ?? 0,
+    }));
+}
+
+/** `  round 2: difficulty 5.60, complexity 4.40 (5 rated)`, as the report and `evol score` print it. */
+export function scoreLine(s: ReportData['scores'][number]): string {
+  const means = s.difficulty.n
+    ? `difficulty ${s.difficulty.mean.toFixed(2)}, complexity ${s.complexity.mean.toFixed(2)}`
+    : 'not rated';
+  return `  round ${s.round}: ${means} (${s.difficulty.n} rated${s.unrated ? `, ${s.unrated} without a usable rating` : ''})`;
+}
+
 /** A few lineages to read, drawn the same way every time: seeds whose evolution has rounds. */
 function sampleLineages(records: readonly Lineage[], count: number): LineageView[] {
-  const withSteps = records
-    .filter((r) => r.steps.length > 0)
-    .sort((a, b) => (a.instructionId < b.instructionId ? -1 : a.instructionId > b.instructionId ? 1 : 0));
-  const random = createPrng(7);
-  for (let i = withSteps.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [withSteps[i], withSteps[j]] = [withSteps[j], withSteps[i]];
-  }
+  const withSteps = shuffled(
+    records
+      .filter((r) => r.steps.length > 0)
+      .sort((a, b) => (a.instructionId < b.instructionId ? -1 : a.instructionId > b.instructionId ? 1 : 0)),
+    7,
+  );
   return withSteps.slice(0, count).map((lineage) => ({
     seedId: lineage.instructionId,
     seed: clip(lineage.seed, 600),
@@ -279,12 +285,7 @@ export function reportText(data: ReportData): string[] {
     ...data.responseWords.map((w) => `  round ${w.round}: ${q(w)}`),
     '',
     'Difficulty and complexity, 1-10 (round 0: the seeds)',
-    ...(data.scores.length
-      ? data.scores.map(
-          (s) =>
-            `  round ${s.round}: ${s.difficulty.n ? `difficulty ${s.difficulty.mean.toFixed(2)}, complexity ${s.complexity.mean.toFixed(2)}` : 'not rated'} (${s.difficulty.n} rated${s.unrated ? `, ${s.unrated} without a usable rating` : ''})`,
-        )
-      : [`  not scored yet: evol score ${data.runId}`]),
+    ...(data.scores.length ? data.scores.map(scoreLine) : [`  not scored yet: evol score ${data.runId}`]),
     '',
     'Tokens and cost per round and role (round 0: answering the seeds)',
     ...data.spend.map((s) => `  round ${s.round} ${s.role}: ${s.tokens} tokens, $${s.costUsd.toFixed(4)}`),

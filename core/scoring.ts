@@ -4,7 +4,7 @@
  * reading of a prose one, and which rows of a run to score. Pure: no I/O.
  */
 import type { ChatMessage } from './messages';
-import { createPrng } from './prng';
+import { shuffled } from './export';
 import type { Lineage } from './schemas';
 
 /** One scored row of a run: a seed (round 0) or a passed round, by its export row id `<seedId>#<round>`. */
@@ -129,15 +129,13 @@ export function planScoreRows(
   }
   const chosen: string[] = [];
   for (const round of [...byRound.keys()].sort((a, b) => a - b)) {
-    const ids = byRound
-      .get(round)!
-      .map((r) => r.rowId)
-      .sort();
-    const random = createPrng(options.seed + round);
-    for (let i = ids.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [ids[i], ids[j]] = [ids[j], ids[i]];
-    }
+    const ids = shuffled(
+      byRound
+        .get(round)!
+        .map((r) => r.rowId)
+        .sort(),
+      options.seed + round,
+    );
     chosen.push(...(options.perRound === undefined ? ids : ids.slice(0, options.perRound)));
   }
   return chosen;

@@ -6,7 +6,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { LlmFailure } from '../core/llm-failures';
-import type { LlmEndpoint, LlmRole } from '../core/schemas';
+import type { LlmEndpoint } from '../core/schemas';
 
 /** Masks API keys in text that may reach a history or a log. */
 export function redactSecrets(text: string, secrets: ReadonlyArray<string | undefined>): string {
@@ -37,7 +37,8 @@ export function retryAfterMs(
 }
 
 interface CallContext {
-  role: LlmRole;
+  /** Named in messages only: evolver, responder, judge, optimizer. */
+  role: string;
   endpoint: LlmEndpoint;
   apiKey?: string;
 }

@@ -13,8 +13,6 @@ export interface Completion {
   text: string;
   usage: Usage;
   model: string;
-  /** `length` when the answer was cut at max tokens. */
-  finishReason?: string;
 }
 
 /** A JSON schema the answer must follow (OpenAI's `response_format: { type: 'json_schema' }`). */
@@ -101,7 +99,8 @@ export class LlmGateway {
 
   /**
    * One chat completion. Throws an ApplicationFailure classified for Temporal's retry policy. With a JSON schema, an
-   * endpoint that answers 400 or 422 to `response_format` is asked once more without it, in the same call.
+   * endpoint that refuses one way of asking for it (see refusedResponseFormat) is asked the next way in the same
+   * call: `json_schema`, then `json_object` with a schema, then plain text.
    */
   async complete(
     role: CallRole,
@@ -110,7 +109,7 @@ export class LlmGateway {
     options: CompleteOptions = {},
   ): Promise<Completion> {
     const apiKey = this.env()[endpoint.apiKeyEnv] || NO_KEY;
-    const ctx = { role: role as LlmRole, endpoint, apiKey };
+    const ctx = { role, endpoint, apiKey };
     const endpointKey = `${endpoint.baseURL}\u0000${endpoint.model}`;
     const wantsSchema = options.jsonSchema !== undefined && endpoint.structuredOutput !== false;
     let response: OpenAI.Chat.Completions.ChatCompletion;
@@ -150,7 +149,6 @@ export class LlmGateway {
     return {
       text,
       model: response.model ?? endpoint.model,
-      ...(choice?.finish_reason ? { finishReason: choice.finish_reason } : {}),
       usage: {
         promptTokens: usage?.prompt_tokens ?? 0,
         completionTokens: usage?.completion_tokens ?? 0,

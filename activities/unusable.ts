@@ -37,7 +37,7 @@ export function attemptNumber(): number {
   }
 }
 
-export function isEmptyCompletion(err: unknown): boolean {
+function isEmptyCompletion(err: unknown): boolean {
   return err instanceof ApplicationFailure && err.type === LlmFailure.EmptyCompletion;
 }
 

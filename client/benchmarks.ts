@@ -1,16 +1,16 @@
 /** Benchmark prompts for decontamination, read like seed files (JSONL, JSON, CSV, Parquet; any field choice). */
 import { BenchmarkIndex, DEFAULT_CONTAMINATION_NGRAM, type BenchmarkPrompt } from '../core/contamination';
-import type { FieldChoice } from '../core/input-shapes';
 import { readSeedFile } from './input-file';
 
 /** Every prompt of every file, indexed by its long word runs; progress lines say what was read. */
 export async function loadBenchmarks(
   files: readonly string[],
-  options: { fields?: FieldChoice; n?: number; log?: (line: string) => void } = {},
+  options: { field?: string; n?: number; log?: (line: string) => void } = {},
 ): Promise<BenchmarkIndex> {
   const prompts: BenchmarkPrompt[] = [];
   for (const file of files) {
-    const report = await readSeedFile(file, { fields: options.fields });
+    // `--benchmark-field` names the prompt's field; otherwise the row shapes of seed files are recognised.
+    const report = await readSeedFile(file, options.field ? { fields: { instruction: options.field } } : {});
     for (const seed of report.seeds) prompts.push({ source: `${file}:${seed.source.line}`, text: seed.text });
     options.log?.(
       `${report.seeds.length} benchmark prompts from ${file}${report.invalid.length ? ` (${report.invalid.length} unreadable rows skipped)` : ''}.`,

@@ -241,13 +241,10 @@ export async function renderReportHtml(
     chart('responseWords'),
     table(
       ['round', 'instruction words: median (IQR)', 'response words: median (IQR)'],
-      data.instructionWords.map((w) => [
-        w.round,
-        q(w),
-        data.responseWords.find((r) => r.round === w.round)
-          ? q(data.responseWords.find((r) => r.round === w.round)!)
-          : '-',
-      ]),
+      data.instructionWords.map((w) => {
+        const response = data.responseWords.find((r) => r.round === w.round);
+        return [w.round, q(w), response ? q(response) : '-'];
+      }),
     ),
     '<h2>Difficulty and complexity</h2>',
     svg.difficulty
@@ -319,10 +316,7 @@ export async function reportDataOf(
   const scores: RowScore[] = [];
   for await (const score of store.scores(runId)) scores.push(score);
   const benchmarks = options.decontaminate?.length
-    ? await loadBenchmarks(options.decontaminate, {
-        ...(options.benchmarkField ? { fields: { instruction: options.benchmarkField } } : {}),
-        log: stderr,
-      })
+    ? await loadBenchmarks(options.decontaminate, { field: options.benchmarkField, log: stderr })
     : undefined;
   return buildReportData(runId, records, scores, {
     seeds: meta.seedCount,

@@ -431,10 +431,7 @@ export async function runExport(
   const store = openStore();
   checkRunId(runId);
   const decontaminate = options.benchmarks?.length
-    ? await loadBenchmarks(options.benchmarks, {
-        ...(options.benchmarkField ? { fields: { instruction: options.benchmarkField } } : {}),
-        log: stderr,
-      })
+    ? await loadBenchmarks(options.benchmarks, { field: options.benchmarkField, log: stderr })
     : undefined;
   let seed = options.seed;
   if (seed === undefined) {

@@ -237,9 +237,7 @@ export class LocalRunStore implements RunStore {
   }
 
   async *scores(runId: string): AsyncIterable<RowScore> {
-    const dir = path.join(this.runDir(runId), 'scores');
-    const shards = (await fs.readdir(dir).catch(() => [] as string[])).filter((s) => !s.endsWith('.json'));
-    for (const shard of shards.sort()) yield* this.sharded<RowScore>(path.join(dir, shard), false);
+    yield* this.sharded<RowScore>(path.join(this.runDir(runId), 'scores'));
   }
 
   async saveScorePlan(runId: string, rowIds: readonly string[]): Promise<void> {
@@ -254,10 +252,11 @@ export class LocalRunStore implements RunStore {
     return (await readJsonIfThere<string[]>(path.join(this.runDir(runId), 'scores', 'plan.json'))) ?? [];
   }
 
-  /** The JSON files of a directory of shards (or, with `shards` false, of one shard), in name order. */
-  private async *sharded<T>(dir: string, shards = true): AsyncIterable<T> {
-    const subdirs = shards ? (await fs.readdir(dir).catch(() => [] as string[])).sort() : [''];
-    for (const sub of subdirs) {
+  /** The JSON files in the shard directories of a directory, in name order (files beside the shards are skipped). */
+  private async *sharded<T>(dir: string): AsyncIterable<T> {
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const subdirs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    for (const sub of subdirs.sort()) {
       const files = (await fs.readdir(path.join(dir, sub)).catch(() => [] as string[]))
         .filter((f) => f.endsWith('.json'))
         .sort();

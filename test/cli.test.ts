@@ -1,21 +1,12 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { startWorker, testAddress, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
-import { CLI } from './helpers/worker-process';
-
-const run = promisify(execFile);
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { writeParquet } from './helpers/parquet';
+import { runCli, type CliResult } from './helpers/worker-process';
 
 describe('the evol command line', () => {
   let dir: string;
@@ -35,24 +26,12 @@ describe('the evol command line', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function evol(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-        cwd: dir,
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          TEMPORAL_ADDRESS: testAddress(),
-          EVOL_STORE_DIR: path.join(dir, 'runs'),
-          ...env,
-        },
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
+  function evol(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    return runCli(args, {
+      cwd: dir,
+      env: { TEMPORAL_ADDRESS: testAddress(), EVOL_STORE_DIR: path.join(dir, 'runs'), ...env },
+      timeoutMs: 60_000,
+    });
   }
 
   function write(name: string, content: string): string {
@@ -156,17 +135,7 @@ describe('the evol command line', () => {
     );
     const parquet = path.join(dir, `${fixture}.parquet`);
     const data = columns.map((name) => ({ name, data: rows.map((r) => String(r[name])), type: 'STRING' }));
-    await run(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        "import { parquetWriteFile } from 'hyparquet-writer'; parquetWriteFile({ filename: process.argv[2], columnData: JSON.parse(process.argv[1]) });",
-        JSON.stringify(data),
-        parquet,
-      ],
-      { cwd: path.resolve(__dirname, '..') },
-    );
+    writeParquet(parquet, data);
     for (const input of [source, csv, parquet]) {
       const runId = `formats-${Date.now().toString(36)}-${path.extname(input).slice(1)}`;
       const result = await evol(['run', '--input', input, ...flags, '--run-id', runId, '--detach', '--llm', 'sim']);

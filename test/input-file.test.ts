@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { formatProblem, readSeedFile, type InputReport } from '../client/input-file';
 import { normalizeRow } from '../core/input-shapes';
 import { UserError } from '../core/validation';
+import { writeParquet } from './helpers/parquet';
 
 const FIXTURES = path.resolve(__dirname, 'fixtures/input');
 const fixture = (name: string) => path.join(FIXTURES, name);
@@ -436,18 +437,6 @@ describe('the shared self-instruct seed tasks', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Any seed file people have: named fields, GSM8K and MATH rows, CSV and Parquet
-
-/** Writes rows as a Parquet file with hyparquet-writer (an ES module: run in its own Node process). */
-function writeParquet(file: string, columns: Array<{ name: string; data: unknown[]; type: string }>): void {
-  const script = `
-    import { parquetWriteFile } from 'hyparquet-writer';
-    const columns = JSON.parse(process.argv[1]).map((c) => c.type === 'INT64' ? { ...c, data: c.data.map(BigInt) } : c);
-    parquetWriteFile({ filename: process.argv[2], columnData: columns });
-  `;
-  execFileSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(columns), file], {
-    cwd: path.resolve(__dirname, '..'),
-  });
-}
 
 /** The built reader in a Node process of its own: hyparquet is an ES module, which jest's module system cannot load. */
 function readInNode(file: string, fields: Record<string, string> = {}): InputReport & { problems: string[] } {

@@ -6,11 +6,9 @@
  * re-ask limit or retried with backoff, every exported row passed every gate, the counts add up, and the terminal
  * shows only progress and summaries. Skipped with a message when the tier is missing, except in CI.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Client, Connection } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
 import { checkTemplateWords } from '../core/elimination';
@@ -22,9 +20,8 @@ import type { Lineage } from '../core/schemas';
 import { findRealLlm, modelBusyMs, startRealLlm, type RealLlmServer } from '../server/real-llm';
 import { LocalRunStore } from '../store/local-run-store';
 import { connectClient, testAddress, uniqueTaskQueue } from './helpers/temporal';
-import { CLI, startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
+import { runCli, startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
-const exec = promisify(execFile);
 const files = findRealLlm();
 const MISSING =
   'the real-model tier (SmolLM2 + llama-cpp-python) is not provisioned: run `node dist/scripts/ensure-real-llm.js`';
@@ -98,25 +95,17 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function evol(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const queue = ['run', 'evolve', 'auto'].includes(args[0]) ? ['--task-queue', taskQueue] : [];
-      const { stdout, stderr } = await exec(process.execPath, [CLI, ...args, ...queue], {
-        cwd: dir,
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          TEMPORAL_ADDRESS: testAddress(),
-          EVOL_STORE_DIR: path.join(dir, 'runs'),
-          EVOL_DATA_DIR: path.join(dir, 'cli'),
-        },
-        timeout: 15 * 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
+  function evol(args: string[]) {
+    const queue = ['run', 'evolve', 'auto'].includes(args[0]) ? ['--task-queue', taskQueue] : [];
+    return runCli([...args, ...queue], {
+      cwd: dir,
+      env: {
+        TEMPORAL_ADDRESS: testAddress(),
+        EVOL_STORE_DIR: path.join(dir, 'runs'),
+        EVOL_DATA_DIR: path.join(dir, 'cli'),
+      },
+      timeoutMs: 15 * 60_000,
+    });
   }
 
   function expectQuietTerminal(text: string): void {

@@ -3,11 +3,9 @@
  * simulated over HTTP: scores survive a worker SIGKILL without being asked twice, the export drops what it says,
  * and the report opens in headless Chromium with every chart drawn, no console error and no request.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Client, Connection } from '@temporalio/client';
 import { BenchmarkIndex } from '../core/contamination';
 import { scoreWorkflowId } from '../core/ids';
@@ -18,9 +16,8 @@ import { LocalRunStore } from '../store/local-run-store';
 import type { ScoreProgress, ScoreRunInput } from '../workflows/score-run';
 import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, eventually, llmAt, testAddress, uniqueTaskQueue } from './helpers/temporal';
-import { CLI, startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
+import { runCli, startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
-const exec = promisify(execFile);
 const CHROMIUM = process.env.EVOL_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', 'test-artifacts');
 const missingChromium = fs.existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install -y chromium)`;
@@ -67,18 +64,15 @@ describe('scores, a clean export and the report of a run', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** `evol ARGS` as a user runs it; every command here must succeed. */
   async function evol(args: string[]) {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], {
+    const result = await runCli(args, {
       cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        EVOL_STORE_DIR: path.join(dir, 'runs'),
-        EVOL_DATA_DIR: dir,
-      },
-      timeout: 120_000,
+      env: { EVOL_STORE_DIR: path.join(dir, 'runs'), EVOL_DATA_DIR: dir },
+      timeoutMs: 120_000,
     });
-    return { stdout, stderr };
+    expect([args.join(' '), result.code, result.stderr]).toEqual([args.join(' '), 0, result.stderr]);
+    return result;
   }
 
   test('scores survive a worker SIGKILL: every row scored once, none finished before the kill asked again', async () => {

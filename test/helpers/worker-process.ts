@@ -1,11 +1,40 @@
 /** A real `evol worker` in its own process, so tests can SIGKILL it mid-run. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultLogFile } from '../../worker/runtime';
 
 export const CLI = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `evol ARGS` in a process of its own with only `env` (PATH and HOME added), as a user would from `cwd`; its
+ * exit code, not an exception, says how it ended.
+ */
+export function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }) {
+  return new Promise<CliResult>((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        cwd: options.cwd,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+        timeout: options.timeoutMs,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: unknown }).code as number) : 0;
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+      },
+    );
+  });
+}
 
 export interface WorkerProcess {
   child: ChildProcess;

@@ -21,7 +21,7 @@ import { parseEvolAnswer } from '../core/auto-evol';
 import { reaskMessages, type Reask } from '../core/reask';
 import { parseRewrite } from '../core/rewrite';
 import { ZERO_USAGE, type LlmEndpoint, type StepVerdict, type Usage } from '../core/schemas';
-import type { ChatMessage } from '../core/messages';
+import type { ChatMessage } from '../core/chat';
 import type { LlmGateway } from './llm';
 import {
   attemptNumber,

@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ChatMessage } from '../core/messages';
+import type { ChatMessage } from '../core/chat';
 import { SIM_BASE_URL, type LlmEndpoint, type LlmRole, type Usage } from '../core/schemas';
 import { LlmFailure } from '../core/llm-failures';
 import { classifyLlmError } from './llm-errors';

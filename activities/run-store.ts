@@ -4,7 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { DatasetRunConfig, InstructionReport } from '../core/dataset';
 import type { InstructionStart, Lineage } from '../core/schemas';
 import type { RunStore } from '../store/types';
-import { instructionFinishedSignal } from '../workflows/messages';
+import { instructionFinishedSignal } from '../core/messages';
 
 export function createRunStoreActivities(store: RunStore) {
   /** The steps a failed attempt finished: all of them, or those before round `fromRound`. */

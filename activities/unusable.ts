@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { LlmFailure } from '../core/llm-failures';
-import type { ChatMessage } from '../core/messages';
+import type { ChatMessage } from '../core/chat';
 import { clipAnswer, type UnusableAnswer } from '../core/reask';
 import { ZERO_USAGE, type LlmEndpoint, type Usage } from '../core/schemas';
 import type { CallRole, CompleteOptions, Completion, LlmGateway } from './llm';

@@ -5,7 +5,7 @@
 import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
-import { progressQuery } from '../workflows/messages';
+import { progressQuery } from '../core/messages';
 
 export interface RunFigures {
   done: number;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import YAML, { LineCounter } from 'yaml';
 import { z } from 'zod';
 import { builtInOperations, CUSTOM_OPERATION_SYSTEM, isMethodName, METHOD_NAMES } from '../core/methods';
-import { INSTRUCTION_PLACEHOLDER } from '../core/messages';
+import { INSTRUCTION_PLACEHOLDER } from '../core/chat';
 import type { Operation, RoundRange } from '../core/operations';
 import { UserError } from '../core/validation';
 

@@ -16,7 +16,7 @@ import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
 import type { RunMeta } from '../store/types';
 import type { datasetEvolution } from '../workflows';
-import { pauseSignal, progressQuery, resumeSignal } from '../workflows/messages';
+import { pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import { newRunId } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, uiLink, type Session } from './embedded';

@@ -14,7 +14,7 @@ import {
   TEMPLATE_MARKERS,
   type EliminationRule,
 } from './elimination';
-import { fillTemplate, INSTRUCTION_PLACEHOLDER, type ChatMessage } from './messages';
+import { fillTemplate, INSTRUCTION_PLACEHOLDER, type ChatMessage } from './chat';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
 import { parseRewrite, type RewriteParse } from './rewrite';
 import { LlmEndpointSchema, type LlmEndpoint } from './schemas';

@@ -2,7 +2,7 @@
  * Elimination of failed evolutions (WizardLM §3.3). Rule 1 needs an LLM judge: its prompt and
  * the parsing of its answer live here; rules 2-4 are deterministic and pure.
  */
-import { ChatMessage } from './messages';
+import { ChatMessage } from './chat';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
 
 export type EliminationRule = 'no-information-gain' | 'sorry-short' | 'punctuation-stopwords' | 'template-words';

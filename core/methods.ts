@@ -4,7 +4,7 @@
  * (§2: downward evolution makes a problem easier, upward evolution harder). The operations are
  * the papers'; every prompt sentence is our own wording.
  */
-import { INSTRUCTION_PLACEHOLDER } from './messages';
+import { INSTRUCTION_PLACEHOLDER } from './chat';
 import { GENERAL_OPERATIONS, GUIDANCE_LEAD, INSTRUCTION_CLOSE, INSTRUCTION_OPEN, type Operation } from './operations';
 
 export const METHOD_NAMES = ['general', 'code', 'math'] as const;

@@ -3,7 +3,7 @@
  * instruction a little harder, and in-breadth mutation that writes a new, rarer instruction of the
  * same domain. Every prompt sentence here is our own wording.
  */
-import { ChatMessage, fillTemplate, INSTRUCTION_PLACEHOLDER } from './messages';
+import { ChatMessage, fillTemplate, INSTRUCTION_PLACEHOLDER } from './chat';
 
 /** `downward` makes an instruction easier (WizardMath's downward evolution). */
 export type OperationKind = 'in-depth' | 'in-breadth' | 'downward' | 'custom';

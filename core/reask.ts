@@ -3,7 +3,7 @@
  * with it and what to send instead. At temperature 0 the same question would get the same answer; this one can
  * get a different one. Every sentence is our own wording. Pure: no I/O.
  */
-import type { ChatMessage } from './messages';
+import type { ChatMessage } from './chat';
 
 /** An answer that could not be used: why, and its start (for the evidence and for the re-ask). */
 export interface UnusableAnswer {

@@ -3,9 +3,10 @@
  * difficulty rising round by round): the prompt in our own words, the structured answer asked for, the lenient
  * reading of a prose one, and which rows of a run to score. Pure: no I/O.
  */
-import type { ChatMessage } from './messages';
+import type { ChatMessage } from './chat';
 import { shuffled } from './export';
-import type { Lineage } from './schemas';
+import type { Lineage, LlmEndpoint } from './schemas';
+import type { Usage } from './usage';
 
 /** One scored row of a run: a seed (round 0) or a passed round, by its export row id `<seedId>#<round>`. */
 export interface RowScore {
@@ -145,4 +146,38 @@ export function planScoreRows(
 export function parseRowId(rowId: string): { seedId: string; round: number } {
   const at = rowId.lastIndexOf('#');
   return { seedId: rowId.slice(0, at), round: Number(rowId.slice(at + 1)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// `evol score`'s workflow: its input, state and progress (plain data)
+
+export interface ScoreRunInput {
+  runId: string;
+  scorer: LlmEndpoint;
+  concurrency: number;
+  unusableRetries?: number;
+  perRound?: number;
+  rounds?: number[];
+  seed: number;
+  /** Absent on the first run; the state so far after continue-as-new. */
+  state?: ScoreState;
+}
+
+export interface ScoreState {
+  total: number;
+  /** Plan entries handed out so far. */
+  nextOffset: number;
+  scored: number;
+  /** Already in the store before this run asked. */
+  cached: number;
+  failed: number;
+  reasks: number;
+  usage: Usage;
+  continuedAsNew: number;
+}
+
+export interface ScoreProgress extends ScoreState {
+  runId: string;
+  status: 'planning' | 'running' | 'completed';
+  inFlight: number;
 }

@@ -13,9 +13,9 @@ import {
   OPTIMIZE_LEAD,
   parseSampleLine,
 } from '../core/auto-evol';
-import type { ChatMessage } from '../core/messages';
+import type { ChatMessage } from '../core/chat';
 import { requestContent } from './request';
-import { INSTRUCTION_PLACEHOLDER } from '../core/messages';
+import { INSTRUCTION_PLACEHOLDER } from '../core/chat';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN, RESPONDER_SYSTEM } from '../core/operations';
 import { prngFor } from '../core/prng';
 import { parseRewrite } from '../core/rewrite';

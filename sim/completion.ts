@@ -1,6 +1,6 @@
 /** Parsing chat-completion requests and building the replies, in the OpenAI wire format. */
 import { createHash } from 'node:crypto';
-import { ChatMessage } from '../core/messages';
+import { ChatMessage } from '../core/chat';
 
 /** Every reply carries this `created` time, so replies are byte-for-byte reproducible. */
 export const SIM_CREATED = 1_700_000_000;

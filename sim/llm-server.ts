@@ -6,7 +6,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { createPrng } from '../core/prng';
-import { ChatMessage } from '../core/messages';
+import { ChatMessage } from '../core/chat';
 import {
   buildCompletion,
   buildStreamEvents,

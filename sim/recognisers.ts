@@ -3,7 +3,7 @@
  * answer. New kinds (Auto Evol-Instruct optimizer prompts, say) are added as further entries.
  */
 import { EQUALITY_LEAD } from '../core/elimination';
-import { ChatMessage } from '../core/messages';
+import { ChatMessage } from '../core/chat';
 import { CUSTOM_OPERATION_SYSTEM } from '../core/methods';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN, RESPONDER_SYSTEM } from '../core/operations';
 import { AUTO_EVOL_RECOGNISERS } from './auto-evol';

@@ -1,5 +1,5 @@
 /** What a chat request asks, as the simulated LLM reads it. */
-import type { ChatMessage } from '../core/messages';
+import type { ChatMessage } from '../core/chat';
 
 /**
  * The request's own content: its first user message (a re-ask adds the unusable answer and a second user message,

@@ -1,5 +1,5 @@
 /** Public shapes of the simulated OpenAI-compatible LLM server. */
-import { ChatMessage } from '../core/messages';
+import { ChatMessage } from '../core/chat';
 
 /** Ways a response can be broken on purpose, beyond plain HTTP error statuses. */
 export type SimFault = 'malformed-json' | 'truncated-json' | 'empty-choices' | 'empty-content' | 'reset' | 'hang';

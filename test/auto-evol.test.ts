@@ -19,7 +19,7 @@ import {
   type AutoEvolSettings,
   type AutoProgress,
 } from '../core/auto-evol';
-import { INSTRUCTION_PLACEHOLDER } from '../core/messages';
+import { INSTRUCTION_PLACEHOLDER } from '../core/chat';
 import { RESPONDER_SYSTEM } from '../core/operations';
 import { prngFor } from '../core/prng';
 import { SIM_GUARD_LINE, SIM_LOST_FIGURES } from '../sim/auto-evol';
@@ -27,8 +27,8 @@ import { startSimLlm, type SimLlm, type SimRecogniser } from '../sim/llm-server'
 import { extractInstruction } from '../sim/mutate';
 import { between } from '../sim/text';
 import { LocalRunStore } from '../store/local-run-store';
-import { autoProgressQuery, drawPositions } from '../workflows/auto-evol';
-import { pauseSignal, resumeSignal } from '../workflows/messages';
+import { drawPositions } from '../workflows/auto-evol';
+import { autoProgressQuery, pauseSignal, resumeSignal } from '../core/messages';
 import { seedsFromTexts } from './helpers/runs';
 import {
   connectClient,

@@ -9,7 +9,7 @@ import type { RunProgress } from '../core/dataset';
 import { datasetWorkflowId } from '../core/ids';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { pauseSignal, resumeSignal } from '../workflows/messages';
+import { pauseSignal, resumeSignal } from '../core/messages';
 import { collect, sampleTexts, seedsFromTexts, sharedDataFile, startRun, waitForProgress } from './helpers/runs';
 import { connectClient, eventually, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 

@@ -6,7 +6,7 @@ import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
 import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
-import { lineageQuery } from '../workflows';
+import { lineageQuery } from '../core/messages';
 import { connectClient, eventually, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
 const LONG_ANSWER =

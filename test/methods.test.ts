@@ -7,7 +7,7 @@ import { METHOD_NAMES, resolveMethod } from '../client/method-file';
 import { checkTemplateWords } from '../core/elimination';
 import { CODE_GUIDANCE, CUSTOM_OPERATION_SYSTEM, MATH_DOWNWARD_GUIDANCE, MATH_UPWARD_GUIDANCE } from '../core/methods';
 import { METHOD_SETS, type MethodName } from '../core/methods';
-import { INSTRUCTION_PLACEHOLDER } from '../core/messages';
+import { INSTRUCTION_PLACEHOLDER } from '../core/chat';
 import {
   buildMutationMessages,
   buildResponseMessages,

@@ -13,7 +13,7 @@ import { scorableRows, type RowScore } from '../core/scoring';
 import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import type { ScoreProgress, ScoreRunInput } from '../workflows/score-run';
+import type { ScoreProgress, ScoreRunInput } from '../core/scoring';
 import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, eventually, llmAt, testAddress, uniqueTaskQueue } from './helpers/temporal';
 import { runCli, startWorkerProcess, type WorkerProcess } from './helpers/worker-process';

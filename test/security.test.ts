@@ -14,7 +14,7 @@ import type { Lineage } from '../core/schemas';
 import { openAiErrorBody } from '../sim/http';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { resumeSignal } from '../workflows/messages';
+import { resumeSignal } from '../core/messages';
 import { collect, sampleTexts, seedsFromTexts, startRun, waitForProgress } from './helpers/runs';
 import {
   connectClient,

@@ -1,6 +1,6 @@
 import { buildScoreMessages, parseScores } from '../core/scoring';
 import OpenAI from 'openai';
-import { ChatMessage } from '../core/messages';
+import { ChatMessage } from '../core/chat';
 import {
   buildEqualityMessages,
   checkTemplateWords,

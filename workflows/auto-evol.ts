@@ -12,7 +12,6 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  defineQuery,
   patched,
   proxyActivities,
   setHandler,
@@ -41,10 +40,8 @@ import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
 import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
-import { pauseSignal, resumeSignal } from './messages';
+import { autoProgressQuery, pauseSignal, resumeSignal } from '../core/messages';
 import { askUntilUsable } from './reask';
-
-export const autoProgressQuery = defineQuery<AutoProgress>('autoProgress');
 
 interface Instruction {
   id: string;

@@ -38,7 +38,7 @@ import { instructionDetails, instructionSummary } from '../core/summaries';
 import { addUsage } from '../core/usage';
 import { localStartActivities, storeActivities } from './activity-options';
 import { instructionEvolution } from './instruction-evolution';
-import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal } from './messages';
+import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 
 export async function datasetEvolution(input: DatasetEvolutionInput): Promise<RunProgress> {
   const { runId, totalSeeds, config } = input;

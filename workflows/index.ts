@@ -1,5 +1,5 @@
+/** The workflows a worker runs (its bundle's entry point). Their queries and signals are in core/messages. */
 export { instructionEvolution } from './instruction-evolution';
 export { datasetEvolution } from './dataset-evolution';
-export { autoEvol, autoProgressQuery } from './auto-evol';
-export { scoreRun, scoreProgressQuery } from './score-run';
-export * from './messages';
+export { autoEvol } from './auto-evol';
+export { scoreRun } from './score-run';

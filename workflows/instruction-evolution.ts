@@ -39,7 +39,7 @@ import { stepSummary } from '../core/summaries';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import type { Unusable } from '../activities/evolution';
 import { llmActivities, localStoreActivities, storeActivities } from './activity-options';
-import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from './messages';
+import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from '../core/messages';
 import { askUntilUsable } from './reask';
 
 /**

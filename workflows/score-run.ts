@@ -9,52 +9,19 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { scoreProgressQuery } from '../core/messages';
 import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
-import type { LlmEndpoint } from '../core/schemas';
+import type { ScoreProgress, ScoreRunInput, ScoreState } from '../core/scoring';
 import { EvolStatus } from '../core/search-attributes';
-import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
+import { addUsage, ZERO_USAGE } from '../core/usage';
 import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
 import { askUntilUsable } from './reask';
-
-export interface ScoreRunInput {
-  runId: string;
-  scorer: LlmEndpoint;
-  concurrency: number;
-  unusableRetries?: number;
-  perRound?: number;
-  rounds?: number[];
-  seed: number;
-  /** Absent on the first run; the state so far after continue-as-new. */
-  state?: ScoreState;
-}
-
-export interface ScoreState {
-  total: number;
-  /** Plan entries handed out so far. */
-  nextOffset: number;
-  scored: number;
-  /** Already in the store before this run asked. */
-  cached: number;
-  failed: number;
-  reasks: number;
-  usage: Usage;
-  continuedAsNew: number;
-}
-
-export interface ScoreProgress extends ScoreState {
-  runId: string;
-  status: 'planning' | 'running' | 'completed';
-  inFlight: number;
-}
-
-export const scoreProgressQuery = defineQuery<ScoreProgress>('scoreProgress');
 
 const PAGE = 200;
 const MARGIN_MS = 15_000;

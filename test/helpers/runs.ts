@@ -7,7 +7,7 @@ import type { DatasetRunConfig, RunProgress } from '../../core/dataset';
 import { GENERAL_OPERATIONS } from '../../core/operations';
 import type { LlmConfig } from '../../core/schemas';
 import type { RunMeta, RunStore, SeedRecord } from '../../store/types';
-import { progressQuery } from '../../workflows/messages';
+import { progressQuery } from '../../core/messages';
 import { eventually } from './temporal';
 
 export function seedsFromTexts(texts: string[], file = 'inline.jsonl'): SeedRecord[] {

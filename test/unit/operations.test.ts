@@ -1,5 +1,5 @@
 import { buildEqualityMessages } from '../../core/elimination';
-import { fillTemplate } from '../../core/messages';
+import { fillTemplate } from '../../core/chat';
 import {
   buildMutationMessages,
   buildResponseMessages,

@@ -5,12 +5,13 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { instructionWorkflowId } from '../core/ids';
 import type { InstructionEvolutionInput } from '../core/schemas';
 import { EvolEliminations, EvolRoundsDone, instructionStartAttributes } from '../core/search-attributes';
 
 export interface InstructionStartRequest {
   input: InstructionEvolutionInput;
+  /** By the run's id scheme (core/ids). */
+  workflowId: string;
   /** Shown in Temporal UI: ids and settings only, never seed text. */
   staticSummary: string;
   staticDetails: string;
@@ -23,12 +24,12 @@ export function createInstructionStartActivities() {
      * running execution or a completed one (a failed one is replaced): a retry of this activity, an earlier run
      * of the same dataset, or a failed execution still closing.
      */
-    async startInstruction({ input, staticSummary, staticDetails }: InstructionStartRequest) {
+    async startInstruction({ input, workflowId, staticSummary, staticDetails }: InstructionStartRequest) {
       const { client, info } = Context.current();
       try {
         await client.workflow.start('instructionEvolution', {
           taskQueue: info.taskQueue,
-          workflowId: instructionWorkflowId(input.runId, input.instructionId),
+          workflowId,
           args: [input],
           staticSummary,
           staticDetails,

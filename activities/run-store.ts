@@ -1,7 +1,8 @@
 /** Activities that read seeds from and write records to the run store. */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { DatasetRunConfig, InstructionReport } from '../core/dataset';
+import type { InstructionReport } from '../core/dataset';
+import { datasetSettingsOf } from '../core/run';
 import type { InstructionStart, Lineage } from '../core/schemas';
 import type { RunStore } from '../store/types';
 import { instructionFinishedSignal } from '../core/messages';
@@ -71,7 +72,7 @@ export function createRunStoreActivities(store: RunStore) {
       const seed = await store.seed(runId, instructionId);
       const start: InstructionStart = { text: seed.text, hasOutput: Boolean(seed.output?.trim()) };
       if (withRunSettings) {
-        const config = (await store.readMeta(runId)).config as unknown as DatasetRunConfig;
+        const config = datasetSettingsOf(await store.readMeta(runId));
         start.run = {
           llm: config.llm,
           operations: config.operations,

@@ -15,9 +15,8 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { Command, InvalidArgumentError } from 'commander';
-import { ensureDatasetWorkflow } from '../client/run';
+import { createDatasetRun, startDatasetRun, workflowIdsOf } from '../client/api';
 import type { DatasetRunConfig, RunProgress } from '../core/dataset';
-import { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import {
@@ -30,7 +29,7 @@ import {
 import { ensureTemporalCli } from '../server/temporal-cli';
 import type { SimStats } from '../sim/types';
 import { LocalRunStore } from '../store/local-run-store';
-import type { RunMeta, SeedRecord } from '../store/types';
+import type { RunMeta, SeedRecord } from '../core/run';
 
 const DIST = path.resolve(__dirname, '..');
 const CLI = path.join(DIST, 'client', 'cli.js');
@@ -314,17 +313,12 @@ async function createBenchRun(env: Environment, options: BenchOptions): Promise<
     prices: {},
     pageSize: 200,
   };
-  const meta: RunMeta = {
+  return createDatasetRun(new LocalRunStore(env.storeDir), {
     runId: `bench-${Date.now().toString(36)}`,
-    createdAt: new Date().toISOString(),
     inputFile: 'bench',
-    seedCount: options.seeds,
-    invalidRows: 0,
-    duplicateRows: 0,
-    config: config as unknown as Record<string, unknown>,
-  };
-  await new LocalRunStore(env.storeDir).createRun(meta, benchSeeds(options.seeds));
-  return meta;
+    seeds: benchSeeds(options.seeds),
+    config,
+  });
 }
 
 type SimCounters = Omit<SimStats, 'inFlight'>;
@@ -490,8 +484,8 @@ async function fetchHistory(client: Client, workflowId: string, runId?: string):
   };
 }
 
-async function datasetHistories(client: Client, runId: string): Promise<FetchedHistory[]> {
-  const workflowId = datasetWorkflowId(runId);
+async function datasetHistories(client: Client, meta: RunMeta): Promise<FetchedHistory[]> {
+  const workflowId = workflowIdsOf(meta).dataset;
   const executions: Array<{ runId: string; startMs: number }> = [];
   for await (const execution of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
     executions.push({ runId: execution.runId, startMs: execution.startTime.getTime() });
@@ -506,9 +500,9 @@ function sampleIds(seeds: number, size: number): string[] {
   return Array.from({ length: count }, (_, i) => `s${Math.floor((i * seeds) / count) + 1}`);
 }
 
-async function instructionHistories(client: Client, runId: string, seeds: number): Promise<FetchedHistory[]> {
+async function instructionHistories(client: Client, meta: RunMeta, seeds: number): Promise<FetchedHistory[]> {
   const ids = sampleIds(seeds, HISTORY_SAMPLE);
-  return mapLimit(ids, 8, (id) => fetchHistory(client, instructionWorkflowId(runId, id)));
+  return mapLimit(ids, 8, (id) => fetchHistory(client, workflowIdsOf(meta).instruction(id)));
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -941,7 +935,7 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
   const stopProgress = reportProgress(env.simPort, startedAt);
   let progress: RunProgress;
   try {
-    progress = await waitForResult(await ensureDatasetWorkflow(env.client, TASK_QUEUE, meta), env.worker);
+    progress = await waitForResult(await startDatasetRun(env.client, TASK_QUEUE, meta), env.worker);
   } finally {
     stopProgress();
     await processes.stop();
@@ -951,8 +945,8 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
   const [stats, requestTimes, dataset, instructions, openMsTotal] = await Promise.all([
     simStats(env.simPort),
     simRequestTimes(env.simPort),
-    datasetHistories(env.client, meta.runId),
-    instructionHistories(env.client, meta.runId, options.seeds),
+    datasetHistories(env.client, meta),
+    instructionHistories(env.client, meta, options.seeds),
     instructionOpenMs(env.client, meta.runId),
   ]);
   return {

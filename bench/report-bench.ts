@@ -7,7 +7,10 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createDatasetRun } from '../client/api';
 import { renderReportHtml, reportDataOf, svgRenderer } from '../client/report';
+import { resolveLlmConfig } from '../core/config';
+import { GENERAL_OPERATIONS } from '../core/operations';
 import { createPrng } from '../core/prng';
 import type { Lineage, LineageStep } from '../core/schemas';
 import { scorableRows } from '../core/scoring';
@@ -23,14 +26,7 @@ function words(random: () => number, n: number): string {
   return Array.from({ length: n }, () => VOCABULARY[Math.floor(random() * VOCABULARY.length)]).join(' ');
 }
 
-const OPERATIONS = [
-  'add-constraints',
-  'deepening',
-  'concretizing',
-  'reasoning-steps',
-  'complicating-input',
-  'in-breadth',
-];
+const OPERATIONS = GENERAL_OPERATIONS.map((op) => op.id);
 const RULES = ['no-information-gain', 'sorry-short', 'copies-prompt', 'answered-not-rewritten', 'lost-task'];
 const usage = (n: number) => ({
   promptTokens: n,
@@ -93,18 +89,22 @@ async function main(): Promise<void> {
     const runId = 'bench';
     const random = createPrng(1);
     const records = Array.from({ length: seeds }, (_, i) => lineage(runId, i + 1, rounds, random));
-    await store.createRun(
-      {
-        runId,
-        createdAt: new Date().toISOString(),
-        inputFile: 'synthetic',
-        seedCount: seeds,
-        invalidRows: 0,
-        duplicateRows: 0,
-        config: { rounds },
+    await createDatasetRun(store, {
+      runId,
+      inputFile: 'synthetic',
+      seeds: records.map((r) => ({ id: r.instructionId, text: r.seed, source: { file: 'synthetic', line: 1 } })),
+      config: {
+        rounds,
+        seed: 0,
+        llm: resolveLlmConfig({ env: {}, mode: 'sim' }).llm,
+        method: 'general',
+        operations: [...GENERAL_OPERATIONS],
+        concurrency: 1,
+        budget: {},
+        prices: {},
+        pageSize: 200,
       },
-      records.map((r) => ({ id: r.instructionId, text: r.seed, source: { file: 'synthetic', line: 1 } })),
-    );
+    });
     for (const record of records) await store.saveRecord(record);
     const rows = scorableRows(records);
     for (const row of rows) {

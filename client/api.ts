@@ -1,13 +1,35 @@
-/** A small typed API for programs: start and follow EvolForge workflows. */
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { InstructionEvolutionInput, Lineage, LlmConfig } from '../core/schemas';
-import { instructionStartAttributes } from '../core/search-attributes';
+/**
+ * EvolForge as a library: create a run in the store, start its workflow, follow it, control it, export it. The CLI,
+ * the benchmarks, the scripts and the tests all go through here. Nothing here prints, reads the environment or
+ * traps signals: the commands in client/run.ts, client/auto.ts and the rest do that around these calls.
+ */
+import {
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import type { z } from 'zod';
+import { AutoEvolSettingsSchema, type AutoEvolInput, type AutoEvolLlm } from '../core/auto-evol';
+import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
+import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../core/ids';
+import { pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import { hash32 } from '../core/prng';
-import { instructionDetails, instructionSummary } from '../core/summaries';
-import { instructionWorkflowId } from '../core/ids';
-import type { instructionEvolution } from '../workflows';
+import { autoSettingsOf, datasetSettingsOf, type RunMeta, type SeedRecord } from '../core/run';
+import type { InstructionEvolutionInput, Lineage, LlmConfig } from '../core/schemas';
+import type { ScoreRunInput } from '../core/scoring';
+import { EvolKind, EvolRunId, EvolStatus, instructionStartAttributes } from '../core/search-attributes';
+import { datasetDetails, datasetSummary, instructionDetails, instructionSummary } from '../core/summaries';
+import { describeIssues, UserError } from '../core/validation';
+import type { RunStore } from '../store/types';
+import type { autoEvol, datasetEvolution, scoreRun } from '../workflows';
 
-export { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
+export { exportRun, type ExportResult, type ExportRunOptions } from './export';
+export type { Lineage, RunMeta, RunProgress };
+
+// ---------------------------------------------------------------------------------------------
+// Ids
 
 /** A stable id for an instruction given as text alone. */
 export function instructionIdFor(text: string): string {
@@ -20,20 +42,216 @@ export function newRunId(prefix = 'run', now = new Date()): string {
   return `${prefix}-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
+/** The ids of a run's workflows, by the scheme it was created with (runs from before keep their old ids). */
+export function workflowIdsOf(meta: RunMeta): RunWorkflowIds {
+  return runWorkflowIds(meta.runId, meta.config.idScheme);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating runs in the store
+
+/** What a new run's meta records of its input file. */
+export interface RunSource {
+  runId: string;
+  inputFile: string;
+  seeds: readonly SeedRecord[];
+  invalidRows?: number;
+  duplicateRows?: number;
+}
+
+function newMeta(source: RunSource, seedCount: number, config: RunMeta['config']): RunMeta {
+  return {
+    runId: source.runId,
+    createdAt: new Date().toISOString(),
+    inputFile: source.inputFile,
+    seedCount,
+    invalidRows: source.invalidRows ?? 0,
+    duplicateRows: source.duplicateRows ?? 0,
+    config,
+  };
+}
+
+/** Writes a dataset run (its seeds and settings) to the store; refuses an existing run id. */
+export async function createDatasetRun(
+  store: RunStore,
+  source: RunSource & { config: Omit<DatasetRunConfig, 'idScheme'> },
+): Promise<RunMeta> {
+  const meta = newMeta(source, source.seeds.length, {
+    kind: 'dataset',
+    ...source.config,
+    idScheme: CURRENT_ID_SCHEME,
+  });
+  await store.createRun(meta, source.seeds);
+  return meta;
+}
+
+/**
+ * Writes a learning run to the store: the input's instructions first, then the dev file's (ids
+ * prefixed `dev:` so they never clash). Settings are validated and completed with the paper's defaults.
+ */
+export async function createAutoRun(
+  store: RunStore,
+  source: RunSource & {
+    devSeeds?: readonly SeedRecord[];
+    devFile?: string;
+    settings: z.input<typeof AutoEvolSettingsSchema>;
+    llm: AutoEvolLlm;
+  },
+): Promise<RunMeta> {
+  const parsed = AutoEvolSettingsSchema.safeParse(source.settings);
+  if (!parsed.success) throw new UserError(`invalid learning settings: ${describeIssues(parsed.error.issues)}`);
+  const settings = parsed.data;
+  const devSeeds = (source.devSeeds ?? []).map((s) => ({ ...s, id: `dev:${s.id}` }));
+  if (devSeeds.length === 0 && source.seeds.length <= settings.devSize) {
+    throw new UserError(
+      `a dev set of ${settings.devSize} drawn from ${source.seeds.length} instructions leaves none for the mini-batches: use a smaller --dev-size or --dev FILE`,
+    );
+  }
+  if (source.seeds.length === 0) throw new UserError('the input has no instructions to learn from');
+  const meta = newMeta(source, source.seeds.length + devSeeds.length, {
+    kind: 'auto-evol',
+    inputCount: source.seeds.length,
+    devFileCount: devSeeds.length,
+    ...(source.devFile ? { devFile: source.devFile } : {}),
+    ...settings,
+    llm: source.llm,
+    idScheme: CURRENT_ID_SCHEME,
+  });
+  await store.createRun(meta, [...source.seeds, ...devSeeds]);
+  return meta;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting workflows
+
+async function describeIfAny(handle: WorkflowHandle) {
+  return handle.describe().catch((err) => {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  });
+}
+
+/** The dataset workflow's input for a run: its settings, and how to retry when asked. */
+export function datasetInputOf(meta: RunMeta, retry?: DatasetRunConfig['retry']): DatasetEvolutionInput {
+  const { kind: _kind, ...settings } = datasetSettingsOf(meta);
+  return { runId: meta.runId, totalSeeds: meta.seedCount, config: { ...settings, ...(retry ? { retry } : {}) } };
+}
+
+/**
+ * Starts the run's dataset workflow unless one is already running for it (or, without `retry`, has completed).
+ * A failed, cancelled or terminated run starts again: instructions already recorded are skipped.
+ */
+export async function startDatasetRun(
+  client: Client,
+  taskQueue: string,
+  meta: RunMeta,
+  retry?: DatasetRunConfig['retry'],
+): Promise<WorkflowHandle<typeof datasetEvolution>> {
+  const workflowId = workflowIdsOf(meta).dataset;
+  const existing = client.workflow.getHandle<typeof datasetEvolution>(workflowId);
+  const description = await describeIfAny(existing);
+  if (description?.status.name === 'RUNNING') return existing;
+  if (description?.status.name === 'COMPLETED' && !retry) return existing;
+  const input = datasetInputOf(meta, retry);
+  const { config } = input;
+  return client.workflow.start<typeof datasetEvolution>('datasetEvolution', {
+    taskQueue,
+    workflowId,
+    args: [input],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    memo: { config: { ...config, operations: config.operations.map((op) => op.id) }, inputFile: meta.inputFile },
+    staticSummary: datasetSummary(meta.runId, meta.seedCount, config.rounds, config.concurrency),
+    staticDetails: datasetDetails(config),
+    typedSearchAttributes: [
+      { key: EvolRunId, value: meta.runId },
+      { key: EvolKind, value: 'dataset' },
+      { key: EvolStatus, value: 'running' },
+    ],
+  });
+}
+
+/** The learning workflow's input for a run. */
+export function autoInputOf(meta: RunMeta): AutoEvolInput {
+  const {
+    kind: _kind,
+    inputCount,
+    devFileCount,
+    devFile: _devFile,
+    idScheme: _idScheme,
+    ...config
+  } = autoSettingsOf(meta);
+  return { runId: meta.runId, config, inputCount, devFileCount };
+}
+
+/** Starts the run's learning workflow unless it is running or has finished. */
+export async function startAutoRun(
+  client: Client,
+  taskQueue: string,
+  meta: RunMeta,
+): Promise<WorkflowHandle<typeof autoEvol>> {
+  const workflowId = workflowIdsOf(meta).auto;
+  const existing = client.workflow.getHandle<typeof autoEvol>(workflowId);
+  const description = await describeIfAny(existing);
+  if (description?.status.name === 'RUNNING' || description?.status.name === 'COMPLETED') return existing;
+  const input = autoInputOf(meta);
+  return client.workflow.start<typeof autoEvol>('autoEvol', {
+    taskQueue,
+    workflowId,
+    args: [input],
+    // A learning that failed or was cancelled starts over; its stored method versions stay apart (learningId).
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    staticSummary: `Auto Evol-Instruct ${meta.runId}: up to ${input.config.steps} steps, m=${input.config.candidates}`,
+    typedSearchAttributes: [
+      { key: EvolRunId, value: meta.runId },
+      { key: EvolKind, value: 'auto' },
+      { key: EvolStatus, value: 'running' },
+    ],
+  });
+}
+
+/**
+ * Starts `evol score`'s workflow for a dataset run, unless it is running (then `alreadyRunning`: it goes on with the
+ * input it was started with). Ratings already in the store are never asked again.
+ */
+export async function startScoreRun(
+  client: Client,
+  taskQueue: string,
+  meta: RunMeta,
+  input: Omit<ScoreRunInput, 'runId' | 'state'>,
+): Promise<{ handle: WorkflowHandle<typeof scoreRun>; alreadyRunning: boolean }> {
+  datasetSettingsOf(meta);
+  const workflowId = workflowIdsOf(meta).score;
+  const existing = client.workflow.getHandle<typeof scoreRun>(workflowId);
+  if ((await describeIfAny(existing))?.status.name === 'RUNNING') return { handle: existing, alreadyRunning: true };
+  const handle = await client.workflow.start<typeof scoreRun>('scoreRun', {
+    taskQueue,
+    workflowId,
+    args: [{ runId: meta.runId, ...input }],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    staticSummary: `scores of run ${meta.runId}${input.perRound ? ` · ${input.perRound} per round` : ''}`,
+    typedSearchAttributes: [
+      { key: EvolRunId, value: meta.runId },
+      { key: EvolKind, value: 'score' },
+      { key: EvolStatus, value: 'running' },
+    ],
+  });
+  return { handle, alreadyRunning: false };
+}
+
 /**
  * instructionEvolution started on its own (not by a dataset run): it returns the whole lineage. (A dataset run's
  * instruction workflows return only their report: their lineage is in the run store.)
  */
-export type StandaloneInstructionEvolution = (input: Parameters<typeof instructionEvolution>[0]) => Promise<Lineage>;
+export type StandaloneInstructionEvolution = (input: InstructionEvolutionInput) => Promise<Lineage>;
 
 export async function startInstructionEvolution(
   client: Client,
   taskQueue: string,
   input: InstructionEvolutionInput & { llm: LlmConfig },
-): Promise<WorkflowHandle<StandaloneInstructionEvolution>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<StandaloneInstructionEvolution>> {
   return client.workflow.start<StandaloneInstructionEvolution>('instructionEvolution', {
     taskQueue,
-    workflowId: instructionWorkflowId(input.runId, input.instructionId),
+    workflowId: runWorkflowIds(input.runId, CURRENT_ID_SCHEME).instruction(input.instructionId),
     args: [input],
     staticSummary: instructionSummary(input.runId, input.instructionId, input.rounds),
     staticDetails: instructionDetails(input),
@@ -41,4 +259,88 @@ export async function startInstructionEvolution(
   });
 }
 
-export type { Lineage };
+// ---------------------------------------------------------------------------------------------
+// Finding, following and controlling a run
+
+/**
+ * A run's dataset, learning or scoring workflow, if this Temporal server has one. Without the run's meta (a
+ * machine without its run store) it looks under the current id scheme, then the first one.
+ */
+export async function findRunWorkflow(
+  client: Client,
+  runId: string,
+  kind: 'dataset' | 'auto' | 'score',
+  meta?: RunMeta,
+): Promise<WorkflowHandle | undefined> {
+  const candidates = meta
+    ? [workflowIdsOf(meta)]
+    : [runWorkflowIds(runId, CURRENT_ID_SCHEME), runWorkflowIds(runId, '1')];
+  for (const ids of candidates) {
+    const handle = client.workflow.getHandle(ids[kind]);
+    if (await describeIfAny(handle)) return handle;
+  }
+  return undefined;
+}
+
+/** The run's dataset workflow; a clear error when this Temporal server has none. */
+export async function datasetRunHandle(client: Client, runId: string, meta?: RunMeta): Promise<WorkflowHandle> {
+  const handle = await findRunWorkflow(client, runId, 'dataset', meta);
+  if (!handle) throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
+  return handle;
+}
+
+/** The run's learning workflow; a clear error when this Temporal server has none. */
+export async function autoRunHandle(client: Client, runId: string, meta?: RunMeta): Promise<WorkflowHandle> {
+  const handle = await findRunWorkflow(client, runId, 'auto', meta);
+  if (!handle) throw new UserError(`no learning run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
+  return handle;
+}
+
+/** The run's counts now: asked of the running workflow (a worker must be polling), or its result once completed. */
+export async function runProgress(handle: WorkflowHandle): Promise<RunProgress> {
+  return handle.query(progressQuery).catch(async (err) => {
+    const { status } = await handle.describe();
+    if (status.name !== 'RUNNING') return (await handle.result()) as RunProgress;
+    throw err;
+  });
+}
+
+export interface WatchOptions {
+  /** Resolves to stop watching early (Ctrl-C). */
+  stop?: Promise<void>;
+  pollMs?: number;
+  /** Called with each progress read, the last one included. */
+  onProgress?: (progress: RunProgress) => void;
+}
+
+/** Polls the run's progress until it completes (returns it) or watching is stopped (returns undefined). */
+export async function watchRun(handle: WorkflowHandle, options: WatchOptions = {}): Promise<RunProgress | undefined> {
+  const pollMs = options.pollMs ?? 1000;
+  let stopped = false;
+  void options.stop?.then(() => (stopped = true));
+  for (;;) {
+    const progress = await runProgress(handle);
+    options.onProgress?.(progress);
+    if (progress.status === 'completed') return progress;
+    await Promise.race([
+      new Promise((resolve) => setTimeout(resolve, pollMs)),
+      ...(options.stop ? [options.stop] : []),
+    ]);
+    if (stopped) return undefined;
+  }
+}
+
+/** Stop starting work (a dataset or learning run); running steps finish and wait. */
+export async function pauseRun(handle: WorkflowHandle, reason = 'paused by request (evol pause)'): Promise<void> {
+  await handle.signal(pauseSignal, { reason });
+}
+
+/** Go on, with a new budget when given. */
+export async function resumeRun(handle: WorkflowHandle, budget?: Budget): Promise<void> {
+  await handle.signal(resumeSignal, { budget });
+}
+
+/** Cancels the run and its running instructions; finished records stay in the store. */
+export async function cancelRun(handle: WorkflowHandle): Promise<void> {
+  await handle.cancel();
+}

@@ -5,29 +5,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { z } from 'zod';
+import type { WorkflowHandle } from '@temporalio/client';
 import {
-  AutoEvolSettingsSchema,
-  autoEvolWorkflowId,
   methodFile,
   resolveAutoEvolLlm,
-  type AutoEvolInput,
-  type AutoEvolLlm,
-  type AutoEvolRunConfig,
   type AutoProgress,
   type MethodVersion,
   type StepSummary,
 } from '../core/auto-evol';
 import type { LlmMode } from '../core/config';
-import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
-import { describeIssues, UserError } from '../core/validation';
+import { autoProgressQuery } from '../core/messages';
+import { autoSettingsOf, type RunMeta } from '../core/run';
+import { UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultDataDir, defaultStoreDir } from '../store/location';
-import type { RunMeta, RunStore, SeedRecord } from '../store/types';
-import type { autoEvol } from '../workflows';
-import { autoProgressQuery, pauseSignal, resumeSignal } from '../core/messages';
-import { newRunId } from './api';
+import type { RunStore } from '../store/types';
+import { autoRunHandle, createAutoRun, findRunWorkflow, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, uiLink } from './embedded';
 import { formatDuration } from './follow';
@@ -67,80 +60,14 @@ export interface AutoOptions {
   taskQueue: string;
 }
 
-/** What an Auto Evol-Instruct run keeps as its config in the run store. */
-export interface AutoRunConfig extends AutoEvolRunConfig {
-  kind: 'auto-evol';
-  inputCount: number;
-  devFileCount: number;
-  devFile?: string;
-}
-
 function openStore(): LocalRunStore {
   return new LocalRunStore(defaultStoreDir());
 }
 
-function autoConfigOf(meta: RunMeta): AutoRunConfig {
-  const config = meta.config as unknown as AutoRunConfig;
-  if (config.kind !== 'auto-evol') {
-    throw new UserError(
-      `run "${meta.runId}" is a dataset run, not an Auto Evol-Instruct run: \`evol status ${meta.runId}\` shows it`,
-    );
-  }
-  return config;
-}
-
-export function autoInputOf(meta: RunMeta): AutoEvolInput {
-  const { kind: _kind, inputCount, devFileCount, devFile: _devFile, ...config } = autoConfigOf(meta);
-  return { runId: meta.runId, config, inputCount, devFileCount };
-}
-
-/**
- * Writes a learning run to the store: the input's instructions first, then the dev file's (ids
- * prefixed `dev:` so they never clash). Settings are validated and completed with the paper's defaults.
- */
-export async function createAutoRun(
-  store: RunStore,
-  options: {
-    runId: string;
-    inputFile: string;
-    seeds: SeedRecord[];
-    devSeeds?: SeedRecord[];
-    devFile?: string;
-    settings: z.input<typeof AutoEvolSettingsSchema>;
-    llm: AutoEvolLlm;
-    invalidRows?: number;
-    duplicateRows?: number;
-  },
-): Promise<RunMeta> {
-  const parsed = AutoEvolSettingsSchema.safeParse(options.settings);
-  if (!parsed.success) throw new UserError(`invalid learning settings: ${describeIssues(parsed.error.issues)}`);
-  const settings = parsed.data;
-  const devSeeds = (options.devSeeds ?? []).map((s) => ({ ...s, id: `dev:${s.id}` }));
-  if (devSeeds.length === 0 && options.seeds.length <= settings.devSize) {
-    throw new UserError(
-      `a dev set of ${settings.devSize} drawn from ${options.seeds.length} instructions leaves none for the mini-batches: use a smaller --dev-size or --dev FILE`,
-    );
-  }
-  if (options.seeds.length === 0) throw new UserError('the input has no instructions to learn from');
-  const config: AutoRunConfig = {
-    kind: 'auto-evol',
-    inputCount: options.seeds.length,
-    devFileCount: devSeeds.length,
-    ...(options.devFile ? { devFile: options.devFile } : {}),
-    ...settings,
-    llm: options.llm,
-  };
-  const meta: RunMeta = {
-    runId: options.runId,
-    createdAt: new Date().toISOString(),
-    inputFile: options.inputFile,
-    seedCount: options.seeds.length + devSeeds.length,
-    invalidRows: options.invalidRows ?? 0,
-    duplicateRows: options.duplicateRows ?? 0,
-    config: config as unknown as Record<string, unknown>,
-  };
-  await store.createRun(meta, [...options.seeds, ...devSeeds]);
-  return meta;
+/** The run's meta when this machine's store has it (it tells the run's workflow ids). */
+async function metaIfStored(runId: string): Promise<RunMeta | undefined> {
+  const store = openStore();
+  return (await store.runExists(runId)) ? store.readMeta(runId) : undefined;
 }
 
 function reportInput(file: string, report: InputReport): void {
@@ -185,37 +112,12 @@ async function createFromFiles(store: RunStore, runId: string, options: AutoOpti
     invalidRows: input.invalid.length,
     duplicateRows: input.duplicates.length,
   });
-  const c = autoConfigOf(meta);
+  const c = autoSettingsOf(meta);
   stderr(
     `Learning for at most ${c.steps} steps: mini-batches of ${c.batchSize} evolved ${c.evolutionsPerInstruction} times, ` +
       `${c.candidates} candidates per step, a dev set of ${c.devFileCount || c.devSize} ${c.devFileCount ? `from ${options.dev}` : `drawn from the input (seed ${c.seed})`}.`,
   );
   return meta;
-}
-
-/** Starts the run's learning workflow unless it is running or has finished. */
-export async function ensureAutoWorkflow(client: Client, taskQueue: string, meta: RunMeta): Promise<WorkflowHandle> {
-  const workflowId = autoEvolWorkflowId(meta.runId);
-  const existing = client.workflow.getHandle(workflowId);
-  const description = await existing.describe().catch((err) => {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  });
-  if (description?.status.name === 'RUNNING' || description?.status.name === 'COMPLETED') return existing;
-  const input = autoInputOf(meta);
-  return client.workflow.start<typeof autoEvol>('autoEvol', {
-    taskQueue,
-    workflowId,
-    args: [input],
-    // A learning that failed or was cancelled starts over; its stored method versions stay apart (learningId).
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    staticSummary: `Auto Evol-Instruct ${meta.runId}: up to ${input.config.steps} steps, m=${input.config.candidates}`,
-    typedSearchAttributes: [
-      { key: EvolRunId, value: meta.runId },
-      { key: EvolKind, value: 'auto' },
-      { key: EvolStatus, value: 'running' },
-    ],
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,7 +205,7 @@ export function latestLearning(versions: readonly MethodVersion[]): MethodVersio
 
 async function learnedVersions(runId: string): Promise<MethodVersion[]> {
   const store = openStore();
-  autoConfigOf(await store.readMeta(checkRunId(runId)));
+  autoSettingsOf(await store.readMeta(checkRunId(runId)));
   const versions = latestLearning(await store.methodVersions(runId));
   if (!versions.length) {
     throw new UserError(`run ${runId} has no method yet: its initial method is still being evaluated`);
@@ -379,12 +281,12 @@ export async function runAuto(options: AutoOptions): Promise<{ runId: string; fi
   }
   if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
   const meta = exists ? await store.readMeta(runId) : await createFromFiles(store, runId, options);
-  autoConfigOf(meta);
+  autoSettingsOf(meta);
 
   let finished: AutoProgress | undefined;
   const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
   try {
-    const handle = await ensureAutoWorkflow(session.client, session.taskQueue, meta);
+    const handle = await startAutoRun(session.client, session.taskQueue, meta);
     const link = uiLink(session, `EvolRunId="${runId}"`);
     if (options.detach) {
       stderr(`Started; not following (--detach). evol auto status ${runId} shows progress.${link ? ` ${link}` : ''}`);
@@ -425,7 +327,7 @@ async function evolveWithLearnedMethod(runId: string, meta: RunMeta, options: Au
   const learned = (await learnedVersions(runId)).at(-1)!;
   const file = path.join(defaultDataDir(), 'methods', `${runId}-step-${learned.step}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, `${JSON.stringify(methodFile(runId, learned, autoConfigOf(meta).llm.evol), null, 2)}\n`);
+  fs.writeFileSync(file, `${JSON.stringify(methodFile(runId, learned, autoSettingsOf(meta).llm.evol), null, 2)}\n`);
   const datasetRunId = `${runId}-evolved`;
   const resume = await openStore().runExists(datasetRunId);
   stderr(`Evolving ${meta.inputFile} with the learned method (${file}) as dataset run ${datasetRunId}...`);
@@ -449,15 +351,13 @@ async function evolveWithLearnedMethod(runId: string, meta: RunMeta, options: Au
 
 export async function runAutoStatus(runId: string, options: { json?: boolean }): Promise<void> {
   checkRunId(runId);
+  const meta = await metaIfStored(runId);
   const session = await openSession({ handleSignals: true });
   try {
-    const handle = session.client.workflow.getHandle(autoEvolWorkflowId(runId));
     const progress = await session.run(async () => {
-      const description = await handle.describe().catch((err) => {
-        if (err instanceof WorkflowNotFoundError) return undefined;
-        throw err;
-      });
-      if (!description) return undefined;
+      const handle = await findRunWorkflow(session.client, runId, 'auto', meta);
+      if (!handle) return undefined;
+      const description = await handle.describe();
       if (description.status.name === 'COMPLETED') return (await handle.result()) as AutoProgress;
       if (description.status.name !== 'RUNNING') {
         throw new UserError(
@@ -506,7 +406,7 @@ export async function runAutoExportMethod(runId: string, options: { out: string 
   const meta = await openStore().readMeta(checkRunId(runId));
   const out = path.resolve(options.out);
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify(methodFile(runId, learned, autoConfigOf(meta).llm.evol), null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify(methodFile(runId, learned, autoSettingsOf(meta).llm.evol), null, 2)}\n`);
   stderr(
     `Wrote the method after step ${learned.step} (failure rate ${formatRate(learned.failureRate, learned.failures, learned.devSize)}) to ${out}. ` +
       `Evolve with it: evol run --method ${options.out} --input FILE`,
@@ -515,31 +415,23 @@ export async function runAutoExportMethod(runId: string, options: { out: string 
 
 async function withAutoHandle(runId: string, fn: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
   checkRunId(runId);
+  const meta = await metaIfStored(runId);
   const session = await openSession({ worker: 'never' });
   try {
-    const handle = session.client.workflow.getHandle(autoEvolWorkflowId(runId));
-    await handle.describe().catch((err) => {
-      if (err instanceof WorkflowNotFoundError) {
-        throw new UserError(`no learning run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
-      }
-      throw err;
-    });
-    await fn(handle);
+    await fn(await autoRunHandle(session.client, runId, meta));
   } finally {
     await session.close();
   }
 }
 
 export async function runAutoPause(runId: string): Promise<void> {
-  await withAutoHandle(runId, (handle) =>
-    handle.signal(pauseSignal, { reason: 'paused by request (evol auto pause)' }),
-  );
+  await withAutoHandle(runId, (handle) => pauseRun(handle, 'paused by request (evol auto pause)'));
   stderr(
     `Pausing learning run ${runId}: LLM calls in flight finish, no new one starts. \`evol auto resume ${runId}\` continues it.`,
   );
 }
 
 export async function runAutoResume(runId: string): Promise<void> {
-  await withAutoHandle(runId, (handle) => handle.signal(resumeSignal, {}));
+  await withAutoHandle(runId, (handle) => resumeRun(handle));
   stderr(`Resumed learning run ${runId}.`);
 }

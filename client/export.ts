@@ -8,7 +8,8 @@ import { buildRows, checkExportOptions, serializeRows, type ExportOptions, type 
 import type { Lineage } from '../core/schemas';
 import type { RowScore } from '../core/scoring';
 import { UserError } from '../core/validation';
-import type { RunStore, SeedRecord } from '../store/types';
+import type { SeedRecord } from '../core/run';
+import type { RunStore } from '../store/types';
 
 export interface ExportRunOptions extends ExportOptions {
   /** The file to write; stdout when absent. */

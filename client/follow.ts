@@ -5,7 +5,7 @@
 import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
-import { progressQuery } from '../core/messages';
+import { watchRun } from './api';
 
 export interface RunFigures {
   done: number;
@@ -50,7 +50,7 @@ export function callTrouble(progress: RunProgress): string {
   return parts.filter(Boolean).join(', ');
 }
 
-export function progressLine(progress: RunProgress): string {
+function progressLine(progress: RunProgress): string {
   const f = figuresOf(progress);
   const state = progress.status === 'paused' ? ` PAUSED (${progress.pauseReason})` : '';
   const trouble = callTrouble(progress);
@@ -64,10 +64,9 @@ export interface FollowOptions {
   out?: NodeJS.WriteStream;
 }
 
-/** Polls the run's progress until it completes (returns it) or following is stopped (returns undefined). */
+/** Watches the run until it completes (returns it) or following is stopped (returns undefined), drawing its progress. */
 export async function followRun(handle: WorkflowHandle, options: FollowOptions): Promise<RunProgress | undefined> {
   const out = options.out ?? process.stderr;
-  const pollMs = options.pollMs ?? 1000;
   const bar = out.isTTY
     ? new cliProgress.SingleBar(
         {
@@ -80,38 +79,29 @@ export async function followRun(handle: WorkflowHandle, options: FollowOptions):
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  let stopped = false;
-  void options.stop.then(() => (stopped = true));
   let lastLine = 0;
   let started = false;
-  try {
-    for (;;) {
-      const progress = await handle.query(progressQuery).catch(async (err) => {
-        const { status } = await handle.describe();
-        if (status.name !== 'RUNNING') return (await handle.result()) as RunProgress;
-        throw err;
-      });
-      const f = figuresOf(progress);
-      if (bar) {
-        const payload = {
-          eliminated: f.eliminated,
-          trouble: callTrouble(progress) ? ` | ${callTrouble(progress)}` : '',
-          tokens: f.tokens,
-          rate: f.rate.toFixed(2),
-          eta_text: formatDuration(f.etaSeconds),
-          state: progress.status === 'paused' ? `PAUSED: ${progress.pauseReason}` : '',
-        };
-        if (!started) bar.start(f.total, f.done, payload);
-        else bar.update(f.done, payload);
-        started = true;
-      } else if (Date.now() - lastLine >= 5000 || progress.status === 'completed') {
-        out.write(`${progressLine(progress)}\n`);
-        lastLine = Date.now();
-      }
-      if (progress.status === 'completed') return progress;
-      await Promise.race([new Promise((resolve) => setTimeout(resolve, pollMs)), options.stop]);
-      if (stopped) return undefined;
+  const draw = (progress: RunProgress) => {
+    const f = figuresOf(progress);
+    if (bar) {
+      const payload = {
+        eliminated: f.eliminated,
+        trouble: callTrouble(progress) ? ` | ${callTrouble(progress)}` : '',
+        tokens: f.tokens,
+        rate: f.rate.toFixed(2),
+        eta_text: formatDuration(f.etaSeconds),
+        state: progress.status === 'paused' ? `PAUSED: ${progress.pauseReason}` : '',
+      };
+      if (!started) bar.start(f.total, f.done, payload);
+      else bar.update(f.done, payload);
+      started = true;
+    } else if (Date.now() - lastLine >= 5000 || progress.status === 'completed') {
+      out.write(`${progressLine(progress)}\n`);
+      lastLine = Date.now();
     }
+  };
+  try {
+    return await watchRun(handle, { stop: options.stop, pollMs: options.pollMs, onProgress: draw });
   } finally {
     bar?.stop();
   }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { duplicateKey, normalizeRow, ROW_EXAMPLE, type FieldChoice, type NormalizedRow } from '../core/input-shapes';
 import { hash32 } from '../core/prng';
 import { UserError } from '../core/validation';
-import type { SeedRecord } from '../store/types';
+import type { SeedRecord } from '../core/run';
 import { readCsvRows, readParquetRows, tabularFormatOf, type TabularFormat } from './tabular-input';
 
 export interface InputProblem {

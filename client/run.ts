@@ -1,27 +1,32 @@
 /** `evol run` and the commands that control a dataset run: status, pause, resume, cancel, export, runs. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowIdReusePolicy, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { describeSampling, resolveLlmConfig, resolveQuality, type ConfigFile, type LlmMode } from '../core/config';
-import { unscheduledRound } from '../core/plan';
-import type { LlmConfig, LlmEndpoint } from '../core/schemas';
-import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
+import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
-import { datasetWorkflowId } from '../core/ids';
+import { unscheduledRound } from '../core/plan';
 import { DEFAULT_PRICES, PriceTableSchema, type PriceTable } from '../core/pricing';
-import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
-import { datasetDetails, datasetSummary } from '../core/summaries';
+import { datasetSettingsOf, type RunMeta } from '../core/run';
+import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import { describeIssues, UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
-import type { RunMeta } from '../store/types';
-import type { datasetEvolution } from '../workflows';
-import { pauseSignal, progressQuery, resumeSignal } from '../core/messages';
-import { newRunId } from './api';
+import {
+  cancelRun,
+  createDatasetRun,
+  datasetRunHandle,
+  newRunId,
+  pauseRun,
+  resumeRun,
+  runProgress,
+  startDatasetRun,
+  workflowIdsOf,
+} from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, uiLink, type Session } from './embedded';
 import { exportRun } from './export';
-import { figuresOf, followRun, formatDuration, progressLine } from './follow';
+import { figuresOf, followRun, formatDuration } from './follow';
 import { formatProblem, readSeedFile } from './input-file';
 import { loadBenchmarks } from './benchmarks';
 import { resolveMethod, type MethodSampling } from './method-file';
@@ -154,63 +159,28 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
     throw new UserError(`--max-cost needs a price for ${unpriced.join(', ')}: add it with --prices FILE`);
   }
   if (unpriced.length) stderr(`No price known for ${unpriced.join(', ')}: its cost counts as 0 (add --prices FILE).`);
-  const config: DatasetRunConfig = {
-    rounds: options.rounds,
-    seed: options.seed,
-    llm: resolved.llm,
-    method: method.name,
-    operations: method.operations,
-    concurrency: options.concurrency,
-    budget: { maxTokens: options.maxTokens, maxCost: options.maxCost },
-    prices: Object.fromEntries([...models].filter((m) => prices[m]).map((m) => [m, prices[m]])),
-    pageSize: 200,
-    quality,
-    answerSeeds: options.seedAnswers !== false,
-  };
-  const meta: RunMeta = {
+  return createDatasetRun(store, {
     runId,
-    createdAt: new Date().toISOString(),
     inputFile: path.resolve(options.input),
-    seedCount: report.seeds.length,
+    seeds: report.seeds,
     invalidRows: report.invalid.length,
     duplicateRows: report.duplicates.length,
-    config: config as unknown as Record<string, unknown>,
-  };
-  await store.createRun(meta, report.seeds);
-  return meta;
-}
-
-/** Starts the run's dataset workflow unless one is already running for it. */
-export async function ensureDatasetWorkflow(
-  client: Client,
-  taskQueue: string,
-  meta: RunMeta,
-  retry?: DatasetRunConfig['retry'],
-): Promise<WorkflowHandle> {
-  const workflowId = datasetWorkflowId(meta.runId);
-  const existing = client.workflow.getHandle(workflowId);
-  const description = await existing.describe().catch((err) => {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  });
-  if (description?.status.name === 'RUNNING') return existing;
-  if (description?.status.name === 'COMPLETED' && !retry) return existing;
-  const config: DatasetRunConfig = { ...(meta.config as unknown as DatasetRunConfig), ...(retry ? { retry } : {}) };
-  const input: DatasetEvolutionInput = { runId: meta.runId, totalSeeds: meta.seedCount, config };
-  return client.workflow.start<typeof datasetEvolution>('datasetEvolution', {
-    taskQueue,
-    workflowId,
-    args: [input],
-    // A failed, cancelled or terminated run may be started again: finished instructions are skipped.
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    memo: { config: { ...config, operations: config.operations.map((op) => op.id) }, inputFile: meta.inputFile },
-    staticSummary: datasetSummary(meta.runId, meta.seedCount, config.rounds, config.concurrency),
-    staticDetails: datasetDetails(config),
-    typedSearchAttributes: [
-      { key: EvolRunId, value: meta.runId },
-      { key: EvolKind, value: 'dataset' },
-      { key: EvolStatus, value: 'running' },
-    ],
+    config: {
+      rounds: options.rounds,
+      seed: options.seed,
+      llm: resolved.llm,
+      method: method.name,
+      operations: method.operations,
+      concurrency: options.concurrency,
+      budget: {
+        ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+        ...(options.maxCost !== undefined ? { maxCost: options.maxCost } : {}),
+      },
+      prices: Object.fromEntries([...models].filter((m) => prices[m]).map((m) => [m, prices[m]])),
+      pageSize: 200,
+      quality,
+      answerSeeds: options.seedAnswers !== false,
+    },
   });
 }
 
@@ -252,7 +222,7 @@ export async function runDataset(options: RunOptions): Promise<{ runId: string; 
 
   const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
   try {
-    const handle = await ensureDatasetWorkflow(session.client, session.taskQueue, meta);
+    const handle = await startDatasetRun(session.client, session.taskQueue, meta);
     return { runId, finished: await followAndReport(session, handle, runId, options.detach) };
   } finally {
     await session.close();
@@ -299,20 +269,20 @@ export async function runRetry(
 ): Promise<void> {
   const store = openStore();
   const meta = await store.readMeta(checkRunId(runId));
-  if (options.fromRound !== undefined && options.fromRound > (meta.config as unknown as DatasetRunConfig).rounds) {
+  if (options.fromRound !== undefined && options.fromRound > datasetSettingsOf(meta).rounds) {
     throw new UserError(`--from-round ${options.fromRound} is past the run's last round`);
   }
   const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false });
   try {
     const current = await session.client.workflow
-      .getHandle(datasetWorkflowId(runId))
+      .getHandle(workflowIdsOf(meta).dataset)
       .describe()
       .catch(() => undefined);
     if (current?.status.name === 'RUNNING') {
       throw new UserError(`run ${runId} is still running: wait for it to end, or \`evol cancel ${runId}\` first`);
     }
     const retry = { fromRound: options.fromRound, onlyFailed: options.onlyFailed ?? false };
-    const handle = await ensureDatasetWorkflow(session.client, session.taskQueue, meta, retry);
+    const handle = await startDatasetRun(session.client, session.taskQueue, meta, retry);
     stderr(
       `Retrying run ${runId}: ${options.onlyFailed ? 'failed instructions only' : 'every unfinished instruction'}, ` +
         `${options.fromRound ? `from round ${options.fromRound}` : 'from the last good round'}.`,
@@ -346,21 +316,18 @@ function summaryOf(progress: RunProgress): string {
   ].join('\n');
 }
 
-async function withRunHandle<T>(
-  runId: string,
-  fn: (handle: WorkflowHandle, session: Session) => Promise<T>,
-): Promise<T> {
+/** The run's meta when this machine's store has it (it tells the run's workflow ids). */
+async function metaIfStored(runId: string): Promise<RunMeta | undefined> {
+  const store = openStore();
+  return (await store.runExists(runId)) ? store.readMeta(runId) : undefined;
+}
+
+async function withRunHandle<T>(runId: string, fn: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
   checkRunId(runId);
+  const meta = await metaIfStored(runId);
   const session = await openSession({ worker: 'never' });
   try {
-    const handle = session.client.workflow.getHandle(datasetWorkflowId(runId));
-    await handle.describe().catch((err) => {
-      if (err instanceof WorkflowNotFoundError) {
-        throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
-      }
-      throw err;
-    });
-    return await fn(handle, session);
+    return await fn(await datasetRunHandle(session.client, runId, meta));
   } finally {
     await session.close();
   }
@@ -368,24 +335,19 @@ async function withRunHandle<T>(
 
 export async function runStatus(runId: string, options: { json?: boolean }): Promise<void> {
   checkRunId(runId);
+  const meta = await metaIfStored(runId);
   // Queries need a worker: on the embedded default this process runs one while it asks.
   const session = await openSession({ handleSignals: true });
   try {
-    const handle = session.client.workflow.getHandle(datasetWorkflowId(runId));
     const progress = await session.run(async () => {
-      const { status } = await handle.describe().catch((err) => {
-        if (err instanceof WorkflowNotFoundError) {
-          throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
-        }
-        throw err;
-      });
-      if (status.name === 'COMPLETED') return (await handle.result()) as RunProgress;
-      if (status.name !== 'RUNNING') {
+      const handle = await datasetRunHandle(session.client, runId, meta);
+      const { status } = await handle.describe();
+      if (status.name !== 'RUNNING' && status.name !== 'COMPLETED') {
         throw new UserError(
           `run ${runId} is ${status.name.toLowerCase()}: continue it with \`evol run --run-id ${runId} --resume\``,
         );
       }
-      return handle.query(progressQuery);
+      return status.name === 'COMPLETED' ? handle.result() : runProgress(handle);
     });
     if (options.json)
       process.stdout.write(`${JSON.stringify({ ...progress, figures: figuresOf(progress) }, null, 2)}\n`);
@@ -396,7 +358,7 @@ export async function runStatus(runId: string, options: { json?: boolean }): Pro
 }
 
 export async function runPause(runId: string): Promise<void> {
-  await withRunHandle(runId, (handle) => handle.signal(pauseSignal, { reason: 'paused by request (evol pause)' }));
+  await withRunHandle(runId, (handle) => pauseRun(handle));
   stderr(`Pausing run ${runId}: running steps finish, nothing new starts. \`evol resume ${runId}\` continues it.`);
 }
 
@@ -408,12 +370,12 @@ export async function runResume(runId: string, options: { maxTokens?: number; ma
           ...(options.maxCost !== undefined ? { maxCost: options.maxCost } : {}),
         }
       : undefined;
-  await withRunHandle(runId, (handle) => handle.signal(resumeSignal, { budget }));
+  await withRunHandle(runId, (handle) => resumeRun(handle, budget));
   stderr(`Resumed run ${runId}.`);
 }
 
 export async function runCancel(runId: string): Promise<void> {
-  await withRunHandle(runId, (handle) => handle.cancel());
+  await withRunHandle(runId, (handle) => cancelRun(handle));
   stderr(`Cancelled run ${runId}: its running instructions are cancelled; finished records stay in the store.`);
 }
 
@@ -436,7 +398,7 @@ export async function runExport(
   let seed = options.seed;
   if (seed === undefined) {
     const meta = await store.readMeta(runId).catch(() => undefined);
-    seed = Math.max(0, (meta?.config as { seed?: number } | undefined)?.seed ?? 0);
+    seed = Math.max(0, meta?.config.seed ?? 0);
   }
   const result = await exportRun(store, runId, { ...options, seed, ...(decontaminate ? { decontaminate } : {}) });
   for (const note of result.notes) stderr(note);
@@ -471,5 +433,3 @@ export async function runList(): Promise<void> {
   for (const run of runs)
     process.stdout.write(`${run.runId}\t${run.createdAt}\t${run.seedCount} seeds\t${run.inputFile}\n`);
 }
-
-export { progressLine };

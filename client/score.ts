@@ -1,15 +1,13 @@
 /** `evol score`: rates a run's rows for difficulty and complexity, durably, and says how each round fares. */
-import { WorkflowIdReusePolicy, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { describeSampling, resolveScorer, type LlmMode } from '../core/config';
-import { scoreWorkflowId } from '../core/ids';
+import { scoreProgressQuery } from '../core/messages';
 import { scoreLine, scoresByRound } from '../core/report-data';
-import type { RowScore } from '../core/scoring';
-import { EvolKind, EvolRunId, EvolStatus } from '../core/search-attributes';
+import type { RowScore, ScoreProgress } from '../core/scoring';
 import { UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
-import { scoreProgressQuery } from '../core/messages';
-import type { ScoreProgress, ScoreRunInput } from '../core/scoring';
+import { startScoreRun } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession } from './embedded';
 import { howToComeBack } from './run';
@@ -44,7 +42,7 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
   if (!(await store.runExists(runId)))
     throw new UserError(`no run "${runId}" in ${store.root}: \`evol runs\` lists them`);
   const meta = await store.readMeta(runId);
-  if ((meta.config as { kind?: string }).kind === 'auto-evol') {
+  if (meta.config.kind === 'auto-evol') {
     throw new UserError(`run "${runId}" is an Auto Evol-Instruct learning run: score a dataset run`);
   }
   const rounds = parseRounds(options.rounds);
@@ -54,40 +52,15 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
 
   const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
   try {
-    const workflowId = scoreWorkflowId(runId);
-    let handle: WorkflowHandle = session.client.workflow.getHandle(workflowId);
-    const running = await handle
-      .describe()
-      .then((d) => d.status.name === 'RUNNING')
-      .catch((err) => {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      });
-    if (running) {
-      stderr(`Scoring of ${runId} is already running: following it.`);
-    } else {
-      const input: ScoreRunInput = {
-        runId,
-        scorer,
-        concurrency: options.concurrency,
-        seed: options.seed,
-        ...(file?.unusableRetries !== undefined ? { unusableRetries: file.unusableRetries } : {}),
-        ...(options.sample !== undefined ? { perRound: options.sample } : {}),
-        ...(rounds ? { rounds } : {}),
-      };
-      handle = await session.client.workflow.start('scoreRun', {
-        taskQueue: session.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-        staticSummary: `scores of run ${runId}${options.sample ? ` · ${options.sample} per round` : ''}`,
-        typedSearchAttributes: [
-          { key: EvolRunId, value: runId },
-          { key: EvolKind, value: 'score' },
-          { key: EvolStatus, value: 'running' },
-        ],
-      });
-    }
+    const { handle, alreadyRunning } = await startScoreRun(session.client, session.taskQueue, meta, {
+      scorer,
+      concurrency: options.concurrency,
+      seed: options.seed,
+      ...(file?.unusableRetries !== undefined ? { unusableRetries: file.unusableRetries } : {}),
+      ...(options.sample !== undefined ? { perRound: options.sample } : {}),
+      ...(rounds ? { rounds } : {}),
+    });
+    if (alreadyRunning) stderr(`Scoring of ${runId} is already running: following it.`);
     if (options.detach) {
       stderr(`Started; not following (--detach). \`evol score ${runId}\` follows it again.`);
       return;

@@ -15,6 +15,7 @@ import {
   type EliminationRule,
 } from './elimination';
 import { fillTemplate, INSTRUCTION_PLACEHOLDER, type ChatMessage } from './chat';
+import { ID_SCHEMES } from './ids';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
 import { parseRewrite, type RewriteParse } from './rewrite';
 import { LlmEndpointSchema, type LlmEndpoint } from './schemas';
@@ -501,6 +502,18 @@ export type AutoEvolLlm = z.infer<typeof AutoEvolLlmSchema>;
 export const AutoEvolRunConfigSchema = AutoEvolSettingsSchema.extend({ llm: AutoEvolLlmSchema });
 export type AutoEvolRunConfig = z.infer<typeof AutoEvolRunConfigSchema>;
 
+/** A learning run's settings as the run store keeps them: the workflow's config and where its instructions came from. */
+export const AutoRunSettingsSchema = AutoEvolRunConfigSchema.extend({
+  kind: z.literal('auto-evol'),
+  /** Instructions of the input in the run store, first; then `devFileCount` from the dev file (`devFile`). */
+  inputCount: z.number().int().nonnegative(),
+  devFileCount: z.number().int().nonnegative(),
+  devFile: z.string().optional(),
+  /** How the run's workflow ids are made (absent in runs created before the scheme had a number: the first). */
+  idScheme: z.enum(ID_SCHEMES).optional(),
+});
+export type AutoRunSettings = z.infer<typeof AutoRunSettingsSchema>;
+
 /** The paper's sampling temperatures: a deterministic evol LLM, a varied optimizer. */
 export const AUTO_EVOL_TEMPERATURE = { evol: 0, optimizer: 0.6 } as const;
 
@@ -539,10 +552,6 @@ export function resolveAutoEvolLlm(options: { env: Env; file?: ConfigFile; mode?
 
 // ---------------------------------------------------------------------------------------------
 // The learning run: workflow input, progress and method versions (plain data, no zod at runtime)
-
-export function autoEvolWorkflowId(runId: string): string {
-  return `evol-auto-${runId}`;
-}
 
 export interface AutoEvolInput {
   runId: string;

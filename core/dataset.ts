@@ -2,41 +2,59 @@
  * Shapes of a dataset run: its configuration, the counts the datasetEvolution workflow keeps, and
  * what each instruction workflow reports back to it. Small by design: ids and numbers, no data.
  */
-import type { Operation } from './operations';
-import type { ModelPrice } from './pricing';
-import type { LlmConfig } from './schemas';
+import { z } from 'zod';
+import { ID_SCHEMES } from './ids';
+import { OperationSchema } from './operations';
+import { ModelPriceSchema } from './pricing';
+import { LlmConfigSchema, LlmRetrySchema, QualitySettingsSchema } from './schemas';
 import type { Usage } from './usage';
 
-export interface Budget {
-  /** Pause the run once this many tokens (all roles) are spent. */
-  maxTokens?: number;
-  /** Pause the run once this many US dollars are spent, by the run's price table. */
-  maxCost?: number;
-}
+export const BudgetSchema = z
+  .object({
+    /** Pause the run once this many tokens (all roles) are spent. */
+    maxTokens: z.number().int().nonnegative().optional(),
+    /** Pause the run once this many US dollars are spent, by the run's price table. */
+    maxCost: z.number().nonnegative().optional(),
+  })
+  .strict();
+export type Budget = z.infer<typeof BudgetSchema>;
 
-export interface DatasetRunConfig {
-  rounds: number;
-  seed: number;
-  llm: LlmConfig;
-  /** The method set's name (general, code, math, or a file) and its operations. */
-  method: string;
-  operations: Operation[];
-  /** Instruction workflows running at once (the sliding window). */
-  concurrency: number;
-  budget: Budget;
-  /** Prices of the models this run uses, US dollars per million tokens. */
-  prices: Record<string, ModelPrice>;
-  /** Seed ids fetched per page from the run store. */
-  pageSize: number;
-  /** Set by `evol retry`: go on from failed attempts (from their last good round, or from `fromRound`). */
-  retry?: { fromRound?: number; onlyFailed?: boolean };
-  /** Retry policy of the LLM calls, when not the default. */
-  llmRetry?: import('./schemas').LlmRetry;
-  /** Re-ask limit and gates (absent in runs created before them: the defaults). */
-  quality?: import('./schemas').QualitySettings;
-  /** Answer seeds that have none of their own, for the paper's final mix (absent in runs created before it: no). */
-  answerSeeds?: boolean;
-}
+/** What `evol run` resolved for a dataset run (no secrets), as its dataset workflow is started with it. */
+export const DatasetRunConfigSchema = z
+  .object({
+    rounds: z.number().int().positive(),
+    seed: z.number().int(),
+    llm: LlmConfigSchema,
+    /** The method set's name (general, code, math, or a file) and its operations. */
+    method: z.string().min(1),
+    operations: z.array(OperationSchema).min(1),
+    /** Instruction workflows running at once (the sliding window). */
+    concurrency: z.number().int().positive(),
+    budget: BudgetSchema,
+    /** Prices of the models this run uses, US dollars per million tokens. */
+    prices: z.record(z.string(), ModelPriceSchema),
+    /** Seed ids fetched per page from the run store. */
+    pageSize: z.number().int().positive(),
+    /** Set by `evol retry`: go on from failed attempts (from their last good round, or from `fromRound`). */
+    retry: z
+      .object({ fromRound: z.number().int().positive().optional(), onlyFailed: z.boolean().optional() })
+      .strict()
+      .optional(),
+    /** Retry policy of the LLM calls, when not the default. */
+    llmRetry: LlmRetrySchema.optional(),
+    /** Re-ask limit and gates (absent in runs created before them: the defaults). */
+    quality: QualitySettingsSchema.optional(),
+    /** Answer seeds that have none of their own, for the paper's final mix (absent in runs created before it: no). */
+    answerSeeds: z.boolean().optional(),
+    /** How the run's workflow ids are made (absent in runs created before the scheme had a number: the first). */
+    idScheme: z.enum(ID_SCHEMES).optional(),
+  })
+  .strict();
+export type DatasetRunConfig = z.infer<typeof DatasetRunConfigSchema>;
+
+/** A dataset run's settings as the run store keeps them. */
+export const DatasetRunSettingsSchema = DatasetRunConfigSchema.extend({ kind: z.literal('dataset') });
+export type DatasetRunSettings = z.infer<typeof DatasetRunSettingsSchema>;
 
 /** What an instruction workflow tells its dataset workflow when it ends. */
 export interface InstructionReport {

@@ -2,7 +2,7 @@
  * Turning a run's lineages into training rows (pure: no I/O). Every row keeps its lineage ids in
  * `_evol`, a field the usual fine-tuning tools ignore, so a row can be traced back to its seed.
  */
-import type { SeedRecord } from '../store/types';
+import type { SeedRecord } from './run';
 import type { BenchmarkIndex } from './contamination';
 import { nearDuplicateClusters } from './near-duplicates';
 import { createPrng } from './prng';

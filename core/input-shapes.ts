@@ -8,7 +8,7 @@
  * of them. Fields named by the user (`--instruction-field`, `--input-field`, `--id-field`) replace the guessing.
  */
 import { z } from 'zod';
-import type { SeedRecord } from '../store/types';
+import type { SeedRecord } from './run';
 import { describeIssues } from './validation';
 
 export type NormalizedSeed = Omit<SeedRecord, 'source' | 'id'> & { id?: string };

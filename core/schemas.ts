@@ -4,6 +4,7 @@
  * role names the environment variable its key is read from, on the worker.
  */
 import { z } from 'zod';
+import type { Usage } from './usage';
 
 export const LLM_ROLES = ['evolver', 'responder', 'judge'] as const;
 export type LlmRole = (typeof LLM_ROLES)[number];
@@ -38,14 +39,14 @@ export const LlmConfigSchema = z
   .strict();
 export type LlmConfig = z.infer<typeof LlmConfigSchema>;
 
-export const UsageSchema = z.object({
-  promptTokens: z.number().int().nonnegative(),
-  completionTokens: z.number().int().nonnegative(),
-  totalTokens: z.number().int().nonnegative(),
-});
-export type Usage = z.infer<typeof UsageSchema>;
+export { ZERO_USAGE, addUsage, type Usage } from './usage';
 
-export { ZERO_USAGE, addUsage } from './usage';
+export const LlmRetrySchema = z
+  .object({
+    maximumAttempts: z.number().int().positive().optional(),
+    initialIntervalMs: z.number().int().positive().optional(),
+  })
+  .strict();
 
 /** A role that gave no usable answer after every re-ask: the round fails with the role's own rule. */
 export const UNUSABLE_RULES = ['rewrite-unusable', 'response-unusable', 'judge-unusable'] as const;
@@ -192,7 +193,4 @@ export interface InstructionEvolutionInput {
   llmRetry?: LlmRetry;
 }
 
-export interface LlmRetry {
-  maximumAttempts?: number;
-  initialIntervalMs?: number;
-}
+export type LlmRetry = z.infer<typeof LlmRetrySchema>;

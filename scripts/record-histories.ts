@@ -10,14 +10,18 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
-import { startInstructionEvolution } from '../client/api';
-import { createAutoRun, ensureAutoWorkflow } from '../client/auto';
-import { ensureDatasetWorkflow } from '../client/run';
-import { instructionWorkflowId } from '../core/ids';
+import {
+  createAutoRun,
+  createDatasetRun,
+  startAutoRun,
+  startDatasetRun,
+  startInstructionEvolution,
+  startScoreRun,
+  workflowIdsOf,
+} from '../client/api';
 import type { DatasetRunConfig } from '../core/dataset';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { LocalRunStore } from '../store/local-run-store';
-import type { RunMeta } from '../store/types';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import { findFreePorts, startDevServer } from '../server/dev-server';
 import { startSimLlm } from '../sim/llm-server';
@@ -68,20 +72,13 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
     'What causes earthquakes?',
     'How is paper recycled?',
   ];
-  const meta: RunMeta = {
+  const meta = await createDatasetRun(store, {
     runId,
-    createdAt: '2026-01-01T00:00:00.000Z',
     inputFile: 'fixture',
-    seedCount: texts.length,
-    invalidRows: 0,
-    duplicateRows: 0,
-    config: config as unknown as Record<string, unknown>,
-  };
-  await store.createRun(
-    meta,
-    texts.map((text, i) => ({ id: `s${i + 1}`, text, source: { file: 'fixture', line: i + 1 } })),
-  );
-  const handle = await ensureDatasetWorkflow(client, taskQueue, meta);
+    seeds: texts.map((text, i) => ({ id: `s${i + 1}`, text, source: { file: 'fixture', line: i + 1 } })),
+    config,
+  });
+  const handle = await startDatasetRun(client, taskQueue, meta);
   await handle.result();
   const executions: WorkflowExecutionInfo[] = [];
   for await (const e of client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) executions.push(e);
@@ -89,10 +86,11 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
   executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
   const history = (e: (typeof executions)[number]) => client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
   // Its scores: one rating per row of the final mix.
-  const scoring = await client.workflow.start('scoreRun', {
-    taskQueue,
-    workflowId: `evol-score-${runId}`,
-    args: [{ runId, scorer: llm.judge, concurrency: 3, seed: 0, perRound: 2 }],
+  const { handle: scoring } = await startScoreRun(client, taskQueue, meta, {
+    scorer: llm.judge,
+    concurrency: 3,
+    seed: 0,
+    perRound: 2,
   });
   await scoring.result();
   return {
@@ -101,7 +99,7 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
     'dataset-evolution-final': await history(executions[executions.length - 1]),
     // One of its instruction workflows: a dataset run's children take another path than a standalone one.
     'instruction-evolution-dataset-child': await client.workflow
-      .getHandle(instructionWorkflowId(runId, 's1'))
+      .getHandle(workflowIdsOf(meta).instruction('s1'))
       .fetchHistory(),
   };
 }
@@ -128,7 +126,7 @@ async function recordAutoEvol(client: Client, store: LocalRunStore, taskQueue: s
       responder: llm.responder,
     },
   });
-  const handle = await ensureAutoWorkflow(client, taskQueue, meta);
+  const handle = await startAutoRun(client, taskQueue, meta);
   await handle.result();
   return { 'auto-evol': await handle.fetchHistory() };
 }

@@ -16,7 +16,8 @@ import type { MethodVersion } from '../core/auto-evol';
 import type { Lineage } from '../core/schemas';
 import type { RowScore } from '../core/scoring';
 import { UserError } from '../core/validation';
-import type { RunMeta, RunStore, SeedRecord } from './types';
+import { parseRunMeta, type RunMeta, type SeedRecord } from '../core/run';
+import type { RunStore } from './types';
 
 /** Run ids become file names and workflow ids: keep them to a safe alphabet. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -99,8 +100,10 @@ export class LocalRunStore implements RunStore {
 
   readMeta(runId: string): Promise<RunMeta> {
     return this.cachedPerRun(this.metaCache, runId, async () => {
+      const file = path.join(this.runDir(runId), 'meta.json');
+      let text: string;
       try {
-        return JSON.parse(await fs.readFile(path.join(this.runDir(runId), 'meta.json'), 'utf8')) as RunMeta;
+        text = await fs.readFile(file, 'utf8');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
           throw new UserError(
@@ -109,6 +112,13 @@ export class LocalRunStore implements RunStore {
         }
         throw err;
       }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (err) {
+        throw new UserError(`${file}: not valid JSON (${(err as Error).message}); restore it, or start a new run`);
+      }
+      return parseRunMeta(raw, file);
     });
   }
 

@@ -5,31 +5,8 @@
  */
 import type { MethodVersion } from '../core/auto-evol';
 import type { Lineage } from '../core/schemas';
+import type { RunMeta, SeedRecord } from '../core/run';
 import type { RowScore } from '../core/scoring';
-
-/** One normalized seed instruction. */
-export interface SeedRecord {
-  /** Unique within the run: the row's own id if it has one, else `line-<n>`. */
-  id: string;
-  /** The instruction, with its input appended when the source row has one. */
-  text: string;
-  /** The source row's answer, if any (exported with --include-seeds). */
-  output?: string;
-  source: { file: string; line: number };
-}
-
-/** What `evol run` resolved for a run: no secrets. */
-export interface RunMeta {
-  runId: string;
-  createdAt: string;
-  inputFile: string;
-  seedCount: number;
-  /** Rows skipped as invalid, and duplicates folded into an earlier seed. */
-  invalidRows: number;
-  duplicateRows: number;
-  /** The run's resolved configuration (rounds, seed, method, LLM endpoints without keys, budget ...). */
-  config: Record<string, unknown>;
-}
 
 export interface RunStore {
   /** Creates the run with its seeds, all or nothing; refuses an existing run id. */

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { startInstructionEvolution } from '../client/api';
-import { createAutoRun, ensureAutoWorkflow, failureRateChart, formatStep, latestLearning } from '../client/auto';
+import { createAutoRun, startAutoRun } from '../client/api';
+import { failureRateChart, formatStep, latestLearning } from '../client/auto';
 import {
   DEFAULT_FAILURE_PATTERNS,
   detectFailure,
@@ -258,7 +259,7 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
       settings: { batchSize: 3, evolutionsPerInstruction: 2, concurrency: 4, ...settings },
       llm: llm(options.requestTimeoutMs),
     });
-    return { runId, handle: await ensureAutoWorkflow(client, options.queue ?? taskQueue, meta) };
+    return { runId, handle: await startAutoRun(client, options.queue ?? taskQueue, meta) };
   }
 
   beforeAll(async () => {

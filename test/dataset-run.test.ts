@@ -3,14 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { exportRun } from '../client/export';
-import { ensureDatasetWorkflow } from '../client/run';
+import { startDatasetRun } from '../client/api';
 import { readSeedFile } from '../client/input-file';
 import type { RunProgress } from '../core/dataset';
-import { datasetWorkflowId } from '../core/ids';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { pauseSignal, resumeSignal } from '../core/messages';
-import { collect, sampleTexts, seedsFromTexts, sharedDataFile, startRun, waitForProgress } from './helpers/runs';
+import { collect, idsOf, sampleTexts, seedsFromTexts, sharedDataFile, startRun, waitForProgress } from './helpers/runs';
 import { connectClient, eventually, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
 const selfInstruct = sharedDataFile('self_instruct_seed_tasks.jsonl');
@@ -106,8 +105,7 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
 
       // Continue-as-new really happened: the run's workflow id has several executions.
       const executions = [];
-      for await (const e of client.workflow.list({ query: `WorkflowId = "${datasetWorkflowId(id)}"` }))
-        executions.push(e);
+      for await (const e of client.workflow.list({ query: `WorkflowId = "${idsOf(id).dataset}"` })) executions.push(e);
       expect(executions.length).toBe(final.continuedAsNew + 1);
     },
   );
@@ -268,7 +266,7 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     const meta = await store.readMeta(id);
     const again = await client.workflow.start('datasetEvolution', {
       taskQueue,
-      workflowId: datasetWorkflowId(id),
+      workflowId: idsOf(id).dataset,
       args: [{ runId: id, totalSeeds: meta.seedCount, config: meta.config }],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
@@ -337,7 +335,7 @@ describe('evol retry: failed instructions go on, keeping their earlier lineage',
     const runId = `retry-${Date.now().toString(36)}`;
     const { attempt } = await runWithFailures(runId);
     const meta = await store.readMeta(runId);
-    const again = (await (await ensureDatasetWorkflow(client, taskQueue, meta, {})).result()) as RunProgress;
+    const again = (await (await startDatasetRun(client, taskQueue, meta, {})).result()) as RunProgress;
     expect(again.counts).toMatchObject({ done: 6, completed: 2, alreadyDone: 4, failed: 0 });
     // Only round 2 of the two failed seeds was evolved again: 2 seeds x (mutate, respond, judge).
     expect(sim.stats().total).toBe(6);
@@ -370,7 +368,7 @@ describe('evol retry: failed instructions go on, keeping their earlier lineage',
     await runWithFailures(runId);
     const meta = await store.readMeta(runId);
     const again = (await (
-      await ensureDatasetWorkflow(client, taskQueue, meta, { fromRound: 1, onlyFailed: true })
+      await startDatasetRun(client, taskQueue, meta, { fromRound: 1, onlyFailed: true })
     ).result()) as RunProgress;
     expect(again.counts).toMatchObject({ done: 6, completed: 2, alreadyDone: 4 });
     expect(sim.stats().total).toBe(12);

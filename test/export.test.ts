@@ -14,7 +14,8 @@ import {
 import type { Lineage, LineageStep } from '../core/schemas';
 import { ZERO_USAGE } from '../core/usage';
 import { UserError } from '../core/validation';
-import type { RunMeta, SeedRecord } from '../store/types';
+import type { RunMeta, SeedRecord } from '../core/run';
+import { testRunConfig } from './helpers/runs';
 
 const RUN = 'run-export-test';
 
@@ -112,7 +113,7 @@ function metaOf(runId: string, seedCount: number): RunMeta {
     seedCount,
     invalidRows: 0,
     duplicateRows: 0,
-    config: {},
+    config: { kind: 'dataset', ...testRunConfig() },
   };
 }
 

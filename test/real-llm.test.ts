@@ -14,8 +14,7 @@ import type { RunProgress } from '../core/dataset';
 import { checkTemplateWords } from '../core/elimination';
 import { checkRewriteGates } from '../core/gates';
 import { buildMutationMessages, GENERAL_OPERATIONS } from '../core/operations';
-import { autoEvolWorkflowId } from '../core/auto-evol';
-import { instructionWorkflowId } from '../core/ids';
+import { idsOf } from './helpers/runs';
 import type { Lineage } from '../core/schemas';
 import { findRealLlm, modelBusyMs, startRealLlm, type RealLlmServer } from '../server/real-llm';
 import { LocalRunStore } from '../store/local-run-store';
@@ -158,7 +157,7 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
       if (!step.verdict.passed) expect(step.verdict.evidence.length).toBeGreaterThan(0);
       expect(step.verdict).not.toMatchObject({ rule: 'unparseable-rewrite' });
     }
-    expectBoundedCalls(await callsOf(instructionWorkflowId(lineage.runId, lineage.instructionId)));
+    expectBoundedCalls(await callsOf(idsOf(lineage.runId).instruction(lineage.instructionId)));
   });
 
   test('evol run: 10 WizardLM-shaped seeds x 2 rounds finish with every instruction recorded, counts that add up, clean rows and a quiet terminal', async () => {
@@ -219,7 +218,7 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
     expect(progress.counts.reasks ?? 0).toBe(reasked);
 
     // No call was asked more often than the limit, none waited for a backoff.
-    for (const record of records) expectBoundedCalls(await callsOf(instructionWorkflowId(runId, record.instructionId)));
+    for (const record of records) expectBoundedCalls(await callsOf(idsOf(runId).instruction(record.instructionId)));
 
     // Every exported row passed every gate and rule 4: no refusal, no answer, no copy of our prompt.
     const out = path.join(dir, `${runId}.json`);
@@ -280,7 +279,7 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
     ]);
     expect(result.code).toBe(0);
     expect(result.stdout + result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
-    const handle = client.workflow.getHandle(autoEvolWorkflowId(runId));
+    const handle = client.workflow.getHandle(idsOf(runId).auto);
     const description = await handle.describe();
     expect(description.status.name).toBe('COMPLETED');
     const progress = await handle.result();
@@ -288,6 +287,6 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
     for (const candidate of progress.steps[0].candidates) {
       expect(candidate.failureRate !== undefined || (candidate.failure ?? '').length > 0).toBe(true);
     }
-    expectBoundedCalls(await callsOf(autoEvolWorkflowId(runId)));
+    expectBoundedCalls(await callsOf(idsOf(runId).auto));
   });
 });

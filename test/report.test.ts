@@ -8,13 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { BenchmarkIndex } from '../core/contamination';
-import { scoreWorkflowId } from '../core/ids';
 import { scorableRows, type RowScore } from '../core/scoring';
 import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import type { ScoreProgress, ScoreRunInput } from '../core/scoring';
-import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { collect, idsOf, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, eventually, llmAt, testAddress, uniqueTaskQueue } from './helpers/temporal';
 import { runCli, startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
@@ -83,7 +82,7 @@ describe('scores, a clean export and the report of a run', () => {
     const input: ScoreRunInput = { runId, scorer: llmAt(sim.url).judge, concurrency: 4, seed: 0 };
     const handle = await client.workflow.start('scoreRun', {
       taskQueue,
-      workflowId: scoreWorkflowId(runId),
+      workflowId: idsOf(runId).score,
       args: [input],
     });
     const scoredSoFar = async () => (await collect(store.scores(runId))).length;
@@ -119,7 +118,7 @@ describe('scores, a clean export and the report of a run', () => {
     sim.resetRequests();
     const again = await client.workflow.execute('scoreRun', {
       taskQueue,
-      workflowId: `${scoreWorkflowId(runId)}-again`,
+      workflowId: `${idsOf(runId).score}-again`,
       args: [input],
     });
     expect(again).toMatchObject({ scored: 0, cached: rows.length });

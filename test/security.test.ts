@@ -9,13 +9,12 @@ import { startInstructionEvolution } from '../client/api';
 import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, loadCodecFromEnv } from '../codec/aes-gcm';
 import { startCodecServer } from '../codec/server';
 import type { InstructionReport, RunProgress } from '../core/dataset';
-import { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
 import type { Lineage } from '../core/schemas';
 import { openAiErrorBody } from '../sim/http';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { resumeSignal } from '../core/messages';
-import { collect, sampleTexts, seedsFromTexts, startRun, waitForProgress } from './helpers/runs';
+import { collect, idsOf, sampleTexts, seedsFromTexts, startRun, waitForProgress } from './helpers/runs';
 import {
   connectClient,
   eventually,
@@ -141,8 +140,8 @@ describe('an API key never reaches a history or a log', () => {
     expect(final.counts).toMatchObject({ done: 6, completed: 6, failed: 0 });
 
     const histories = await runHistories(client, runId, [
-      datasetWorkflowId(runId),
-      ...seeds.map((s) => instructionWorkflowId(runId, s.id)),
+      idsOf(runId).dataset,
+      ...seeds.map((s) => idsOf(runId).instruction(s.id)),
     ]);
     const haystack = haystackOf(histories);
     // The search sees failure messages and payload contents, so a leak could not hide from it.
@@ -222,7 +221,7 @@ describe('with the payload codec, instruction text is ciphertext in every histor
       seed: 3,
       llm: llmAt(sim.url),
     });
-    const dataset = clientAB.workflow.getHandle(datasetWorkflowId(runId));
+    const dataset = clientAB.workflow.getHandle(idsOf(runId).dataset);
     await waitForProgress(dataset, (p) => p.counts.done >= 2, 'two instructions done under key A');
 
     // Rotation: the worker comes back with both keys, B now current, and picks up the histories A sealed.
@@ -235,7 +234,7 @@ describe('with the payload codec, instruction text is ciphertext in every histor
     for (const seed of seeds) {
       // A dataset run's instruction workflow returns its report; the lineage is in the run store.
       const result = (await clientAB.workflow
-        .getHandle(instructionWorkflowId(runId, seed.id))
+        .getHandle(idsOf(runId).instruction(seed.id))
         .result()) as InstructionReport;
       expect(result).toMatchObject({ instructionId: seed.id, status: 'completed' });
       expect(result.rounds).toHaveLength(2);
@@ -243,9 +242,9 @@ describe('with the payload codec, instruction text is ciphertext in every histor
 
     // Listing decodes memos, so it needs the keys; fetchHistory hands back the events as stored.
     const histories = await runHistories(clientAB, runId, [
-      datasetWorkflowId(runId),
+      idsOf(runId).dataset,
       single.workflowId,
-      ...seeds.map((s) => instructionWorkflowId(runId, s.id)),
+      ...seeds.map((s) => idsOf(runId).instruction(s.id)),
     ]);
     const haystack = haystackOf(histories);
     expect(haystack).not.toContain('quokka');

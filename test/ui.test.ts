@@ -4,12 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
-import { datasetWorkflowId, instructionWorkflowId } from '../core/ids';
 import { instructionSummary } from '../core/summaries';
 import { uiWorkflowsUrl } from '../server/dev-server';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { idsOf, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
 const CHROMIUM = process.env.EVOL_CHROMIUM ?? '/usr/bin/chromium';
@@ -118,7 +117,7 @@ describe('Temporal UI shows a run', () => {
     });
     expect(((await handle.result()) as RunProgress).counts.completed).toBe(3);
 
-    const ids = [datasetWorkflowId(runId), ...seeds.map((s) => instructionWorkflowId(runId, s.id))];
+    const ids = [idsOf(runId).dataset, ...seeds.map((s) => idsOf(runId).instruction(s.id))];
     const list = uiWorkflowsUrl(ui, 'default', `EvolRunId="${runId}"`);
     await domShowing(list, ids);
 
@@ -129,7 +128,7 @@ describe('Temporal UI shows a run', () => {
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(png.length).toBeGreaterThan(10_000);
 
-    const first = instructionWorkflowId(runId, seeds[0].id);
+    const first = idsOf(runId).instruction(seeds[0].id);
     await domShowing(`${uiWorkflowsUrl(ui, 'default')}/${encodeURIComponent(first)}`, [
       instructionSummary(runId, seeds[0].id, 2),
     ]);

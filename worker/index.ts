@@ -7,9 +7,9 @@
  */
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
-import { createActivities, LlmGateway, type Activities } from '../activities';
+import { createActivities, LlmGateway } from '../activities';
 import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
-import { startSimLlm, type SimLlm } from '../sim/llm-server';
+import type { SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
 import type { RunStore } from '../store/types';
@@ -22,18 +22,12 @@ export interface EvolWorkerOptions {
   namespace?: string;
   /** Default: DEFAULT_TASK_QUEUE ('evolforge'). */
   taskQueue?: string;
-  /** A prebuilt workflow bundle (tests bundle once); default: bundle workflows/ at start. */
-  workflowBundle?: { codePath: string } | { code: string };
-  /** Default: activities over an LlmGateway reading keys from process.env, with a lazily started simulated LLM. */
-  activities?: Activities;
-  /** The run store the default activities use. Default: a LocalRunStore at EVOL_STORE_DIR or .evolforge/runs. */
+  /** The run store the activities use. Default: a LocalRunStore at EVOL_STORE_DIR or .evolforge/runs. */
   store?: RunStore;
   /** In-flight activities (LLM calls) per worker. Default: 100. */
   maxConcurrentActivityTaskExecutions?: number;
   /** Server-side limit of activity starts per second for the whole task queue. Default: none. */
   maxTaskQueueActivitiesPerSecond?: number;
-  /** Default: Temporal's own (`pid@host`). */
-  identity?: string;
   /** Payload codecs (encryption). Default: the AES-GCM codec EVOL_CODEC_KEY / EVOL_CODEC_KEY_FILE configure, if any. */
   dataConverter?: DataConverter;
 }
@@ -45,11 +39,12 @@ export interface EvolWorker {
 }
 
 /** Starts the simulated LLM the first time a role needs it (`sim://local`). */
-export function lazySimulatedLlm(): { baseUrl: () => Promise<string>; close: () => Promise<void> } {
+function lazySimulatedLlm(): { baseUrl: () => Promise<string>; close: () => Promise<void> } {
   let started: Promise<SimLlm> | undefined;
   return {
     baseUrl: async () => {
-      started ??= startSimLlm();
+      // Loaded only when a role uses it: a worker against real endpoints never loads the simulator.
+      started ??= import('../sim/llm-server').then(({ startSimLlm }) => startSimLlm());
       return (await started).url;
     },
     close: async () => {
@@ -60,23 +55,18 @@ export function lazySimulatedLlm(): { baseUrl: () => Promise<string>; close: () 
 
 export async function createEvolWorker(options: EvolWorkerOptions): Promise<EvolWorker> {
   const sim = lazySimulatedLlm();
-  const activities =
-    options.activities ??
-    createActivities({
-      llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }),
-      store: options.store ?? new LocalRunStore(defaultStoreDir()),
-    });
+  const activities = createActivities({
+    llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }),
+    store: options.store ?? new LocalRunStore(defaultStoreDir()),
+  });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+    workflowsPath: require.resolve('../workflows'),
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,
-    ...(options.identity ? { identity: options.identity } : {}),
     dataConverter: options.dataConverter ?? dataConverterFor(loadCodecFromEnv()),
   });
   return {

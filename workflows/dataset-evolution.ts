@@ -30,7 +30,7 @@ import {
   type RunProgress,
   type RunStatus,
 } from '../core/dataset';
-import { instructionWorkflowId } from '../core/ids';
+import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { EvolStatus, instructionStartAttributes } from '../core/search-attributes';
 import type { InstructionEvolutionInput } from '../core/schemas';
@@ -132,7 +132,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
       );
       if (childrenPaused !== state.paused) {
         const target = state.paused;
-        await tellChildren(runId, [...inFlight], target);
+        await tellChildren(runWorkflowIds(runId, config.idScheme), [...inFlight], target);
         childrenPaused = target;
         continue;
       }
@@ -157,7 +157,9 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   } catch (err) {
     if (isCancellation(err)) {
       status = 'cancelled';
-      await CancellationScope.nonCancellable(() => cancelChildren(runId, [...inFlight]));
+      await CancellationScope.nonCancellable(() =>
+        cancelChildren(runWorkflowIds(runId, config.idScheme), [...inFlight]),
+      );
     }
     throw err;
   }
@@ -239,6 +241,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
     const { outcome } = await CancellationScope.nonCancellable(() =>
       localStarts.startInstruction({
         input: instructionInput(instructionId, parentWorkflowId),
+        workflowId: runWorkflowIds(runId, config.idScheme).instruction(instructionId),
         staticSummary: instructionSummary(runId, instructionId, config.rounds),
         staticDetails: instructionDetails({ ...config, parentWorkflowId }),
       }),
@@ -250,7 +253,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   async function startChildOnce(instructionId: string, parentWorkflowId: string): Promise<boolean> {
     try {
       await startChild(instructionEvolution, {
-        workflowId: instructionWorkflowId(runId, instructionId),
+        workflowId: runWorkflowIds(runId, config.idScheme).instruction(instructionId),
         args: [instructionInput(instructionId, parentWorkflowId)],
         // Ids and settings only: the seed text must stay out of this workflow's history.
         staticSummary: instructionSummary(runId, instructionId, config.rounds),
@@ -320,11 +323,11 @@ function budgetReached(state: DatasetState): string | undefined {
   return undefined;
 }
 
-async function tellChildren(runId: string, ids: string[], paused: boolean): Promise<void> {
+async function tellChildren(workflowIds: RunWorkflowIds, ids: string[], paused: boolean): Promise<void> {
   await Promise.all(
     ids.map(async (id) => {
       try {
-        const handle = getExternalWorkflowHandle(instructionWorkflowId(runId, id));
+        const handle = getExternalWorkflowHandle(workflowIds.instruction(id));
         await (paused ? handle.signal(pauseSignal, {}) : handle.signal(resumeSignal, {}));
       } catch {
         // It ended in the meantime; its report is on its way.
@@ -333,11 +336,11 @@ async function tellChildren(runId: string, ids: string[], paused: boolean): Prom
   );
 }
 
-async function cancelChildren(runId: string, ids: string[]): Promise<void> {
+async function cancelChildren(workflowIds: RunWorkflowIds, ids: string[]): Promise<void> {
   await Promise.all(
     ids.map(async (id) => {
       try {
-        await getExternalWorkflowHandle(instructionWorkflowId(runId, id)).cancel();
+        await getExternalWorkflowHandle(workflowIds.instruction(id)).cancel();
       } catch {
         // Already closed.
       }

@@ -2,13 +2,21 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { ensureDatasetWorkflow } from '../../client/run';
+import { createDatasetRun, startDatasetRun } from '../../client/api';
+import { resolveLlmConfig } from '../../core/config';
 import type { DatasetRunConfig, RunProgress } from '../../core/dataset';
+import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../../core/ids';
 import { GENERAL_OPERATIONS } from '../../core/operations';
 import type { LlmConfig } from '../../core/schemas';
-import type { RunMeta, RunStore, SeedRecord } from '../../store/types';
+import type { SeedRecord } from '../../core/run';
+import type { RunStore } from '../../store/types';
 import { progressQuery } from '../../core/messages';
 import { eventually } from './temporal';
+
+/** The workflow ids of a run created now (tests create theirs with the current scheme). */
+export function idsOf(runId: string): RunWorkflowIds {
+  return runWorkflowIds(runId, CURRENT_ID_SCHEME);
+}
 
 export function seedsFromTexts(texts: string[], file = 'inline.jsonl'): SeedRecord[] {
   return texts.map((text, i) => ({ id: `s${i + 1}`, text, source: { file, line: i + 1 } }));
@@ -28,6 +36,25 @@ export function sampleTexts(n: number, tag: string): string[] {
   );
 }
 
+/** A dataset run's settings for tests: two rounds of the general method, eight at once. */
+export function testRunConfig(
+  llm: LlmConfig = resolveLlmConfig({ env: {}, mode: 'sim' }).llm,
+  overrides: Partial<DatasetRunConfig> = {},
+): DatasetRunConfig {
+  return {
+    rounds: 2,
+    seed: 1,
+    llm,
+    method: 'general',
+    operations: [...GENERAL_OPERATIONS],
+    concurrency: 8,
+    budget: {},
+    prices: {},
+    pageSize: 50,
+    ...overrides,
+  };
+}
+
 export async function startRun(options: {
   client: Client;
   store: RunStore;
@@ -37,29 +64,14 @@ export async function startRun(options: {
   llm: LlmConfig;
   config?: Partial<DatasetRunConfig>;
 }): Promise<WorkflowHandle> {
-  const config: DatasetRunConfig = {
-    rounds: 2,
-    seed: 1,
-    llm: options.llm,
-    method: 'general',
-    operations: [...GENERAL_OPERATIONS],
-    concurrency: 8,
-    budget: {},
-    prices: {},
-    pageSize: 50,
-    ...options.config,
-  };
-  const meta: RunMeta = {
+  const config = testRunConfig(options.llm, options.config);
+  const meta = await createDatasetRun(options.store, {
     runId: options.runId,
-    createdAt: new Date().toISOString(),
     inputFile: 'inline',
-    seedCount: options.seeds.length,
-    invalidRows: 0,
-    duplicateRows: 0,
-    config: config as unknown as Record<string, unknown>,
-  };
-  await options.store.createRun(meta, options.seeds);
-  return ensureDatasetWorkflow(options.client, options.taskQueue, meta);
+    seeds: options.seeds,
+    config,
+  });
+  return startDatasetRun(options.client, options.taskQueue, meta);
 }
 
 export function waitForProgress(

@@ -3,13 +3,23 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { exportRun } from '../client/export';
-import { startDatasetRun } from '../client/api';
+import { createDatasetRun, datasetRunHandle, startDatasetRun } from '../client/api';
 import { readSeedFile } from '../client/input-file';
 import type { RunProgress } from '../core/dataset';
+import { CURRENT_ID_SCHEME, runWorkflowIds } from '../core/ids';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { pauseSignal, resumeSignal } from '../core/messages';
-import { collect, idsOf, sampleTexts, seedsFromTexts, sharedDataFile, startRun, waitForProgress } from './helpers/runs';
+import {
+  collect,
+  idsOf,
+  sampleTexts,
+  seedsFromTexts,
+  sharedDataFile,
+  startRun,
+  testRunConfig,
+  waitForProgress,
+} from './helpers/runs';
 import { connectClient, eventually, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
 const selfInstruct = sharedDataFile('self_instruct_seed_tasks.jsonl');
@@ -255,6 +265,47 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     expect(await collect(store.records(id))).toHaveLength(12);
     // Each instruction that was running hit the bad key once; nothing else did.
     expect(sim.requests().filter((r) => r.status === 401)).toHaveLength(3);
+  });
+
+  test('run "run" with a seed named X and a run named X finish side by side; a run created before the id scheme keeps its ids and is found', async () => {
+    const x = runId('line');
+    const config = testRunConfig(llmAt(sim.url), { rounds: 1 });
+    const text = (tag: string, n: number) => seedsFromTexts(sampleTexts(n, tag));
+    // Under the first scheme the instruction workflow of run "run", seed x, and the dataset workflow of run x
+    // were both evol-run-<x>.
+    const runA = await createDatasetRun(store, {
+      runId: 'run',
+      inputFile: 'inline',
+      seeds: text('ids-a', 1).map((seed) => ({ ...seed, id: x })),
+      config,
+    });
+    const runB = await createDatasetRun(store, { runId: x, inputFile: 'inline', seeds: text('ids-b', 2), config });
+    const handleA = await startDatasetRun(client, taskQueue, runA);
+    const handleB = await startDatasetRun(client, taskQueue, runB);
+    expect(handleA.workflowId).not.toBe(handleB.workflowId);
+    const [progressA, progressB] = await Promise.all([handleA.result(), handleB.result()]);
+    expect(progressA.counts.completed).toBe(1);
+    expect(progressB.counts.completed).toBe(2);
+    expect((await store.record('run', x))?.status).toBe('completed');
+
+    // A run whose meta.json was written before settings had a kind or an id scheme.
+    const legacyId = runId('legacy');
+    await createDatasetRun(store, { runId: legacyId, inputFile: 'inline', seeds: text('ids-legacy', 2), config });
+    const file = path.join(storeDir, legacyId, 'meta.json');
+    const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    delete raw.config.kind;
+    delete raw.config.idScheme;
+    fs.writeFileSync(file, JSON.stringify(raw));
+    const legacy = await new LocalRunStore(storeDir).readMeta(legacyId);
+    expect(legacy.config).toMatchObject({ kind: 'dataset', rounds: 1 });
+    const handle = await startDatasetRun(client, taskQueue, legacy);
+    expect(handle.workflowId).toBe(`evol-run-${legacyId}`);
+    expect((await handle.result()).counts.completed).toBe(2);
+    const child = await client.workflow.getHandle(`evol-${legacyId}-s1`).describe();
+    expect(child.status.name).toBe('COMPLETED');
+    // Found without its meta (another machine's store), by the old id after the new one.
+    expect((await datasetRunHandle(client, legacyId)).workflowId).toBe(`evol-run-${legacyId}`);
+    expect((await datasetRunHandle(client, x)).workflowId).toBe(runWorkflowIds(x, CURRENT_ID_SCHEME).dataset);
   });
 
   test('a run started again after it ended skips every instruction already recorded', async () => {

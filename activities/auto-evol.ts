@@ -22,10 +22,11 @@ import {
   type TrajectoryCase,
 } from '../core/auto-evol';
 import { buildResponseMessages } from '../core/operations';
-import { reaskMessages } from '../core/reask';
+import type { ChatMessage } from '../core/chat';
+import { reaskMessages, type ReaskRole } from '../core/reask';
 import type { LlmEndpoint, Usage } from '../core/schemas';
 import type { RunStore } from '../store/types';
-import type { LlmGateway } from './llm';
+import type { CallRole, Completion, LlmGateway } from './llm';
 import { attemptNumber, completeOrEmpty, unusableResult, type Unusable, type UnusableMode } from './unusable';
 
 /** Texts kept in activity results for people to read, not for the algorithm: clipped to keep history small. */
@@ -117,20 +118,27 @@ export interface AnswerAndDetectResult {
 }
 
 export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
+  /**
+   * One call, heartbeating. With `onUnusable: 'return'` an empty answer is a result, and a re-ask (of `reaskAs`)
+   * shows the model its last unusable answer; without it, an empty answer throws, as it did before re-asks.
+   */
+  const ask = (
+    role: CallRole,
+    endpoint: LlmEndpoint,
+    messages: ChatMessage[],
+    mode: UnusableMode,
+    reaskAs?: ReaskRole,
+  ): Promise<Completion | Unusable> =>
+    heartbeating(() =>
+      mode.onUnusable === 'return'
+        ? completeOrEmpty(llm, role, endpoint, reaskAs ? reaskMessages(messages, reaskAs, mode.reask) : messages)
+        : llm.complete(role, endpoint, messages),
+    );
+
   return {
     /** Applies an evolving method to one instruction with the evol LLM; an unreadable answer is a failed evolution. */
-    async evolveWithMethod({
-      evol,
-      method,
-      instruction,
-      onUnusable,
-    }: EvolveWithMethodInput): Promise<EvolveWithMethodResult> {
-      const messages = buildEvolveMessages(method, instruction);
-      const completion = await heartbeating(() =>
-        onUnusable === 'return'
-          ? completeOrEmpty(llm, 'evolver', evol, messages)
-          : llm.complete('evolver', evol, messages),
-      );
+    async evolveWithMethod(input: EvolveWithMethodInput): Promise<EvolveWithMethodResult> {
+      const completion = await ask('evolver', input.evol, buildEvolveMessages(input.method, input.instruction), input);
       if ('ok' in completion) {
         return { ok: false, reason: completion.unusable.reason, answer: '', usage: completion.usage };
       }
@@ -141,81 +149,51 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
     },
 
     /** The optimizer reads the mini-batch's evolution trajectory and names the failed cases with reasons. */
-    async analyzeTrajectory({
-      optimizer,
-      method,
-      trajectory,
-      sample,
-      onUnusable,
-      reask,
-    }: AnalyzeTrajectoryInput): Promise<AnalyzeTrajectoryResult | Unusable> {
-      const messages = buildAnalysisMessages(method, trajectory, sample);
-      const completion = await heartbeating(() =>
-        onUnusable === 'return'
-          ? completeOrEmpty(llm, 'optimizer', optimizer, reaskMessages(messages, 'optimizer-feedback', reask))
-          : llm.complete('optimizer', optimizer, messages),
-      );
+    async analyzeTrajectory(input: AnalyzeTrajectoryInput): Promise<AnalyzeTrajectoryResult | Unusable> {
+      const messages = buildAnalysisMessages(input.method, input.trajectory, input.sample);
+      const completion = await ask('optimizer', input.optimizer, messages, input, 'optimizer-feedback');
       if ('ok' in completion) return completion;
       const feedback = completion.text.trim();
+      const ids = input.trajectory.map((c) => c.id);
       return {
         feedback,
-        casesNamed: casesNamed(
-          feedback,
-          trajectory.map((c) => c.id),
-        ),
+        casesNamed: casesNamed(feedback, ids),
         usage: completion.usage,
-        ...(onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
+        ...(input.onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
       };
     },
 
     /** The optimizer writes an improved method from the feedback; a malformed one is a failed candidate with its reason. */
-    async optimizeMethod({
-      optimizer,
-      method,
-      feedback,
-      sample,
-      maxMethodChars,
-      onUnusable,
-      reask,
-    }: OptimizeMethodInput): Promise<OptimizeMethodResult | Unusable> {
-      const messages = buildOptimizationMessages(method, feedback, sample);
-      if (onUnusable === 'return') {
-        const completion = await heartbeating(() =>
-          completeOrEmpty(llm, 'optimizer', optimizer, reaskMessages(messages, 'optimizer', reask)),
-        );
-        if ('ok' in completion) return completion;
-        const candidate = parseOptimizedMethod(completion.text, maxMethodChars);
+    async optimizeMethod(input: OptimizeMethodInput): Promise<OptimizeMethodResult | Unusable> {
+      const messages = buildOptimizationMessages(input.method, input.feedback, input.sample);
+      const completion = await ask('optimizer', input.optimizer, messages, input, 'optimizer');
+      if ('ok' in completion) return completion;
+      const candidate = parseOptimizedMethod(completion.text, input.maxMethodChars);
+      if (input.onUnusable === 'return') {
         if (!candidate.ok) return unusableResult(candidate.reason, completion);
         return { candidate, usage: completion.usage, attempt: attemptNumber() };
       }
-      const completion = await heartbeating(() => llm.complete('optimizer', optimizer, messages));
-      const candidate = parseOptimizedMethod(completion.text, maxMethodChars);
       return candidate.ok
         ? { candidate, usage: completion.usage }
         : { candidate, answer: clip(completion.text, 300), usage: completion.usage };
     },
 
     /** The evolved instruction is answered, and F(r) with elimination rules 2-4 says whether the evolution failed. */
-    async answerAndDetect({
-      responder,
-      instruction,
-      failurePatterns,
-      detector,
-      onUnusable,
-      reask,
-    }: AnswerAndDetectInput): Promise<AnswerAndDetectResult | Unusable> {
-      const messages = buildResponseMessages(instruction);
-      const completion = await heartbeating(() =>
-        onUnusable === 'return'
-          ? completeOrEmpty(llm, 'responder', responder, reaskMessages(messages, 'responder', reask))
-          : llm.complete('responder', responder, messages),
+    async answerAndDetect(input: AnswerAndDetectInput): Promise<AnswerAndDetectResult | Unusable> {
+      const { instruction } = input;
+      const completion = await ask(
+        'responder',
+        input.responder,
+        buildResponseMessages(instruction),
+        input,
+        'responder',
       );
       if ('ok' in completion) return completion;
       return {
-        verdict: judgeEvolution(instruction, completion.text, failurePatterns, detector),
+        verdict: judgeEvolution(instruction, completion.text, input.failurePatterns, input.detector),
         response: clip(completion.text),
         usage: completion.usage,
-        ...(onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
+        ...(input.onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
       };
     },
 

@@ -52,11 +52,13 @@ function lineage(runId: string, i: number, rounds: number, random: () => number)
         : { passed: false, rule: RULES[Math.floor(random() * RULES.length)] as never, evidence: 'synthetic' },
       usage: usage(900),
       costUsd: 0.0004,
-      byRole: {
-        evolver: { usage: usage(300), costUsd: 0.0001 },
-        responder: { usage: usage(450), costUsd: 0.00025 },
-        judge: { usage: usage(150), costUsd: 0.00005 },
-      },
+      // A third of a round's tokens to the evolver, half to the responder, a sixth to the judge.
+      byRole: Object.fromEntries(
+        (['evolver', 'responder', 'judge'] as const).map((role, i) => [
+          role,
+          { usage: usage([300, 450, 150][i]), costUsd: [0.0001, 0.00025, 0.00005][i] },
+        ]),
+      ),
     });
     if (passed) parent = instruction;
   }

@@ -20,15 +20,13 @@ import { UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultDataDir, defaultStoreDir } from '../store/location';
 import type { RunStore } from '../store/types';
-import { autoRunHandle, createAutoRun, findRunWorkflow, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
+import { autoRunHandle, createAutoRun, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, uiLink } from './embedded';
 import { formatDuration } from './follow';
-import { formatProblem, readSeedFile, type InputReport } from './input-file';
-import { fieldChoice, howToComeBack, runDataset } from './run';
-
-const stderr = (line: string) => process.stderr.write(`${line}\n`);
-const MAX_PROBLEMS_SHOWN = 20;
+import { printInputReport, stderr } from './format';
+import { readSeedFile } from './input-file';
+import { fieldChoice, howToComeBack, metaIfStored, runDataset, statusOf } from './run';
 
 export interface AutoOptions {
   input?: string;
@@ -64,29 +62,13 @@ function openStore(): LocalRunStore {
   return new LocalRunStore(defaultStoreDir());
 }
 
-/** The run's meta when this machine's store has it (it tells the run's workflow ids). */
-async function metaIfStored(runId: string): Promise<RunMeta | undefined> {
-  const store = openStore();
-  return (await store.runExists(runId)) ? store.readMeta(runId) : undefined;
-}
-
-function reportInput(file: string, report: InputReport): void {
-  for (const problem of report.invalid.slice(0, MAX_PROBLEMS_SHOWN)) stderr(`skipped ${formatProblem(problem)}`);
-  if (report.invalid.length > MAX_PROBLEMS_SHOWN) {
-    stderr(`... and ${report.invalid.length - MAX_PROBLEMS_SHOWN} more invalid rows`);
-  }
-  stderr(
-    `${report.seeds.length} instructions from ${file} (${report.totalRows} rows, ${report.invalid.length} invalid).`,
-  );
-}
-
 async function createFromFiles(store: RunStore, runId: string, options: AutoOptions): Promise<RunMeta> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new learning run');
   const fields = fieldChoice(options);
   const input = await readSeedFile(options.input, { strict: options.strict, fields });
-  reportInput(options.input, input);
+  printInputReport(options.input, input, 'instructions');
   const dev = options.dev ? await readSeedFile(options.dev, { strict: options.strict, fields }) : undefined;
-  if (dev && options.dev) reportInput(options.dev, dev);
+  if (dev && options.dev) printInputReport(options.dev, dev, 'instructions');
   const { file } = loadConfigFile(options.config);
   const resolved = resolveAutoEvolLlm({ env: process.env, file, mode: options.llm });
   stderr(resolved.description);
@@ -350,30 +332,15 @@ async function evolveWithLearnedMethod(runId: string, meta: RunMeta, options: Au
 // status, show, export-method, pause, resume
 
 export async function runAutoStatus(runId: string, options: { json?: boolean }): Promise<void> {
-  checkRunId(runId);
-  const meta = await metaIfStored(runId);
-  const session = await openSession({ handleSignals: true });
-  try {
-    const progress = await session.run(async () => {
-      const handle = await findRunWorkflow(session.client, runId, 'auto', meta);
-      if (!handle) return undefined;
-      const description = await handle.describe();
-      if (description.status.name === 'COMPLETED') return (await handle.result()) as AutoProgress;
-      if (description.status.name !== 'RUNNING') {
-        throw new UserError(
-          `learning run ${runId} is ${description.status.name.toLowerCase()}: start it again with \`evol auto --run-id ${runId} --resume\``,
-        );
-      }
-      return handle.query(autoProgressQuery);
-    });
-    if (progress) {
-      process.stdout.write(
-        options.json ? `${JSON.stringify(progress, null, 2)}\n` : `${formatAutoProgress(progress)}\n`,
-      );
-      return;
-    }
-  } finally {
-    await session.close();
+  const progress = await statusOf(
+    runId,
+    'auto',
+    autoProgressQuery,
+    `start the learning again with \`evol auto --run-id ${runId} --resume\``,
+  );
+  if (progress) {
+    process.stdout.write(options.json ? `${JSON.stringify(progress, null, 2)}\n` : `${formatAutoProgress(progress)}\n`);
+    return;
   }
   const versions = await learnedVersions(runId);
   if (options.json) process.stdout.write(`${JSON.stringify(versions, null, 2)}\n`);

@@ -58,6 +58,20 @@ const llmOption = () =>
     .choices(['auto', 'sim', 'real'])
     .default('auto');
 
+/** `status <run> [--json]`, for dataset and learning runs alike. */
+function statusCommand(
+  parent: Command,
+  description: string,
+  action: (runId: string, options: { json?: boolean }) => Promise<void>,
+): void {
+  parent
+    .command('status')
+    .description(description)
+    .argument('<run>', 'run id')
+    .option('--json', 'print it as JSON')
+    .action(action);
+}
+
 export function buildProgram(): Command {
   const program = new Command('evol')
     .description('EvolForge: durable Evol-Instruct on Temporal. Evolves seed instructions into harder, richer ones.')
@@ -154,16 +168,13 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .addOption(unusableRetriesOption())
     .addOption(verboseOption())
     .option('--task-queue <name>', 'task queue', 'evolforge')
-    .action(async (options) => {
-      await runDataset(options);
-    });
+    .action((options) => runDataset(options).then(() => undefined));
 
-  program
-    .command('status')
-    .description("a run's progress: counts per round and outcome, eliminations by rule, tokens, cost, rate, ETA")
-    .argument('<run>', 'run id')
-    .option('--json', 'print it as JSON')
-    .action(runStatus);
+  statusCommand(
+    program,
+    "a run's progress: counts per round and outcome, eliminations by rule, tokens, cost, rate, ETA",
+    runStatus,
+  );
 
   program
     .command('pause')
@@ -344,16 +355,13 @@ The evol LLM is the evolver role (temperature 0 unless the config file sets one)
 answers its evolutions; the optimizer LLM starts from the evolver's settings at temperature 0.6 and takes
 EVOL_OPTIMIZER_MODEL, EVOL_OPTIMIZER_BASE_URL and EVOL_OPTIMIZER_API_KEY_ENV.`,
     )
-    .action(async (options) => {
-      await runAuto(options);
-    });
+    .action((options) => runAuto(options).then(() => undefined));
 
-  auto
-    .command('status')
-    .description('steps so far, the failure rate of every candidate, the chosen ones and the current method')
-    .argument('<run>', 'run id')
-    .option('--json', 'print it as JSON')
-    .action(runAutoStatus);
+  statusCommand(
+    auto,
+    'steps so far, the failure rate of every candidate, the chosen ones and the current method',
+    runAutoStatus,
+  );
 
   auto
     .command('show')

@@ -12,13 +12,11 @@ import { defaultLogFile, installQuietRuntime } from '../worker/runtime';
 import { instructionIdFor, newRunId, startInstructionEvolution } from './api';
 import { loadConfigFile } from './config-file';
 import { defaultDataDir, openSession, uiLink } from './embedded';
-import { formatLineage } from './format';
+import { formatLineage, stderr } from './format';
 import { runReport } from './report';
 import { runDataset, runExport } from './run';
 import { runScore } from './score';
 import { resolveTemporalTarget, describeTarget } from './temporal-target';
-
-const stderr = (line: string) => process.stderr.write(`${line}\n`);
 
 function resolveLlm(options: { config?: string; llm: LlmMode; unusableRetries?: number }) {
   const { file } = loadConfigFile(options.config);

@@ -1,5 +1,26 @@
-/** Human-readable renderings of lineage for the terminal. */
+/** Human-readable renderings for the terminal: lines on stderr, what a seed file held, lineage. */
 import type { Lineage, LineageStep } from '../core/schemas';
+import { formatProblem, type InputReport } from './input-file';
+
+/** Progress and summaries go to stderr; stdout is kept for what a command outputs (an export, JSON). */
+export const stderr = (line: string) => process.stderr.write(`${line}\n`);
+
+const MAX_PROBLEMS_SHOWN = 20;
+
+/** What reading a seed file found: the first invalid rows, duplicates folded, and the count of what is kept. */
+export function printInputReport(file: string, report: InputReport, kept: 'seeds' | 'instructions'): void {
+  for (const problem of report.invalid.slice(0, MAX_PROBLEMS_SHOWN)) stderr(`skipped ${formatProblem(problem)}`);
+  if (report.invalid.length > MAX_PROBLEMS_SHOWN) {
+    stderr(`... and ${report.invalid.length - MAX_PROBLEMS_SHOWN} more invalid rows`);
+  }
+  if (report.duplicates.length) {
+    const first = report.duplicates[0];
+    stderr(
+      `${report.duplicates.length} duplicate row(s) kept once (e.g. line ${first.line} repeats line ${first.duplicateOfLine}).`,
+    );
+  }
+  stderr(`${report.seeds.length} ${kept} from ${file} (${report.totalRows} rows, ${report.invalid.length} invalid).`);
+}
 
 function clip(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();

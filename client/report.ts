@@ -12,8 +12,7 @@ import { UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultDataDir, defaultStoreDir } from '../store/location';
 import { loadBenchmarks } from './benchmarks';
-
-const stderr = (line: string) => process.stderr.write(`${line}\n`);
+import { stderr } from './format';
 
 export interface ReportCommandOptions {
   out?: string;
@@ -199,6 +198,16 @@ th{background:#f5f5f5}.chart{margin:.8rem 0}.note{color:#666;font-size:.9rem}
 .lineage td{max-width:420px;white-space:pre-wrap}.passed{color:#2e7d32}.eliminated{color:#c62828}
 details{margin:.6rem 0}summary{cursor:pointer;font-weight:600}`;
 
+/** `rule n, rule n` or `-`. */
+function byRule(eliminated: Record<string, number>): string {
+  const parts = Object.entries(eliminated).map(([rule, n]) => `${rule} ${n}`);
+  return parts.join(', ') || '-';
+}
+
+function passRate(passed: number, evolved: number): string {
+  return evolved ? `${Math.round((100 * passed) / evolved)}%` : '-';
+}
+
 /** The whole page: figures as inline SVG charts and tables, nothing fetched. */
 export async function renderReportHtml(
   data: ReportData,
@@ -216,25 +225,13 @@ export async function renderReportHtml(
     chart('funnel'),
     table(
       ['round', 'evolved', 'passed', 'eliminated by rule or gate'],
-      data.funnel.map((f) => [
-        f.round,
-        f.evolved,
-        f.passed,
-        Object.entries(f.eliminated)
-          .map(([rule, n]) => `${rule} ${n}`)
-          .join(', ') || '-',
-      ]),
+      data.funnel.map((f) => [f.round, f.evolved, f.passed, byRule(f.eliminated)]),
     ),
     '<h2>Operations</h2>',
     chart('operations'),
     table(
       ['operation', 'evolved', 'passed', 'pass rate'],
-      data.operations.map((o) => [
-        o.operation,
-        o.evolved,
-        o.passed,
-        o.evolved ? `${Math.round((100 * o.passed) / o.evolved)}%` : '-',
-      ]),
+      data.operations.map((o) => [o.operation, o.evolved, o.passed, passRate(o.passed, o.evolved)]),
     ),
     '<h2>Lengths</h2>',
     chart('instructionWords'),

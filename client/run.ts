@@ -1,12 +1,13 @@
 /** `evol run` and the commands that control a dataset run: status, pause, resume, cancel, export, runs. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { QueryDefinition, WorkflowHandle } from '@temporalio/client';
 import { describeSampling, resolveLlmConfig, resolveQuality, type ConfigFile, type LlmMode } from '../core/config';
 import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { unscheduledRound } from '../core/plan';
 import { DEFAULT_PRICES, PriceTableSchema, type PriceTable } from '../core/pricing';
+import { progressQuery } from '../core/messages';
 import { datasetSettingsOf, type RunMeta } from '../core/run';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import { describeIssues, UserError } from '../core/validation';
@@ -16,10 +17,10 @@ import {
   cancelRun,
   createDatasetRun,
   datasetRunHandle,
+  findRunWorkflow,
   newRunId,
   pauseRun,
   resumeRun,
-  runProgress,
   startDatasetRun,
   workflowIdsOf,
 } from './api';
@@ -27,12 +28,10 @@ import { loadConfigFile } from './config-file';
 import { openSession, uiLink, type Session } from './embedded';
 import { exportRun } from './export';
 import { figuresOf, followRun, formatDuration } from './follow';
-import { formatProblem, readSeedFile } from './input-file';
+import { printInputReport, stderr } from './format';
+import { readSeedFile } from './input-file';
 import { loadBenchmarks } from './benchmarks';
 import { resolveMethod, type MethodSampling } from './method-file';
-
-const stderr = (line: string) => process.stderr.write(`${line}\n`);
-const MAX_PROBLEMS_SHOWN = 20;
 
 export interface RunOptions {
   input?: string;
@@ -117,19 +116,7 @@ export function loadPrices(file: string | undefined): PriceTable {
 async function createRun(store: LocalRunStore, runId: string, options: RunOptions): Promise<RunMeta> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
   const report = await readSeedFile(options.input, { strict: options.strict, fields: fieldChoice(options) });
-  for (const problem of report.invalid.slice(0, MAX_PROBLEMS_SHOWN)) stderr(`skipped ${formatProblem(problem)}`);
-  if (report.invalid.length > MAX_PROBLEMS_SHOWN) {
-    stderr(`... and ${report.invalid.length - MAX_PROBLEMS_SHOWN} more invalid rows`);
-  }
-  if (report.duplicates.length) {
-    const first = report.duplicates[0];
-    stderr(
-      `${report.duplicates.length} duplicate seed(s) will be evolved once (e.g. line ${first.line} repeats line ${first.duplicateOfLine}).`,
-    );
-  }
-  stderr(
-    `${report.seeds.length} seeds from ${options.input} (${report.totalRows} rows, ${report.invalid.length} invalid).`,
-  );
+  printInputReport(options.input, report, 'seeds');
 
   const { file } = loadConfigFile(options.config);
   const method = await resolveMethod(options.method);
@@ -317,7 +304,7 @@ function summaryOf(progress: RunProgress): string {
 }
 
 /** The run's meta when this machine's store has it (it tells the run's workflow ids). */
-async function metaIfStored(runId: string): Promise<RunMeta | undefined> {
+export async function metaIfStored(runId: string): Promise<RunMeta | undefined> {
   const store = openStore();
   return (await store.runExists(runId)) ? store.readMeta(runId) : undefined;
 }
@@ -333,28 +320,44 @@ async function withRunHandle<T>(runId: string, fn: (handle: WorkflowHandle) => P
   }
 }
 
-export async function runStatus(runId: string, options: { json?: boolean }): Promise<void> {
+/**
+ * What `evol status` and `evol auto status` show: the progress of the run's dataset or learning workflow, asked of
+ * it while it runs, its result once completed; undefined when this Temporal server has no such workflow.
+ */
+export async function statusOf<P>(
+  runId: string,
+  kind: 'dataset' | 'auto',
+  query: QueryDefinition<P>,
+  restart: string,
+): Promise<P | undefined> {
   checkRunId(runId);
   const meta = await metaIfStored(runId);
   // Queries need a worker: on the embedded default this process runs one while it asks.
   const session = await openSession({ handleSignals: true });
   try {
-    const progress = await session.run(async () => {
-      const handle = await datasetRunHandle(session.client, runId, meta);
+    return await session.run(async () => {
+      const handle = await findRunWorkflow(session.client, runId, kind, meta);
+      if (!handle) return undefined;
       const { status } = await handle.describe();
-      if (status.name !== 'RUNNING' && status.name !== 'COMPLETED') {
-        throw new UserError(
-          `run ${runId} is ${status.name.toLowerCase()}: continue it with \`evol run --run-id ${runId} --resume\``,
-        );
-      }
-      return status.name === 'COMPLETED' ? handle.result() : runProgress(handle);
+      if (status.name === 'COMPLETED') return (await handle.result()) as P;
+      if (status.name !== 'RUNNING') throw new UserError(`run ${runId} is ${status.name.toLowerCase()}: ${restart}`);
+      return handle.query(query);
     });
-    if (options.json)
-      process.stdout.write(`${JSON.stringify({ ...progress, figures: figuresOf(progress) }, null, 2)}\n`);
-    else process.stdout.write(`${summaryOf(progress)}\n`);
   } finally {
     await session.close();
   }
+}
+
+export async function runStatus(runId: string, options: { json?: boolean }): Promise<void> {
+  const progress = await statusOf(
+    runId,
+    'dataset',
+    progressQuery,
+    `continue it with \`evol run --run-id ${runId} --resume\``,
+  );
+  if (!progress) throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
+  if (options.json) process.stdout.write(`${JSON.stringify({ ...progress, figures: figuresOf(progress) }, null, 2)}\n`);
+  else process.stdout.write(`${summaryOf(progress)}\n`);
 }
 
 export async function runPause(runId: string): Promise<void> {

@@ -11,8 +11,7 @@ import { startScoreRun } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession } from './embedded';
 import { howToComeBack } from './run';
-
-const stderr = (line: string) => process.stderr.write(`${line}\n`);
+import { stderr } from './format';
 
 export interface ScoreOptions {
   sample?: number;

@@ -18,7 +18,7 @@ import { fillTemplate, INSTRUCTION_PLACEHOLDER, type ChatMessage } from './chat'
 import { ID_SCHEMES } from './ids';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
 import { parseRewrite, type RewriteParse } from './rewrite';
-import { LlmEndpointSchema, type LlmEndpoint } from './schemas';
+import { endpointsFor, LlmEndpointSchema, type LlmEndpoint } from './schemas';
 import type { Usage } from './usage';
 
 // ---------------------------------------------------------------------------------------------
@@ -494,9 +494,7 @@ export const AutoEvolSettingsSchema = z
 export type AutoEvolSettings = z.infer<typeof AutoEvolSettingsSchema>;
 
 /** The evol LLM evolves and (as in the paper) its answers are judged; the optimizer improves the method. */
-export const AutoEvolLlmSchema = z
-  .object({ evol: LlmEndpointSchema, optimizer: LlmEndpointSchema, responder: LlmEndpointSchema })
-  .strict();
+export const AutoEvolLlmSchema = endpointsFor(['evol', 'optimizer', 'responder'] as const);
 export type AutoEvolLlm = z.infer<typeof AutoEvolLlmSchema>;
 
 export const AutoEvolRunConfigSchema = AutoEvolSettingsSchema.extend({ llm: AutoEvolLlmSchema });

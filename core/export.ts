@@ -280,23 +280,22 @@ export function formatRow(row: ExportRow, format: ExportFormat): unknown {
     case 'alpaca':
       return { instruction: row.instruction, input: '', output: row.output, _evol: row._evol };
     case 'sharegpt':
+    case 'messages': {
+      const turns = CHAT_TURNS[format];
+      const turn = (who: string, text: string) => ({ [turns.speaker]: who, [turns.text]: text });
       return {
-        conversations: [
-          { from: 'human', value: row.instruction },
-          { from: 'gpt', value: row.output },
-        ],
+        [turns.list]: [turn(turns.user, row.instruction), turn(turns.assistant, row.output)],
         _evol: row._evol,
       };
-    case 'messages':
-      return {
-        messages: [
-          { role: 'user', content: row.instruction },
-          { role: 'assistant', content: row.output },
-        ],
-        _evol: row._evol,
-      };
+    }
   }
 }
+
+/** How the two chat formats name a conversation, its turns and their speakers. */
+const CHAT_TURNS = {
+  sharegpt: { list: 'conversations', speaker: 'from', text: 'value', user: 'human', assistant: 'gpt' },
+  messages: { list: 'messages', speaker: 'role', text: 'content', user: 'user', assistant: 'assistant' },
+} as const;
 
 /**
  * The export file as chunks of text, one row per line: JSONL, or for alpaca a JSON array whose

@@ -4,8 +4,7 @@
  * (§2: downward evolution makes a problem easier, upward evolution harder). The operations are
  * the papers'; every prompt sentence is our own wording.
  */
-import { INSTRUCTION_PLACEHOLDER } from './chat';
-import { GENERAL_OPERATIONS, GUIDANCE_LEAD, INSTRUCTION_CLOSE, INSTRUCTION_OPEN, type Operation } from './operations';
+import { GENERAL_OPERATIONS, GUIDANCE_LEAD, operationsFrom, rewritePrompt, type Operation } from './operations';
 
 export const METHOD_NAMES = ['general', 'code', 'math'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
@@ -56,86 +55,62 @@ const CODE_SYSTEM =
 const MATH_SYSTEM =
   'You write math problems for training AI assistants. You adjust the difficulty of an existing problem one step at a time, and every problem you write must have a single answer that can be checked.';
 
-/** The closing lines every built-in template shares: output rules, then the tagged instruction. */
-function taggedInstruction(rules: readonly string[]): string[] {
-  return [
-    ...rules,
-    '- Write it as a standalone task: do not refer to the original, to this request, or to the tags around the task.',
-    '- Answer with the new task alone, with no heading, label or comment.',
-    '',
-    INSTRUCTION_OPEN,
-    INSTRUCTION_PLACEHOLDER,
-    INSTRUCTION_CLOSE,
-  ];
-}
+/** The last rules of every code and math prompt: a task that stands alone, and nothing around it. */
+const NEW_TASK_OUTPUT_RULES = [
+  '- Write it as a standalone task: do not refer to the original, to this request, or to the tags around the task.',
+  '- Answer with the new task alone, with no heading, label or comment.',
+];
 
 function codeTemplate(guidance: string): string {
-  return [
-    'Below is a programming task. Rewrite it so that it becomes somewhat harder to solve while remaining a fair, well-defined task.',
-    '',
-    `${GUIDANCE_LEAD} ${guidance}`,
-    'This is one way to raise the difficulty, not the only one: another of the same size is fine if it suits the task better.',
-    '',
-    'Rules for the rewrite:',
-    ...taggedInstruction([
+  return rewritePrompt({
+    task: 'Below is a programming task. Rewrite it so that it becomes somewhat harder to solve while remaining a fair, well-defined task.',
+    guidance: [
+      `${GUIDANCE_LEAD} ${guidance}`,
+      'This is one way to raise the difficulty, not the only one: another of the same size is fine if it suits the task better.',
+    ],
+    rulesFor: 'the rewrite',
+    rules: [
       '- Keep the programming language, the inputs and the expected result of the task unless the guidance changes them.',
       '- Put any code you add in a fenced code block.',
-    ]),
-  ].join('\n');
+      ...NEW_TASK_OUTPUT_RULES,
+    ],
+  });
 }
 
 function mathTemplate(lead: string, guidance: string): string {
-  return [
-    'Below is a math problem. Use it as the starting point for a problem of a different difficulty, as described next.',
-    '',
-    `${lead} ${guidance}`,
-    '',
-    'Rules for the new problem:',
-    ...taggedInstruction([
+  return rewritePrompt({
+    task: 'Below is a math problem. Use it as the starting point for a problem of a different difficulty, as described next.',
+    guidance: [`${lead} ${guidance}`],
+    rulesFor: 'the new problem',
+    rules: [
       '- It must be solvable, with numbers that are consistent with each other.',
       '- Do not include the solution.',
-    ]),
-  ].join('\n');
-}
-
-/** WizardCoder draws its five methods alike; the complexity demand's "rarely" is in its prompt, as in the paper. */
-function codeOperations(): Operation[] {
-  return (Object.keys(CODE_GUIDANCE) as CodeOperationId[]).map((id) => ({
-    id,
-    kind: 'in-depth',
-    weight: 1,
-    system: CODE_SYSTEM,
-    template: codeTemplate(CODE_GUIDANCE[id]),
-  }));
+      ...NEW_TASK_OUTPUT_RULES,
+    ],
+  });
 }
 
 /** WizardMath's schedule: downward evolution in the first rounds, upward after (2 + 3 in its later versions). */
 export const MATH_DOWNWARD_ROUNDS = 2;
 
-function mathOperations(): Operation[] {
-  const downward = (Object.keys(MATH_DOWNWARD_GUIDANCE) as MathDownwardOperationId[]).map((id): Operation => ({
-    id,
-    kind: 'downward',
-    weight: 1,
-    system: MATH_SYSTEM,
-    template: mathTemplate(EASIER_LEAD, MATH_DOWNWARD_GUIDANCE[id]),
-    rounds: { from: 1, to: MATH_DOWNWARD_ROUNDS },
-  }));
-  const upward = (Object.keys(MATH_UPWARD_GUIDANCE) as MathUpwardOperationId[]).map((id): Operation => ({
-    id,
-    kind: 'in-depth',
-    weight: 1,
-    system: MATH_SYSTEM,
-    template: mathTemplate(GUIDANCE_LEAD, MATH_UPWARD_GUIDANCE[id]),
-    rounds: { from: MATH_DOWNWARD_ROUNDS + 1 },
-  }));
-  return [...downward, ...upward];
-}
-
 export const METHOD_SETS: Record<MethodName, Operation[]> = {
   general: [...GENERAL_OPERATIONS],
-  code: codeOperations(),
-  math: mathOperations(),
+  // WizardCoder draws its five methods alike; the complexity demand's "rarely" is in its prompt, as in the paper.
+  code: operationsFrom(CODE_GUIDANCE, { kind: 'in-depth', system: CODE_SYSTEM, template: codeTemplate }),
+  math: [
+    ...operationsFrom(MATH_DOWNWARD_GUIDANCE, {
+      kind: 'downward',
+      system: MATH_SYSTEM,
+      template: (line) => mathTemplate(EASIER_LEAD, line),
+      rounds: { from: 1, to: MATH_DOWNWARD_ROUNDS },
+    }),
+    ...operationsFrom(MATH_UPWARD_GUIDANCE, {
+      kind: 'in-depth',
+      system: MATH_SYSTEM,
+      template: (line) => mathTemplate(GUIDANCE_LEAD, line),
+      rounds: { from: MATH_DOWNWARD_ROUNDS + 1 },
+    }),
+  ],
 };
 
 export function isMethodName(name: string): name is MethodName {

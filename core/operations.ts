@@ -85,56 +85,91 @@ const REWRITE_OUTPUT_RULES = [
   '- Answer with the rewritten task alone, with no heading, label or comment.',
 ];
 
-function inDepthTemplate(guidance: string): string {
+/** The layout every built-in prompt shares: the task, the guidance, the rules, a worked example, the instruction. */
+export function rewritePrompt(parts: {
+  task: string;
+  /** The guidance line(s), after the task. */
+  guidance?: readonly string[];
+  /** `Rules for <rulesFor>:` heads the rules. */
+  rulesFor: string;
+  rules: readonly string[];
+  example?: readonly string[];
+}): string {
   return [
-    'Rewrite the task below into a version that is somewhat harder for a capable assistant, yet still reasonable and answerable by a person.',
+    parts.task,
     '',
-    `${GUIDANCE_LEAD} ${guidance}`,
+    ...(parts.guidance ? [...parts.guidance, ''] : []),
+    `Rules for ${parts.rulesFor}:`,
+    ...parts.rules,
     '',
-    'Rules for the rewrite:',
-    '- Keep every part of the original that is not plain prose (tables, code, sample input) and keep what it asks for.',
-    '- Add only about 10 to 20 words; stay concise.',
-    ...REWRITE_OUTPUT_RULES,
-    '',
+    ...(parts.example ? [...parts.example, ''] : []),
     INSTRUCTION_OPEN,
     INSTRUCTION_PLACEHOLDER,
     INSTRUCTION_CLOSE,
   ].join('\n');
 }
 
+/** One operation per guidance line of a table, drawn alike, each prompt made from its line. */
+export function operationsFrom<Id extends string>(
+  guidance: Record<Id, string>,
+  shape: Pick<Operation, 'kind' | 'system' | 'rounds'> & { template: (line: string, id: Id) => string },
+): Operation[] {
+  return (Object.keys(guidance) as Id[]).map((id) => ({
+    id,
+    kind: shape.kind,
+    weight: 1,
+    system: shape.system,
+    template: shape.template(guidance[id], id),
+    ...(shape.rounds ? { rounds: shape.rounds } : {}),
+  }));
+}
+
+/** An in-depth prompt from its task and own rules: the guidance line of the operation, then the output rules. */
+function harderRewrite(task: string, rules: readonly string[], example?: readonly string[]) {
+  return (guidance: string): string =>
+    rewritePrompt({
+      task,
+      guidance: [`${GUIDANCE_LEAD} ${guidance}`],
+      rulesFor: 'the rewrite',
+      rules: [...rules, ...REWRITE_OUTPUT_RULES],
+      ...(example ? { example } : {}),
+    });
+}
+
+const inDepthTemplate = harderRewrite(
+  'Rewrite the task below into a version that is somewhat harder for a capable assistant, yet still reasonable and answerable by a person.',
+  [
+    '- Keep every part of the original that is not plain prose (tables, code, sample input) and keep what it asks for.',
+    '- Add only about 10 to 20 words; stay concise.',
+  ],
+);
+
 /** The phrase that opens the in-breadth template; the simulated LLM finds it by this. */
 export const IN_BREADTH_LEAD = 'Study the task below only to learn its subject area.';
 
-const IN_BREADTH_TEMPLATE = [
-  `${IN_BREADTH_LEAD} Then write one brand-new task from the same area that is about a rarer, more specialised topic.`,
-  '',
-  'Rules for the new task:',
-  '- Make it about as long and as hard as the one below.',
-  '- It must be reasonable and answerable by a person.',
-  '- Do not refer to the task below, to this request, or to the tags around it.',
-  '- Answer with the new task alone, with no heading, label or comment.',
-  '',
-  INSTRUCTION_OPEN,
-  INSTRUCTION_PLACEHOLDER,
-  INSTRUCTION_CLOSE,
-].join('\n');
+const IN_BREADTH_TEMPLATE = rewritePrompt({
+  task: `${IN_BREADTH_LEAD} Then write one brand-new task from the same area that is about a rarer, more specialised topic.`,
+  rulesFor: 'the new task',
+  rules: [
+    '- Make it about as long and as hard as the one below.',
+    '- It must be reasonable and answerable by a person.',
+    '- Do not refer to the task below, to this request, or to the tags around it.',
+    '- Answer with the new task alone, with no heading, label or comment.',
+  ],
+});
 
 /**
  * Complicating input has a prompt of its own (as in the paper): the input is data written out in a stated format,
  * which the word limit of the other in-depth rewrites would leave no room for; a worked example shows the change.
  */
-function complicatingInputTemplate(guidance: string): string {
-  return [
-    'Rewrite the task below so that answering it means working with a piece of input data that you write into the task itself.',
-    '',
-    `${GUIDANCE_LEAD} ${guidance}`,
-    '',
-    'Rules for the rewrite:',
+const complicatingInputTemplate = harderRewrite(
+  'Rewrite the task below so that answering it means working with a piece of input data that you write into the task itself.',
+  [
     '- Pick one format for the data and say which it is in the task: a Markdown table, JSON, XML, CSV, an SQL table with a few rows, a code snippet, a formula, or a shell command with its output.',
     '- Write the data out in full inside the task, in that format: short, but concrete enough to reason about.',
     '- Keep what the original asks for and every part of it that is not plain prose; the sentences you add around the data stay brief.',
-    ...REWRITE_OUTPUT_RULES,
-    '',
+  ],
+  [
     'A worked example of this kind of change (it is not the task to rewrite):',
     EXAMPLE_OPEN,
     'Before: Which of our products sold best last month?',
@@ -145,25 +180,16 @@ function complicatingInputTemplate(guidance: string): string {
     '| Toaster | 95 | 48 |',
     '| Blender | 60 | 70 |',
     EXAMPLE_CLOSE,
-    '',
-    INSTRUCTION_OPEN,
-    INSTRUCTION_PLACEHOLDER,
-    INSTRUCTION_CLOSE,
-  ].join('\n');
-}
+  ],
+);
 
 /** The general method set of the paper: five in-depth operations plus in-breadth, equally likely. */
 export const GENERAL_OPERATIONS: readonly Operation[] = [
-  ...(Object.keys(IN_DEPTH_GUIDANCE) as InDepthOperationId[]).map((id): Operation => ({
-    id,
+  ...operationsFrom(IN_DEPTH_GUIDANCE, {
     kind: 'in-depth',
-    weight: 1,
     system: EVOLVER_SYSTEM,
-    template:
-      id === 'complicating-input'
-        ? complicatingInputTemplate(IN_DEPTH_GUIDANCE[id])
-        : inDepthTemplate(IN_DEPTH_GUIDANCE[id]),
-  })),
+    template: (line, id) => (id === 'complicating-input' ? complicatingInputTemplate(line) : inDepthTemplate(line)),
+  }),
   { id: 'in-breadth', kind: 'in-breadth', weight: 1, system: EVOLVER_SYSTEM, template: IN_BREADTH_TEMPLATE },
 ];
 

@@ -34,12 +34,19 @@ export const LlmEndpointSchema = z
   .strict();
 export type LlmEndpoint = z.infer<typeof LlmEndpointSchema>;
 
-export const LlmConfigSchema = z
-  .object({ evolver: LlmEndpointSchema, responder: LlmEndpointSchema, judge: LlmEndpointSchema })
-  .strict();
+/** One endpoint for each of the roles named. */
+export function endpointsFor<Role extends string>(roles: readonly Role[]) {
+  const shape = Object.fromEntries(roles.map((role) => [role, LlmEndpointSchema])) as Record<
+    Role,
+    typeof LlmEndpointSchema
+  >;
+  return z.object(shape).strict();
+}
+
+export const LlmConfigSchema = endpointsFor(LLM_ROLES);
 export type LlmConfig = z.infer<typeof LlmConfigSchema>;
 
-export { ZERO_USAGE, addUsage, type Usage } from './usage';
+export { ZERO_USAGE, type Usage } from './usage';
 
 export const LlmRetrySchema = z
   .object({
@@ -63,7 +70,7 @@ export type StepVerdict = { passed: true } | { passed: false; rule: RoundRule; e
 
 import { DEFAULT_UNUSABLE_RETRIES } from './quality';
 
-export { DEFAULT_QUALITY, DEFAULT_UNUSABLE_RETRIES } from './quality';
+export { DEFAULT_QUALITY } from './quality';
 
 /** How a run treats what real models answer: the re-ask limit and the gates on each rewrite. */
 export const QualitySettingsSchema = z

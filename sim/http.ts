@@ -49,34 +49,29 @@ export function sendJson(
   sendRaw(res, status, JSON.stringify(body), headers);
 }
 
-const ERROR_TYPES: Record<number, { type: string; code: string }> = {
-  400: { type: 'invalid_request_error', code: 'invalid_request' },
-  401: { type: 'authentication_error', code: 'invalid_api_key' },
-  403: { type: 'permission_error', code: 'permission_denied' },
-  404: { type: 'not_found_error', code: 'not_found' },
-  408: { type: 'timeout_error', code: 'request_timeout' },
-  409: { type: 'conflict_error', code: 'conflict' },
-  413: { type: 'invalid_request_error', code: 'request_too_large' },
-  422: { type: 'invalid_request_error', code: 'unprocessable_entity' },
-  429: { type: 'rate_limit_error', code: 'rate_limit_exceeded' },
-  500: { type: 'server_error', code: 'internal_error' },
-  502: { type: 'server_error', code: 'bad_gateway' },
-  503: { type: 'server_error', code: 'service_unavailable' },
-  504: { type: 'server_error', code: 'gateway_timeout' },
-};
+/** The error `type` the OpenAI API gives a status. */
+function errorType(status: number): string {
+  const kind = { 401: 'authentication', 403: 'permission', 404: 'not_found', 408: 'timeout', 429: 'rate_limit' }[
+    status
+  ];
+  return kind ? `${kind}_error` : status >= 500 ? 'server_error' : 'invalid_request_error';
+}
+
+/** Its `code`: the API's own for a wrong key and a rate limit, else the status's name (`bad_gateway`). */
+function errorCode(status: number): string {
+  if (status === 401) return 'invalid_api_key';
+  if (status === 429) return 'rate_limit_exceeded';
+  return STATUS_CODES[status]?.toLowerCase().replace(/[^a-z]+/g, '_') ?? `http_${status}`;
+}
 
 /** The error body the OpenAI API sends, which the openai SDK turns into its typed errors. */
 export function openAiErrorBody(status: number, message?: string): { error: Record<string, unknown> } {
-  const known = ERROR_TYPES[status] ?? {
-    type: status >= 500 ? 'server_error' : 'invalid_request_error',
-    code: `http_${status}`,
-  };
   return {
     error: {
       message: message ?? `simulated ${status} ${STATUS_CODES[status] ?? 'error'}`,
-      type: known.type,
+      type: errorType(status),
       param: null,
-      code: known.code,
+      code: errorCode(status),
     },
   };
 }

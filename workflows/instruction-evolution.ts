@@ -44,25 +44,37 @@ import { askUntilUsable } from './reask';
 
 /**
  * Returns the whole lineage when started on its own; in a dataset run (`saveToStore`), where the lineage goes to the
- * run store, only the report it sends the dataset workflow. Three steps: begin, the rounds, finish (see each).
+ * run store, only the report it sends the dataset workflow.
+ *
+ * Its steps: begin, the rounds, then one of three endings:
+ * - recorded: a dataset run's instruction (lean) is recorded in the run store and reported to its dataset workflow by
+ *   one local activity, and returns the report;
+ * - completed: on its own (or a dataset run's from before lean), its lineage is saved to the run store when asked,
+ *   its dataset workflow (if any) is told by signal, and it returns the lineage;
+ * - failed: on any error (a cancellation too, and a failure to record or save), what it did is kept for `evol retry`
+ *   when in a run, its dataset workflow (if any) is told, and the error is thrown again.
  */
 export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage | InstructionReport> {
   const run = new InstructionRun(input);
   setHandler(pauseSignal, () => run.pause());
   setHandler(resumeSignal, () => run.resume());
   setHandler(lineageQuery, () => run.lineage);
-  // Each round is awaited here, in the function of the catch, not in a helper one call deeper: the seed's answer (and,
-  // when a round fails, the other of its two calls) may still be running, and one more await between a failed round
-  // and the catch could reorder the failure's commands and theirs within a workflow task, unlike recorded histories.
-  let failure: { error: unknown } | undefined;
+  // The rounds are awaited, and a failure is handled, here in the workflow function itself, not in helpers a call
+  // deeper: the seed's answer (and, when a round fails, the other of its two calls) may still be running, and any
+  // await added between a failed round and the failed ending could reorder their commands within a workflow task.
   try {
     const { llm, plan } = await run.begin();
     for (const step of run.rounds(llm, plan)) run.keepRound(await step);
     await run.addSeedAnswer();
+    if (run.lean) return await run.finishRecorded();
+    await run.saveCompleted();
   } catch (error) {
-    failure = { error };
+    run.markFailed();
+    if (input.saveToStore) await keepFailedAttempt(run.lineage);
+    await reportToParent(input, run.lineage, error);
+    throw error;
   }
-  return run.finish(failure);
+  return run.finishCompleted();
 }
 
 /** One instruction's evolution: its lineage so far, the settings it runs with, and whether it is paused. */
@@ -71,8 +83,7 @@ class InstructionRun {
   private paused = false;
   /** The input's; replaced by the run store's copy in a dataset run (see begin). */
   private settings: Partial<RunEvolutionSettings>;
-  /** Begun and finished with one local activity each (a dataset run's instruction, see begin). */
-  private lean = false;
+  private beganLean = false;
   /** The seed file gave this seed an answer of its own (dataset runs). */
   private seedHasOutput = false;
   /** The seed's own answer, asked alongside the rounds when the run wants one (see rounds). */
@@ -104,6 +115,11 @@ class InstructionRun {
     };
   }
 
+  /** Begun, and to be finished, with one local activity each (a dataset run's instruction, see begin). */
+  get lean(): boolean {
+    return this.beganLean;
+  }
+
   pause(): void {
     this.paused = true;
   }
@@ -129,8 +145,8 @@ class InstructionRun {
     // earlier attempt in one local activity, and finishes (record + report) in another, so it needs three workflow
     // tasks fewer and its dataset workflow's history no longer carries the settings once per seed. Histories
     // recorded before it (one activity per read, the report sent as a signal) replay on the old path.
-    this.lean = this.input.saveToStore === true && patched('lean-dataset-child');
-    if (this.lean) await this.readInOneLocalActivity();
+    this.beganLean = this.input.saveToStore === true && patched('lean-dataset-child');
+    if (this.beganLean) await this.readInOneLocalActivity();
     else await this.readWithActivities();
     const llm = this.settings.llm;
     if (!llm) {
@@ -230,29 +246,10 @@ class InstructionRun {
     lineage.costUsd += answered.calls.costUsd;
   }
 
-  /**
-   * Step 3, one of three ways:
-   * - recorded: a dataset run's instruction (lean) is recorded in the run store and reported to its dataset workflow
-   *   by one local activity, and returns the report;
-   * - completed: on its own (or a dataset run's from before lean), its lineage is saved to the run store when asked,
-   *   the dataset workflow (if any) is told by signal, and it returns the lineage;
-   * - failed: on any error (a cancellation too, and a failure to record or save), what it did is kept for `evol
-   *   retry` when in a run, the dataset workflow (if any) is told, and the error is thrown again.
-   */
-  async finish(failure: { error: unknown } | undefined): Promise<Lineage | InstructionReport> {
-    if (failure) return this.failed(failure.error);
-    try {
-      this.lineage.status = 'completed';
-      if (this.lean) return await this.recorded();
-      if (this.input.saveToStore) await this.store.saveLineage(this.lineage);
-    } catch (error) {
-      return this.failed(error);
-    }
-    return this.completed();
-  }
-
-  private async recorded(): Promise<InstructionReport> {
+  /** Ending 1, recorded (see instructionEvolution): one local activity records the lineage and sends the report. */
+  async finishRecorded(): Promise<InstructionReport> {
     const { input, lineage } = this;
+    lineage.status = 'completed';
     upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
     const report = reportOf(input, lineage);
     await this.localStore.finishInstruction({
@@ -262,19 +259,23 @@ class InstructionRun {
     return report;
   }
 
-  private async completed(): Promise<Lineage> {
+  /** Ending 2, completed, its first part: the lineage saved to the run store when asked (a failure here fails it). */
+  async saveCompleted(): Promise<void> {
+    this.lineage.status = 'completed';
+    if (this.input.saveToStore) await this.store.saveLineage(this.lineage);
+  }
+
+  /** Ending 2, completed, once saved: searchable as completed, its dataset workflow (if any) told. */
+  async finishCompleted(): Promise<Lineage> {
     upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
     await reportToParent(this.input, this.lineage);
     return this.lineage;
   }
 
-  private async failed(error: unknown): Promise<never> {
-    const { input, lineage } = this;
-    lineage.status = 'failed';
+  /** Ending 3, failed, its first part: marked and searchable as failed (the workflow function does the rest). */
+  markFailed(): void {
+    this.lineage.status = 'failed';
     upsertSearchAttributes([{ key: EvolStatus, value: 'failed' }]);
-    if (input.saveToStore) await keepFailedAttempt(lineage);
-    await reportToParent(input, lineage, error);
-    throw error;
   }
 }
 

@@ -23,14 +23,16 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   emptyCounts,
+  type Budget,
   type DatasetEvolutionInput,
+  type DatasetRunConfig,
   type DatasetState,
   type InstructionReport,
   type RunCounts,
   type RunProgress,
   type RunStatus,
 } from '../core/dataset';
-import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
+import { runWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { EvolStatus, instructionStartAttributes } from '../core/search-attributes';
 import type { InstructionEvolutionInput } from '../core/schemas';
@@ -40,68 +42,127 @@ import { localStartActivities, storeActivities } from './activity-options';
 import { instructionEvolution } from './instruction-evolution';
 import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 
+/**
+ * The handlers change the run's state; the loop wakes when there is something to do and does one thing, first come
+ * first: pass a pause (or resume) on to the running instructions, end, continue as new, read the next page of seed
+ * ids, or start as many instructions as the window has room for.
+ */
 export async function datasetEvolution(input: DatasetEvolutionInput): Promise<RunProgress> {
-  const { runId, totalSeeds, config } = input;
-  const state: DatasetState = input.state ?? initialState(input);
-  const inFlight = new Set(state.inFlight);
-  const store = storeActivities();
-  const localStarts = localStartActivities();
-  let status: RunStatus = state.paused ? 'paused' : 'running';
-  // Children are told of a pause or resume from the main loop, not from the signal handler.
-  let childrenPaused = state.paused;
+  const run = new DatasetRun(input);
+  setHandler(progressQuery, () => run.progress());
+  setHandler(pauseSignal, ({ reason }) => run.pause(reason ?? 'paused by request (evol pause)'));
+  setHandler(resumeSignal, ({ budget }) => run.resume(budget));
+  setHandler(instructionFinishedSignal, (report) => run.onInstructionFinished(report));
 
-  const progress = (): RunProgress => ({
-    runId,
-    status,
-    pauseReason: state.pauseReason,
-    totalSeeds,
-    started: state.counts.done - state.counts.alreadyDone + inFlight.size,
-    inFlight: inFlight.size,
-    counts: state.counts,
-    concurrency: config.concurrency,
-    budget: state.budget,
-    startedAtMs: state.startedAtMs,
-    activeMs:
-      Date.now() - state.startedAtMs - state.pausedMs - (state.pausedSinceMs ? Date.now() - state.pausedSinceMs : 0),
-    continuedAsNew: state.continuedAsNew,
-    pausePropagated: childrenPaused === state.paused,
-  });
+  try {
+    for (;;) {
+      await condition(() => run.hasNextStep());
+      if (!run.pausePropagated) await run.propagatePause();
+      else if (run.finished) break;
+      else if (workflowInfo().continueAsNewSuggested) return await run.continueAsNew();
+      else if (run.needsPage) await run.readNextPage();
+      else await run.startBatch();
+    }
+  } catch (err) {
+    if (isCancellation(err)) await run.cancelAll();
+    throw err;
+  }
+  return run.complete();
+}
 
-  const pause = (reason: string) => {
+/**
+ * A dataset run's state and its transitions: the signal handlers and the main loop above only call these. Its
+ * counts and queues are a DatasetState, carried across continue-as-new; the rest is rebuilt from it.
+ */
+class DatasetRun {
+  private readonly runId: string;
+  private readonly totalSeeds: number;
+  private readonly config: DatasetRunConfig;
+  private readonly state: DatasetState;
+  private readonly inFlight: Set<string>;
+  private status: RunStatus;
+  /** Children are told of a pause or resume from the main loop, not from the signal handler. */
+  private childrenPaused: boolean;
+  private readonly store = storeActivities();
+  private readonly localStarts = localStartActivities();
+
+  constructor(input: DatasetEvolutionInput) {
+    this.runId = input.runId;
+    this.totalSeeds = input.totalSeeds;
+    this.config = input.config;
+    this.state = input.state ?? initialState(input);
+    this.inFlight = new Set(this.state.inFlight);
+    this.status = this.state.paused ? 'paused' : 'running';
+    this.childrenPaused = this.state.paused;
+  }
+
+  /** The one place an instruction workflow's id is made: starting, signalling and cancelling it all use this. */
+  private workflowIdOf(instructionId: string): string {
+    // The scheme the run was created with: runs from before scheme 2 keep their instruction ids.
+    return runWorkflowIds(this.runId, this.config.idScheme).instruction(instructionId);
+  }
+
+  progress(): RunProgress {
+    const { state } = this;
+    return {
+      runId: this.runId,
+      status: this.status,
+      pauseReason: state.pauseReason,
+      totalSeeds: this.totalSeeds,
+      started: state.counts.done - state.counts.alreadyDone + this.inFlight.size,
+      inFlight: this.inFlight.size,
+      counts: state.counts,
+      concurrency: this.config.concurrency,
+      budget: state.budget,
+      startedAtMs: state.startedAtMs,
+      activeMs:
+        Date.now() - state.startedAtMs - state.pausedMs - (state.pausedSinceMs ? Date.now() - state.pausedSinceMs : 0),
+      continuedAsNew: state.continuedAsNew,
+      pausePropagated: this.pausePropagated,
+    };
+  }
+
+  pause(reason: string): void {
+    const { state } = this;
     if (state.paused) return;
     state.paused = true;
     state.pauseReason = reason;
     state.pausedSinceMs = Date.now();
-    status = 'paused';
+    this.status = 'paused';
     upsertSearchAttributes([{ key: EvolStatus, value: 'paused' }]);
-  };
-  const resume = () => {
+  }
+
+  /** Goes on, with the new budget's limits when given; pauses again at once if the budget is still spent. */
+  resume(budget: Budget | undefined): void {
+    if (budget) this.state.budget = { ...this.state.budget, ...budget };
+    this.unpause();
+    this.pauseIfOverBudget();
+  }
+
+  private unpause(): void {
+    const { state } = this;
     if (!state.paused) return;
     state.paused = false;
     state.pauseReason = undefined;
     state.pausedMs += Date.now() - (state.pausedSinceMs ?? Date.now());
     state.pausedSinceMs = undefined;
-    status = 'running';
+    this.status = 'running';
     upsertSearchAttributes([{ key: EvolStatus, value: 'running' }]);
     // Instructions stopped by a configuration error start again, now that it is fixed.
     state.restarting = [...(state.restarting ?? []), ...state.retryOnResume];
     state.pending.unshift(...state.retryOnResume.splice(0));
-    state.inFlightAtResume = [...inFlight];
-  };
-  const checkBudget = () => {
-    const reason = budgetReached(state);
-    if (reason) pause(reason);
-  };
+    state.inFlightAtResume = [...this.inFlight];
+  }
 
-  setHandler(progressQuery, progress);
-  setHandler(pauseSignal, ({ reason }) => pause(reason ?? 'paused by request (evol pause)'));
-  setHandler(resumeSignal, ({ budget }) => {
-    if (budget) state.budget = { ...state.budget, ...budget };
-    resume();
-    checkBudget();
-  });
-  setHandler(instructionFinishedSignal, (report) => {
-    if (!inFlight.delete(report.instructionId)) return; // a repeated report changes nothing
+  private pauseIfOverBudget(): void {
+    const reason = budgetReached(this.state);
+    if (reason) this.pause(reason);
+  }
+
+  /** An instruction workflow's report: counted, or (a configuration error) kept to start again on resume. */
+  onInstructionFinished(report: InstructionReport): void {
+    const { state } = this;
+    if (!this.inFlight.delete(report.instructionId)) return; // a repeated report changes nothing
     const startedBeforeResume = removeFrom(state.inFlightAtResume, report.instructionId);
     if (report.status === 'failed' && NON_RETRYABLE_LLM_FAILURES.includes(report.errorType ?? '')) {
       if (startedBeforeResume) {
@@ -111,72 +172,69 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
         return;
       }
       state.retryOnResume.push(report.instructionId);
-      pause(`LLM configuration error (${report.errorType}): ${report.error} Fix it, then run: evol resume ${runId}`);
+      this.pause(
+        `LLM configuration error (${report.errorType}): ${report.error} Fix it, then run: evol resume ${this.runId}`,
+      );
       return;
     }
     tally(state.counts, report);
-    checkBudget();
-  });
-
-  const hasWorkToStart = () => state.pending.length > 0 || state.nextOffset < totalSeeds;
-  const finished = () => !hasWorkToStart() && inFlight.size === 0 && state.retryOnResume.length === 0;
-
-  try {
-    for (;;) {
-      await condition(
-        () =>
-          childrenPaused !== state.paused ||
-          finished() ||
-          workflowInfo().continueAsNewSuggested ||
-          (!state.paused && inFlight.size < config.concurrency && hasWorkToStart()),
-      );
-      if (childrenPaused !== state.paused) {
-        const target = state.paused;
-        await tellChildren(runWorkflowIds(runId, config.idScheme), [...inFlight], target);
-        childrenPaused = target;
-        continue;
-      }
-      if (finished()) break;
-      if (workflowInfo().continueAsNewSuggested) {
-        await condition(allHandlersFinished);
-        return await continueAsNew<typeof datasetEvolution>({
-          runId,
-          totalSeeds,
-          config,
-          state: { ...state, inFlight: [...inFlight], continuedAsNew: state.continuedAsNew + 1 },
-        });
-      }
-      if (state.pending.length === 0) {
-        await readNextPage();
-        continue;
-      }
-      const batch = state.pending.splice(0, config.concurrency - inFlight.size);
-      batch.forEach((id) => inFlight.add(id));
-      await Promise.all(batch.map(startInstruction));
-    }
-  } catch (err) {
-    if (isCancellation(err)) {
-      status = 'cancelled';
-      await CancellationScope.nonCancellable(() =>
-        cancelChildren(runWorkflowIds(runId, config.idScheme), [...inFlight]),
-      );
-    }
-    throw err;
+    this.pauseIfOverBudget();
   }
 
-  status = 'completed';
-  upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
-  return progress();
+  /** Every running instruction has been told of the current pause (or resume). */
+  get pausePropagated(): boolean {
+    return this.childrenPaused === this.state.paused;
+  }
 
-  async function readNextPage(): Promise<void> {
-    const { ids, done } = await store.readSeedPage({
-      runId,
+  get finished(): boolean {
+    return !this.hasWorkToStart() && this.inFlight.size === 0 && this.state.retryOnResume.length === 0;
+  }
+
+  /** No seed ids read and not started: the next page is to be read before anything starts. */
+  get needsPage(): boolean {
+    return this.state.pending.length === 0;
+  }
+
+  private hasWorkToStart(): boolean {
+    return this.state.pending.length > 0 || this.state.nextOffset < this.totalSeeds;
+  }
+
+  /** What the main loop waits for: a pause to pass on, the end, continue-as-new, or room to start more. */
+  hasNextStep(): boolean {
+    return (
+      !this.pausePropagated ||
+      this.finished ||
+      workflowInfo().continueAsNewSuggested ||
+      (!this.state.paused && this.inFlight.size < this.config.concurrency && this.hasWorkToStart())
+    );
+  }
+
+  /** Tells every running instruction of the current pause (or resume). */
+  async propagatePause(): Promise<void> {
+    const paused = this.state.paused;
+    await Promise.all(
+      [...this.inFlight].map(async (id) => {
+        try {
+          const handle = getExternalWorkflowHandle(this.workflowIdOf(id));
+          await (paused ? handle.signal(pauseSignal, {}) : handle.signal(resumeSignal, {}));
+        } catch {
+          // It ended in the meantime; its report is on its way.
+        }
+      }),
+    );
+    this.childrenPaused = paused;
+  }
+
+  async readNextPage(): Promise<void> {
+    const { state } = this;
+    const { ids, done } = await this.store.readSeedPage({
+      runId: this.runId,
       offset: state.nextOffset,
-      limit: config.pageSize,
-      ...(config.retry?.onlyFailed ? { onlyFailed: true } : {}),
+      limit: this.config.pageSize,
+      ...(this.config.retry?.onlyFailed ? { onlyFailed: true } : {}),
     });
     // A store with fewer seeds than the run expected must not loop forever.
-    state.nextOffset = ids.length ? state.nextOffset + ids.length : totalSeeds;
+    state.nextOffset = ids.length ? state.nextOffset + ids.length : this.totalSeeds;
     const recorded = new Set(done);
     for (const id of ids) {
       if (recorded.has(id)) {
@@ -188,7 +246,51 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
     }
   }
 
-  async function startInstruction(instructionId: string): Promise<void> {
+  /**
+   * Starts as many pending instructions as the window has room for, all at once. Not async: the main loop awaits
+   * the starts themselves, as it did before this was a method, so nothing in the order of their commands moves.
+   */
+  startBatch(): Promise<void[]> {
+    const batch = this.state.pending.splice(0, this.config.concurrency - this.inFlight.size);
+    batch.forEach((id) => this.inFlight.add(id));
+    return Promise.all(batch.map((id) => this.startInstruction(id)));
+  }
+
+  /** Once every signal handler has returned: the same run goes on in a new execution, with its state so far. */
+  async continueAsNew(): Promise<never> {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof datasetEvolution>({
+      runId: this.runId,
+      totalSeeds: this.totalSeeds,
+      config: this.config,
+      state: { ...this.state, inFlight: [...this.inFlight], continuedAsNew: this.state.continuedAsNew + 1 },
+    });
+  }
+
+  complete(): RunProgress {
+    this.status = 'completed';
+    upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
+    return this.progress();
+  }
+
+  /** The run was cancelled: so is every instruction still running (even though this workflow's scope is). */
+  async cancelAll(): Promise<void> {
+    this.status = 'cancelled';
+    await CancellationScope.nonCancellable(() =>
+      Promise.all(
+        [...this.inFlight].map(async (id) => {
+          try {
+            await getExternalWorkflowHandle(this.workflowIdOf(id)).cancel();
+          } catch {
+            // Already closed.
+          }
+        }),
+      ),
+    );
+  }
+
+  private async startInstruction(instructionId: string): Promise<void> {
+    const { state } = this;
     const parentWorkflowId = workflowInfo().workflowId;
     // Added after the first release: instruction workflows are started from a local activity with the worker's
     // client, no longer as child workflows. A child's start and its end each added an event and a workflow task to
@@ -199,8 +301,8 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
     const byActivity = patched('instructions-started-by-activity');
     for (let attempt = 1; ; attempt++) {
       const alreadyStarted = byActivity
-        ? await startByActivity(instructionId, parentWorkflowId)
-        : await startChildOnce(instructionId, parentWorkflowId);
+        ? await this.startByActivity(instructionId, parentWorkflowId)
+        : await this.startChildOnce(instructionId, parentWorkflowId);
       if (!alreadyStarted) {
         removeFrom(state.restarting, instructionId);
         return;
@@ -212,7 +314,10 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
       }
       removeFrom(state.restarting, instructionId);
       // Started by an earlier incarnation of this run: it reports here when it ends, unless it already has.
-      if ((await store.readSeedRecorded({ runId, instructionId })).recorded && inFlight.delete(instructionId)) {
+      if (
+        (await this.store.readSeedRecorded({ runId: this.runId, instructionId })).recorded &&
+        this.inFlight.delete(instructionId)
+      ) {
         state.counts.alreadyDone++;
         state.counts.done++;
       }
@@ -221,9 +326,10 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   }
 
   /** What an instruction workflow of this run is started with: ids and settings, never data. */
-  function instructionInput(instructionId: string, parentWorkflowId: string): InstructionEvolutionInput {
+  private instructionInput(instructionId: string, parentWorkflowId: string): InstructionEvolutionInput {
+    const { config } = this;
     return {
-      runId,
+      runId: this.runId,
       instructionId,
       rounds: config.rounds,
       seed: config.seed,
@@ -237,30 +343,30 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   }
 
   /** Starts it from a local activity; true when its id was taken. Always runs to the end, so a cancel finds it. */
-  async function startByActivity(instructionId: string, parentWorkflowId: string): Promise<boolean> {
+  private async startByActivity(instructionId: string, parentWorkflowId: string): Promise<boolean> {
     const { outcome } = await CancellationScope.nonCancellable(() =>
-      localStarts.startInstruction({
-        input: instructionInput(instructionId, parentWorkflowId),
-        workflowId: runWorkflowIds(runId, config.idScheme).instruction(instructionId),
-        staticSummary: instructionSummary(runId, instructionId, config.rounds),
-        staticDetails: instructionDetails({ ...config, parentWorkflowId }),
+      this.localStarts.startInstruction({
+        input: this.instructionInput(instructionId, parentWorkflowId),
+        workflowId: this.workflowIdOf(instructionId),
+        staticSummary: instructionSummary(this.runId, instructionId, this.config.rounds),
+        staticDetails: instructionDetails({ ...this.config, parentWorkflowId }),
       }),
     );
     return outcome === 'already-started';
   }
 
   /** Starts it as a child workflow (histories recorded before instructions were started by activity); true when its id was taken. */
-  async function startChildOnce(instructionId: string, parentWorkflowId: string): Promise<boolean> {
+  private async startChildOnce(instructionId: string, parentWorkflowId: string): Promise<boolean> {
     try {
       await startChild(instructionEvolution, {
-        workflowId: runWorkflowIds(runId, config.idScheme).instruction(instructionId),
-        args: [instructionInput(instructionId, parentWorkflowId)],
+        workflowId: this.workflowIdOf(instructionId),
+        args: [this.instructionInput(instructionId, parentWorkflowId)],
         // Ids and settings only: the seed text must stay out of this workflow's history.
-        staticSummary: instructionSummary(runId, instructionId, config.rounds),
-        staticDetails: instructionDetails({ ...config, parentWorkflowId }),
+        staticSummary: instructionSummary(this.runId, instructionId, this.config.rounds),
+        staticDetails: instructionDetails({ ...this.config, parentWorkflowId }),
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        typedSearchAttributes: instructionStartAttributes(runId, instructionId),
+        typedSearchAttributes: instructionStartAttributes(this.runId, instructionId),
       });
       return false;
     } catch (err) {
@@ -321,29 +427,4 @@ function budgetReached(state: DatasetState): string | undefined {
     return `cost budget reached: $${costUsd.toFixed(4)} of $${maxCost} spent. Raise it with: evol resume RUN --max-cost USD`;
   }
   return undefined;
-}
-
-async function tellChildren(workflowIds: RunWorkflowIds, ids: string[], paused: boolean): Promise<void> {
-  await Promise.all(
-    ids.map(async (id) => {
-      try {
-        const handle = getExternalWorkflowHandle(workflowIds.instruction(id));
-        await (paused ? handle.signal(pauseSignal, {}) : handle.signal(resumeSignal, {}));
-      } catch {
-        // It ended in the meantime; its report is on its way.
-      }
-    }),
-  );
-}
-
-async function cancelChildren(workflowIds: RunWorkflowIds, ids: string[]): Promise<void> {
-  await Promise.all(
-    ids.map(async (id) => {
-      try {
-        await getExternalWorkflowHandle(workflowIds.instruction(id)).cancel();
-      } catch {
-        // Already closed.
-      }
-    }),
-  );
 }

@@ -45,146 +45,238 @@ import { askUntilUsable } from './reask';
 /**
  * Returns the whole lineage when started on its own; in a dataset run (`saveToStore`), where the lineage goes to the
  * run store, only the report it sends the dataset workflow.
+ *
+ * Its steps: begin, the rounds, then one of three endings:
+ * - recorded: a dataset run's instruction (lean) is recorded in the run store and reported to its dataset workflow by
+ *   one local activity, and returns the report;
+ * - completed: on its own (or a dataset run's from before lean), its lineage is saved to the run store when asked,
+ *   its dataset workflow (if any) is told by signal, and it returns the lineage;
+ * - failed: on any error (a cancellation too, and a failure to record or save), what it did is kept for `evol retry`
+ *   when in a run, its dataset workflow (if any) is told, and the error is thrown again.
  */
 export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage | InstructionReport> {
-  const store = storeActivities();
-  const localStore = localStoreActivities();
-  let paused = false;
-  setHandler(pauseSignal, () => void (paused = true));
-  setHandler(resumeSignal, () => void (paused = false));
-  const whenRunning = () => condition(() => !paused);
-  // Replaced by the run store's copy in a dataset run (see below).
-  let settings: Partial<RunEvolutionSettings> = {
-    llm: input.llm,
-    operations: input.operations,
-    prices: input.prices,
-    quality: input.quality,
-  };
-  const cost = (endpoint: LlmEndpoint, usage: Usage) => costOf(usage, settings.prices?.[endpoint.model]);
+  const run = new InstructionRun(input);
+  setHandler(pauseSignal, () => run.pause());
+  setHandler(resumeSignal, () => run.resume());
+  setHandler(lineageQuery, () => run.lineage);
+  // The rounds are awaited, and a failure is handled, here in the workflow function itself, not in helpers a call
+  // deeper: the seed's answer (and, when a round fails, the other of its two calls) may still be running, and any
+  // await added between a failed round and the failed ending could reorder their commands within a workflow task.
+  try {
+    const { llm, plan } = await run.begin();
+    for (const step of run.rounds(llm, plan)) run.keepRound(await step);
+    await run.addSeedAnswer();
+    if (run.lean) return await run.finishRecorded();
+    await run.saveCompleted();
+  } catch (error) {
+    run.markFailed();
+    if (input.saveToStore) await keepFailedAttempt(run.lineage);
+    await reportToParent(input, run.lineage, error);
+    throw error;
+  }
+  return run.finishCompleted();
+}
 
-  const lineage: Lineage = {
-    runId: input.runId,
-    instructionId: input.instructionId,
-    seed: input.instruction ?? '',
-    status: 'running',
-    rounds: input.rounds,
-    steps: [],
-    final: input.instruction ?? '',
-    usage: ZERO_USAGE,
-    costUsd: 0,
-  };
-  setHandler(lineageQuery, () => lineage);
-  const keep = (step: LineageStep) => {
-    lineage.steps.push(step);
-    lineage.usage = addUsage(lineage.usage, step.usage);
-    lineage.costUsd += step.costUsd;
-    if (step.verdict.passed) lineage.final = step.instruction;
-  };
-  // Added after the first release: round 0 is searchable (EvolRoundsDone = 0) before round 1 ends.
-  // Histories recorded before it have no such upsert, so it is patched in (test/replay.test.ts replays one).
-  if (patched('initial-round-attributes')) {
-    upsertSearchAttributes([
-      { key: EvolRoundsDone, value: 0 },
-      { key: EvolEliminations, value: 0 },
-    ]);
+/** One instruction's evolution: its lineage so far, the settings it runs with, and whether it is paused. */
+class InstructionRun {
+  readonly lineage: Lineage;
+  private paused = false;
+  /** The input's; replaced by the run store's copy in a dataset run (see begin). */
+  private settings: Partial<RunEvolutionSettings>;
+  private beganLean = false;
+  /** The seed file gave this seed an answer of its own (dataset runs). */
+  private seedHasOutput = false;
+  /** The seed's own answer, asked alongside the rounds when the run wants one (see rounds). */
+  private seedAnswer?: Promise<{ response?: string; calls: SeedCalls }>;
+  private readonly store = storeActivities();
+  private readonly localStore = localStoreActivities();
+  /** Every LLM call waits here while the instruction is paused. */
+  private readonly whenRunning = () => condition(() => !this.paused);
+  private readonly cost = (endpoint: LlmEndpoint, usage: Usage) =>
+    costOf(usage, this.settings.prices?.[endpoint.model]);
+
+  constructor(private readonly input: InstructionEvolutionInput) {
+    this.settings = {
+      llm: input.llm,
+      operations: input.operations,
+      prices: input.prices,
+      quality: input.quality,
+    };
+    this.lineage = {
+      runId: input.runId,
+      instructionId: input.instructionId,
+      seed: input.instruction ?? '',
+      status: 'running',
+      rounds: input.rounds,
+      steps: [],
+      final: input.instruction ?? '',
+      usage: ZERO_USAGE,
+      costUsd: 0,
+    };
   }
 
-  // Added after the first release: a dataset run's instruction workflow reads its seed, the run's settings and any
-  // earlier attempt in one local activity, and finishes (record + report) in another, so it needs three workflow
-  // tasks fewer and its dataset workflow's history no longer carries the settings once per seed. Histories recorded
-  // before it (one activity per read, the report sent as a signal) replay on the old path.
-  const lean = input.saveToStore === true && patched('lean-dataset-child');
-  /** The seed file gave this seed an answer of its own (dataset runs). */
-  let seedHasOutput = false;
+  /** Begun, and to be finished, with one local activity each (a dataset run's instruction, see begin). */
+  get lean(): boolean {
+    return this.beganLean;
+  }
 
-  try {
-    if (lean) {
-      const start = await localStore.beginInstruction({
-        runId: input.runId,
-        instructionId: input.instructionId,
-        withRunSettings: input.llm === undefined,
-        ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
-      });
-      lineage.seed = lineage.final = input.instruction ?? start.text;
-      seedHasOutput = start.hasOutput === true;
-      if (start.run) settings = start.run;
-      start.earlierSteps?.forEach(keep);
-    } else {
-      if (input.instruction === undefined) {
-        lineage.seed = lineage.final = (
-          await store.loadSeed({ runId: input.runId, instructionId: input.instructionId })
-        ).text;
-      }
-      if (input.resumeFrom) {
-        const earlier = await store.loadFailedAttempt({
-          ...input.resumeFrom,
-          runId: input.runId,
-          instructionId: input.instructionId,
-        });
-        earlier.steps.forEach(keep);
-      }
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  /**
+   * Step 1: round 0 becomes searchable; the seed, the run's settings and an earlier attempt's rounds are read; the
+   * endpoints are checked and the rounds planned.
+   */
+  async begin(): Promise<{ llm: LlmConfig; plan: Operation[] }> {
+    // Added after the first release: round 0 is searchable (EvolRoundsDone = 0) before round 1 ends.
+    // Histories recorded before it have no such upsert, so it is patched in (test/replay.test.ts replays one).
+    if (patched('initial-round-attributes')) {
+      upsertSearchAttributes([
+        { key: EvolRoundsDone, value: 0 },
+        { key: EvolEliminations, value: 0 },
+      ]);
     }
-    const llm = settings.llm;
+    // Added after the first release: a dataset run's instruction workflow reads its seed, the run's settings and any
+    // earlier attempt in one local activity, and finishes (record + report) in another, so it needs three workflow
+    // tasks fewer and its dataset workflow's history no longer carries the settings once per seed. Histories
+    // recorded before it (one activity per read, the report sent as a signal) replay on the old path.
+    this.beganLean = this.input.saveToStore === true && patched('lean-dataset-child');
+    if (this.beganLean) await this.readInOneLocalActivity();
+    else await this.readWithActivities();
+    const llm = this.settings.llm;
     if (!llm) {
       throw ApplicationFailure.nonRetryable(
         'instructionEvolution was started without `llm` outside a dataset run: pass the LLM endpoints in its input',
         'InvalidInput',
       );
     }
-    const plan = planOrFail(settings.operations ?? GENERAL_OPERATIONS, input);
+    return { llm, plan: planOrFail(this.settings.operations ?? GENERAL_OPERATIONS, this.input) };
+  }
 
+  private async readInOneLocalActivity(): Promise<void> {
+    const { input, lineage } = this;
+    const start = await this.localStore.beginInstruction({
+      runId: input.runId,
+      instructionId: input.instructionId,
+      withRunSettings: input.llm === undefined,
+      ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
+    });
+    lineage.seed = lineage.final = input.instruction ?? start.text;
+    this.seedHasOutput = start.hasOutput === true;
+    if (start.run) this.settings = start.run;
+    start.earlierSteps?.forEach((step) => this.keep(step));
+  }
+
+  private async readWithActivities(): Promise<void> {
+    const { input, lineage } = this;
+    if (input.instruction === undefined) {
+      lineage.seed = lineage.final = (
+        await this.store.loadSeed({ runId: input.runId, instructionId: input.instructionId })
+      ).text;
+    }
+    if (input.resumeFrom) {
+      const earlier = await this.store.loadFailedAttempt({
+        ...input.resumeFrom,
+        runId: input.runId,
+        instructionId: input.instructionId,
+      });
+      earlier.steps.forEach((step) => this.keep(step));
+    }
+  }
+
+  /**
+   * Step 2: the rounds still to run, each given as the promise of its step, made once the step before is kept (a
+   * round evolves the last instruction that passed). The seed's answer, when the run wants one, is asked alongside.
+   */
+  *rounds(llm: LlmConfig, plan: Operation[]): Generator<Promise<LineageStep>, void, undefined> {
+    const { input, lineage, settings } = this;
     // Added after the first release: an unusable answer is asked again at once, a bounded number of times, and a
     // rewrite is gated before anything is spent on it; the response and the judge's verdict are asked at the same
     // time; a dataset run's seed without an answer of its own is answered, for the paper's final mix. Histories
     // recorded before it (three calls in a row, unusable answers retried with backoff) replay on the first path.
     const v2 = patched('evolution-v2');
-    const calls = { llm, retry: input.llmRetry, whenRunning, cost, quality: settings.quality ?? DEFAULT_QUALITY };
-    const seedAnswer =
-      v2 && input.saveToStore && settings.answerSeeds === true && !seedHasOutput
-        ? answerSeed(calls, lineage.seed)
-        : undefined;
-    // Awaited after the rounds; a failure of it must not go unhandled while they run.
-    seedAnswer?.catch(() => undefined);
+    const calls = {
+      llm,
+      retry: input.llmRetry,
+      whenRunning: this.whenRunning,
+      cost: this.cost,
+      quality: settings.quality ?? DEFAULT_QUALITY,
+    };
+    if (v2 && input.saveToStore && settings.answerSeeds === true && !this.seedHasOutput) {
+      this.seedAnswer = answerSeed(calls, lineage.seed);
+      // Awaited after the rounds; a failure of it must not go unhandled while they run.
+      this.seedAnswer.catch(() => undefined);
+    }
     for (let round = lineage.steps.length + 1; round <= input.rounds; round++) {
-      const operation = plan[round - 1];
-      const context = { ...calls, round, operation, parent: lineage.final };
-      const step = v2 ? await evolveRound(context) : await evolveRoundV1(context);
-      keep(step);
-      upsertSearchAttributes([
-        { key: EvolRoundsDone, value: round },
-        { key: EvolEliminations, value: lineage.steps.filter((s) => !s.verdict.passed).length },
-      ]);
+      const context = { ...calls, round, operation: plan[round - 1], parent: lineage.final };
+      yield v2 ? evolveRound(context) : evolveRoundV1(context);
     }
-    if (seedAnswer) {
-      const answered = await seedAnswer;
-      if (answered.response !== undefined) lineage.seedResponse = answered.response;
-      lineage.seedCalls = answered.calls;
-      lineage.usage = addUsage(lineage.usage, answered.calls.usage);
-      lineage.costUsd += answered.calls.costUsd;
-    }
-
-    lineage.status = 'completed';
-    if (lean) {
-      upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
-      const report = reportOf(input, lineage);
-      await localStore.finishInstruction({
-        lineage,
-        ...(input.parentWorkflowId ? { parentWorkflowId: input.parentWorkflowId, report } : {}),
-      });
-      return report;
-    }
-    if (input.saveToStore) await store.saveLineage(lineage);
-  } catch (err) {
-    lineage.status = 'failed';
-    upsertSearchAttributes([{ key: EvolStatus, value: 'failed' }]);
-    if (input.saveToStore) await keepFailedAttempt(lineage);
-    await reportToParent(input, lineage, err);
-    throw err;
   }
 
-  upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
-  await reportToParent(input, lineage);
-  return lineage;
+  /** A round's step joins the lineage; the rounds done and the eliminations so far become searchable. */
+  keepRound(step: LineageStep): void {
+    this.keep(step);
+    upsertSearchAttributes([
+      { key: EvolRoundsDone, value: step.round },
+      { key: EvolEliminations, value: this.lineage.steps.filter((s) => !s.verdict.passed).length },
+    ]);
+  }
+
+  private keep(step: LineageStep): void {
+    const { lineage } = this;
+    lineage.steps.push(step);
+    lineage.usage = addUsage(lineage.usage, step.usage);
+    lineage.costUsd += step.costUsd;
+    if (step.verdict.passed) lineage.final = step.instruction;
+  }
+
+  /** After the rounds: the seed's answer (if asked), its tokens and cost join the lineage. */
+  async addSeedAnswer(): Promise<void> {
+    if (!this.seedAnswer) return;
+    const { lineage } = this;
+    const answered = await this.seedAnswer;
+    if (answered.response !== undefined) lineage.seedResponse = answered.response;
+    lineage.seedCalls = answered.calls;
+    lineage.usage = addUsage(lineage.usage, answered.calls.usage);
+    lineage.costUsd += answered.calls.costUsd;
+  }
+
+  /** Ending 1, recorded (see instructionEvolution): one local activity records the lineage and sends the report. */
+  async finishRecorded(): Promise<InstructionReport> {
+    const { input, lineage } = this;
+    lineage.status = 'completed';
+    upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
+    const report = reportOf(input, lineage);
+    await this.localStore.finishInstruction({
+      lineage,
+      ...(input.parentWorkflowId ? { parentWorkflowId: input.parentWorkflowId, report } : {}),
+    });
+    return report;
+  }
+
+  /** Ending 2, completed, its first part: the lineage saved to the run store when asked (a failure here fails it). */
+  async saveCompleted(): Promise<void> {
+    this.lineage.status = 'completed';
+    if (this.input.saveToStore) await this.store.saveLineage(this.lineage);
+  }
+
+  /** Ending 2, completed, once saved: searchable as completed, its dataset workflow (if any) told. */
+  async finishCompleted(): Promise<Lineage> {
+    upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
+    await reportToParent(this.input, this.lineage);
+    return this.lineage;
+  }
+
+  /** Ending 3, failed, its first part: marked and searchable as failed (the workflow function does the rest). */
+  markFailed(): void {
+    this.lineage.status = 'failed';
+    upsertSearchAttributes([{ key: EvolStatus, value: 'failed' }]);
+  }
 }
 
 /** What every call of an instruction needs: endpoints, retries, the pause, the price table. */

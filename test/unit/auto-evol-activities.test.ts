@@ -3,12 +3,11 @@
  * the activity heartbeats every HEARTBEAT_EVERY_MS (so a worker that dies mid-call is noticed within the heartbeat
  * timeout), and stops when the call ends. The LLM is a gateway whose answer the test releases; the clock is Jest's.
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { createAutoEvolActivities, HEARTBEAT_EVERY_MS } from '../../activities/auto-evol';
 import { LlmGateway, type Completion } from '../../activities/llm';
 import type { LlmEndpoint } from '../../core/schemas';
 import type { RunStore } from '../../store/types';
+import { ActivityEnv } from '../helpers/activity-env';
 
 /** A gateway whose one call waits until the test answers or fails it. */
 class HeldGateway extends LlmGateway {
@@ -43,7 +42,7 @@ function setup() {
   const llm = new HeldGateway();
   // evolveWithMethod never touches the store.
   const { evolveWithMethod } = createAutoEvolActivities(llm, {} as RunStore);
-  const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  const env = new ActivityEnv();
   let heartbeats = 0;
   env.on('heartbeat', () => heartbeats++);
   return { llm, env, evolveWithMethod, heartbeats: () => heartbeats };
@@ -55,7 +54,7 @@ afterEach(() => jest.useRealTimers());
 describe('an Auto Evol-Instruct LLM call heartbeats while it is in flight', () => {
   test('once at the start, then every HEARTBEAT_EVERY_MS until the answer, then never again', async () => {
     const { llm, env, evolveWithMethod, heartbeats } = setup();
-    const result = env.run(evolveWithMethod, input);
+    const result = env.call(evolveWithMethod, input);
     await jest.advanceTimersByTimeAsync(0);
     expect([llm.calls, heartbeats()]).toEqual([1, 1]);
 
@@ -78,7 +77,7 @@ describe('an Auto Evol-Instruct LLM call heartbeats while it is in flight', () =
 
   test('a failed call stops the heartbeats too, and the failure is thrown as it came', async () => {
     const { llm, env, evolveWithMethod, heartbeats } = setup();
-    const result = env.run(evolveWithMethod, input);
+    const result = env.call(evolveWithMethod, input);
     const settled = result.catch((err: unknown) => err);
     await jest.advanceTimersByTimeAsync(HEARTBEAT_EVERY_MS);
     expect(heartbeats()).toBe(2);

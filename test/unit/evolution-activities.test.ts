@@ -5,15 +5,13 @@
  * workflows rely on.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import type { Info } from '@temporalio/activity';
-import { DefaultLogger } from '@temporalio/worker';
 import { createEvolutionActivities } from '../../activities/evolution';
 import { LlmGateway } from '../../activities/llm';
 import { LlmFailure } from '../../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../../core/operations';
 import type { LlmEndpoint } from '../../core/schemas';
 import { startSimLlm, type SimLlm } from '../../sim/llm-server';
+import { ActivityEnv } from '../helpers/activity-env';
 
 const REFUSAL = "I'm sorry, but I can't help with that request.";
 const PARENT = 'Explain how tides work to a beginner.';
@@ -42,15 +40,11 @@ afterEach(() => {
   sim.resetRequests();
 });
 
-/** An activity environment on the given attempt, that does not log the failures these tests cause on purpose. */
-const activityEnv = (info: Partial<Info> = {}) =>
-  new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
-
 const mutateInput = { operation: addConstraints, instruction: PARENT, onUnusable: 'return' as const };
 
 describe('mutate', () => {
   test('a good rewrite passes the gates, and the result carries the attempt Temporal is on', async () => {
-    const result = await activityEnv({ attempt: 3 }).run(activities.mutate, { ...mutateInput, evolver: endpoint });
+    const result = await new ActivityEnv({ attempt: 3 }).call(activities.mutate, { ...mutateInput, evolver: endpoint });
     expect(result).toMatchObject({ ok: true, gate: { passed: true }, attempt: 3 });
     expect(result.ok && result.instruction).not.toBe(PARENT);
     expect(sim.requests().map((r) => r.kind)).toEqual(['mutate']);
@@ -58,7 +52,7 @@ describe('mutate', () => {
 
   test('a refused rewrite is a result whose gate verdict names the gate that caught it, not a fault', async () => {
     sim.addRule({ match: { kind: 'mutate' }, content: REFUSAL });
-    const result = await activityEnv().run(activities.mutate, { ...mutateInput, evolver: endpoint });
+    const result = await new ActivityEnv().call(activities.mutate, { ...mutateInput, evolver: endpoint });
     expect(result).toMatchObject({
       ok: true,
       instruction: REFUSAL,
@@ -69,7 +63,7 @@ describe('mutate', () => {
 
   test('a switched-off gate lets the same refusal through', async () => {
     sim.addRule({ match: { kind: 'mutate' }, content: REFUSAL });
-    const result = await activityEnv().run(activities.mutate, {
+    const result = await new ActivityEnv().call(activities.mutate, {
       ...mutateInput,
       evolver: endpoint,
       gates: { 'evolver-refused': false },
@@ -80,8 +74,8 @@ describe('mutate', () => {
 
   test('an answer with no task in it is unusable, with the answer kept to show the model when asking again', async () => {
     sim.addRule({ match: { kind: 'mutate' }, content: '***', times: 1 });
-    const env = activityEnv({ attempt: 2 });
-    const first = await env.run(activities.mutate, { ...mutateInput, evolver: endpoint });
+    const env = new ActivityEnv({ attempt: 2 });
+    const first = await env.call(activities.mutate, { ...mutateInput, evolver: endpoint });
     expect(first).toEqual({
       ok: false,
       unusable: { reason: expect.stringMatching(/holds no rewritten task/), answer: '***' },
@@ -91,7 +85,7 @@ describe('mutate', () => {
 
     // Asked again with that answer: the model is shown why it was unusable, and this time answers with a task.
     if (first.ok !== false) throw new Error('expected an unusable answer');
-    const second = await env.run(activities.mutate, { ...mutateInput, evolver: endpoint, reask: first.unusable });
+    const second = await env.call(activities.mutate, { ...mutateInput, evolver: endpoint, reask: first.unusable });
     expect(second).toMatchObject({ ok: true, gate: { passed: true } });
     const [asked, askedAgain] = sim.requests().map((r) => r.messages!.map((m) => m.content).join('\n'));
     expect(asked).not.toContain(first.unusable.reason);
@@ -100,7 +94,9 @@ describe('mutate', () => {
 
   test('an empty answer is unusable too', async () => {
     sim.addRule({ match: { kind: 'mutate' }, fault: 'empty-content' });
-    await expect(activityEnv().run(activities.mutate, { ...mutateInput, evolver: endpoint })).resolves.toMatchObject({
+    await expect(
+      new ActivityEnv().call(activities.mutate, { ...mutateInput, evolver: endpoint }),
+    ).resolves.toMatchObject({
       ok: false,
       unusable: { reason: 'the answer was empty', answer: '' },
     });
@@ -108,8 +104,8 @@ describe('mutate', () => {
 
   test("without onUnusable (the first release's histories) an unusable answer is thrown for Temporal to retry", async () => {
     sim.addRule({ match: { kind: 'mutate' }, content: '***' });
-    const error = await activityEnv()
-      .run(activities.mutate, { evolver: endpoint, operation: addConstraints, instruction: PARENT })
+    const error = await new ActivityEnv()
+      .call(activities.mutate, { evolver: endpoint, operation: addConstraints, instruction: PARENT })
       .catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ApplicationFailure);
     expect(error).toMatchObject({ type: LlmFailure.UnusableCompletion, nonRetryable: false });
@@ -117,8 +113,8 @@ describe('mutate', () => {
 
   test('a transport fault is thrown, retryable, whatever the mode: only Temporal may ask again after it', async () => {
     sim.addRule({ match: { kind: 'mutate' }, status: 503 });
-    const error = await activityEnv()
-      .run(activities.mutate, { ...mutateInput, evolver: endpoint })
+    const error = await new ActivityEnv()
+      .call(activities.mutate, { ...mutateInput, evolver: endpoint })
       .catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ApplicationFailure);
     expect(error).toMatchObject({ type: LlmFailure.ServerError, nonRetryable: false });
@@ -128,7 +124,7 @@ describe('mutate', () => {
 describe('respond', () => {
   test('a short "sorry" answer is returned with rule 2 failed', async () => {
     sim.addRule({ match: { kind: 'respond' }, content: 'Sorry, I cannot do that.' });
-    const result = await activityEnv().run(activities.respond, {
+    const result = await new ActivityEnv().call(activities.respond, {
       responder: endpoint,
       instruction: PARENT,
       onUnusable: 'return',
@@ -141,7 +137,7 @@ describe('respond', () => {
   });
 
   test('a real answer passes rules 2 and 3', async () => {
-    const result = await activityEnv().run(activities.respond, {
+    const result = await new ActivityEnv().call(activities.respond, {
       responder: endpoint,
       instruction: PARENT,
       onUnusable: 'return',
@@ -153,7 +149,7 @@ describe('respond', () => {
 describe('judgeEquality', () => {
   const judge = (content?: string) => {
     if (content !== undefined) sim.addRule({ match: { kind: 'judge' }, content });
-    return activityEnv().run(activities.judgeEquality, {
+    return new ActivityEnv().call(activities.judgeEquality, {
       judge: endpoint,
       parent: PARENT,
       instruction: `${PARENT} Use one diagram.`,

@@ -6,20 +6,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { createRunStoreActivities } from '../../activities/run-store';
 import type { InstructionReport } from '../../core/dataset';
 import { instructionFinishedSignal } from '../../core/messages';
 import { GENERAL_OPERATIONS } from '../../core/operations';
 import type { Lineage, LineageStep, LlmConfig } from '../../core/schemas';
 import { LocalRunStore } from '../../store/local-run-store';
+import { ActivityEnv } from '../helpers/activity-env';
 
 const RUN = 'unit-run';
 
-/** An activity environment that does not log the failures these tests cause on purpose. */
-const activityEnv = (client?: Client) =>
-  new MockActivityEnvironment(undefined, { client, logger: new DefaultLogger('ERROR') });
 const ZERO = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
 
 function step(round: number): LineageStep {
@@ -124,11 +120,11 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 describe('finishInstruction', () => {
   test('writes the record once: a second call (a retry) says "exists" and leaves the first record as it was', async () => {
     const { client } = recordingClient();
-    const env = activityEnv(client);
+    const env = new ActivityEnv({}, client);
     const { finishInstruction } = createRunStoreActivities(store);
 
-    await expect(env.run(finishInstruction, { lineage: lineage('s1', 'first') })).resolves.toBe('written');
-    await expect(env.run(finishInstruction, { lineage: lineage('s1', 'second') })).resolves.toBe('exists');
+    await expect(env.call(finishInstruction, { lineage: lineage('s1', 'first') })).resolves.toBe('written');
+    await expect(env.call(finishInstruction, { lineage: lineage('s1', 'second') })).resolves.toBe('exists');
     expect((await store.record(RUN, 's1'))?.final).toBe('first');
     expect(await store.hasRecord(RUN, 's2')).toBe(false);
   });
@@ -138,20 +134,20 @@ describe('finishInstruction', () => {
     const { client, signalled } = recordingClient(async () => {
       recordedWhenSignalled = await store.hasRecord(RUN, 's1');
     });
-    const env = activityEnv(client);
+    const env = new ActivityEnv({}, client);
     const { finishInstruction } = createRunStoreActivities(store);
 
-    await env.run(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1', report });
+    await env.call(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1', report });
     expect(signalled).toEqual([{ workflowId: 'dataset-1', signal: instructionFinishedSignal.name, args: [report] }]);
     expect(recordedWhenSignalled).toBe(true);
   });
 
   test('without a parent or a report it signals nothing', async () => {
     const { client, signalled } = recordingClient();
-    const env = activityEnv(client);
+    const env = new ActivityEnv({}, client);
     const { finishInstruction } = createRunStoreActivities(store);
-    await env.run(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1' });
-    await env.run(finishInstruction, { lineage: lineage('s2', 'f'), report });
+    await env.call(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1' });
+    await env.call(finishInstruction, { lineage: lineage('s2', 'f'), report });
     expect(signalled).toEqual([]);
   });
 
@@ -159,11 +155,11 @@ describe('finishInstruction', () => {
     const { client, signalled } = recordingClient((id) => {
       throw new WorkflowNotFoundError('workflow not found', id, undefined);
     });
-    const env = activityEnv(client);
+    const env = new ActivityEnv({}, client);
     const { finishInstruction } = createRunStoreActivities(store);
 
     await expect(
-      env.run(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1', report }),
+      env.call(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1', report }),
     ).resolves.toBe('written');
     expect(signalled).toHaveLength(1);
     expect(await store.hasRecord(RUN, 's1')).toBe(true);
@@ -174,54 +170,54 @@ describe('finishInstruction', () => {
     const { client, signalled } = recordingClient(() => {
       if (down) throw new Error('connection refused');
     });
-    const env = activityEnv(client);
+    const env = new ActivityEnv({}, client);
     const { finishInstruction } = createRunStoreActivities(store);
     const input = { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1', report };
 
-    await expect(env.run(finishInstruction, input)).rejects.toThrow('connection refused');
+    await expect(env.call(finishInstruction, input)).rejects.toThrow('connection refused');
     expect(await store.hasRecord(RUN, 's1')).toBe(true);
     down = false;
-    await expect(env.run(finishInstruction, input)).resolves.toBe('exists');
+    await expect(env.call(finishInstruction, input)).resolves.toBe('exists');
     expect(signalled.map((s) => s.args[0])).toEqual([report, report]);
   });
 });
 
 describe('reading seeds', () => {
   test('readSeedPage skips recorded seeds, and with onlyFailed those without a failed attempt', async () => {
-    const env = activityEnv();
+    const env = new ActivityEnv();
     const activities = createRunStoreActivities(store);
-    await env.run(activities.saveLineage, lineage('s2', 'f'));
-    await env.run(activities.saveFailedAttempt, { ...lineage('s3', 'f'), status: 'failed' });
+    await env.call(activities.saveLineage, lineage('s2', 'f'));
+    await env.call(activities.saveFailedAttempt, { ...lineage('s3', 'f'), status: 'failed' });
 
-    await expect(env.run(activities.readSeedPage, { runId: RUN, offset: 0, limit: 10 })).resolves.toEqual({
+    await expect(env.call(activities.readSeedPage, { runId: RUN, offset: 0, limit: 10 })).resolves.toEqual({
       ids: ['s1', 's2', 's3'],
       done: ['s2'],
     });
     await expect(
-      env.run(activities.readSeedPage, { runId: RUN, offset: 0, limit: 10, onlyFailed: true }),
+      env.call(activities.readSeedPage, { runId: RUN, offset: 0, limit: 10, onlyFailed: true }),
     ).resolves.toEqual({ ids: ['s1', 's2', 's3'], done: ['s1', 's2'] });
-    await expect(env.run(activities.readSeedPage, { runId: RUN, offset: 1, limit: 1 })).resolves.toEqual({
+    await expect(env.call(activities.readSeedPage, { runId: RUN, offset: 1, limit: 1 })).resolves.toEqual({
       ids: ['s2'],
       done: ['s2'],
     });
-    await expect(env.run(activities.readSeedRecorded, { runId: RUN, instructionId: 's2' })).resolves.toEqual({
+    await expect(env.call(activities.readSeedRecorded, { runId: RUN, instructionId: 's2' })).resolves.toEqual({
       recorded: true,
     });
   });
 
   test("beginInstruction reads the seed, the run's settings and the steps of a failed attempt before a round", async () => {
-    const env = activityEnv();
+    const env = new ActivityEnv();
     const activities = createRunStoreActivities(store);
-    await env.run(activities.saveFailedAttempt, {
+    await env.call(activities.saveFailedAttempt, {
       ...lineage('s2', 'f', [step(1), step(2), step(3)]),
       status: 'failed',
     });
 
     await expect(
-      env.run(activities.beginInstruction, { runId: RUN, instructionId: 's1', withRunSettings: false }),
+      env.call(activities.beginInstruction, { runId: RUN, instructionId: 's1', withRunSettings: false }),
     ).resolves.toEqual({ text: 'Explain tides.', hasOutput: false });
 
-    const start = await env.run(activities.beginInstruction, {
+    const start = await env.call(activities.beginInstruction, {
       runId: RUN,
       instructionId: 's2',
       withRunSettings: true,
@@ -233,7 +229,7 @@ describe('reading seeds', () => {
       run: { llm, operations: GENERAL_OPERATIONS, prices: {}, answerSeeds: true },
       earlierSteps: [step(1), step(2)],
     });
-    await expect(env.run(activities.loadFailedAttempt, { runId: RUN, instructionId: 's2' })).resolves.toMatchObject({
+    await expect(env.call(activities.loadFailedAttempt, { runId: RUN, instructionId: 's2' })).resolves.toMatchObject({
       steps: [step(1), step(2), step(3)],
     });
   });

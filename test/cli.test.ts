@@ -1,12 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Lineage } from '../core/schemas';
+import { openAiErrorBody } from '../sim/http';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { startWorker, testAddress, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
+import { startHeaderRecorder } from './helpers/header-recorder';
+import { closedRunHistories, historiesText } from './helpers/histories';
+import { collect } from './helpers/runs';
+import { connectClient, startWorker, testAddress, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 import { writeParquet } from './helpers/parquet';
-import { runCli, type CliResult } from './helpers/worker-process';
+import { runCli, startWorkerProcess, type CliResult } from './helpers/worker-process';
+
+/** Every file under `dir`, as one text with each file's path before its content. */
+function filesText(dir: string): string {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const file = path.join(entry.parentPath, entry.name);
+      return `== ${file}\n${fs.readFileSync(file, 'utf8')}`;
+    })
+    .join('\n');
+}
 
 describe('the evol command line', () => {
   let dir: string;
@@ -99,7 +116,6 @@ describe('the evol command line', () => {
     expect(first.stderr).toMatch(/simulated LLM/);
     const meta = await new LocalRunStore(path.join(dir, 'runs')).readMeta(runId);
     expect(meta).toMatchObject({ seedCount: 2, invalidRows: 2, duplicateRows: 1 });
-    expect(JSON.stringify(meta)).not.toMatch(/sk-|apiKey"/);
 
     const again = await evol(['run', '--input', input, '--run-id', runId, '--llm', 'sim']);
     expect(again.code).toBe(2);
@@ -150,5 +166,72 @@ describe('the evol command line', () => {
     const result = await evol(['run', '--input', 'x.jsonl', '--run-id', 'no spaces/allowed']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/not a usable run id/);
+  });
+
+  test('the API key a run is given (OPENAI_API_KEY) reaches the LLM and nothing else: no history, store file, log or terminal', async () => {
+    // Not shaped like an OpenAI key (sk-...), so only redaction of the key itself can hide it, not a pattern.
+    const secretPart = randomBytes(12).toString('hex');
+    const SECRET = `evolforge-cli-secret-${secretPart}`;
+    const runId = `key-${Date.now().toString(36)}`;
+    const keyQueue = uniqueTaskQueue('cli-key');
+    const dataDir = path.join(dir, 'key-worker-data');
+    const keyEnv = { OPENAI_API_KEY: SECRET, EVOL_CODEC_KEY: '', EVOL_CODEC_KEY_FILE: '' };
+    const front = await startHeaderRecorder(sim.url);
+    // The provider fails one call and quotes the key in its error, as real ones do: that error reaches the log.
+    sim.addRule({
+      match: { kind: 'mutate' },
+      times: 1,
+      status: 500,
+      body: openAiErrorBody(500, `upstream could not bill key ${SECRET}`),
+    });
+    const keyWorker = await startWorkerProcess({
+      address: testAddress(),
+      taskQueue: keyQueue,
+      env: { ...keyEnv, EVOL_STORE_DIR: path.join(dir, 'runs'), EVOL_DATA_DIR: dataDir },
+    });
+    const { client, connection } = await connectClient();
+    try {
+      const input = write(
+        'key.jsonl',
+        '{"instruction": "Describe a tide pool."}\n{"instruction": "Name two comets."}\n',
+      );
+      const run = await evol(['run', '--input', input, '--run-id', runId, '--rounds', '1', '--task-queue', keyQueue], {
+        ...keyEnv,
+        OPENAI_BASE_URL: front.url,
+      });
+      expect([run.code, run.stderr]).toEqual([0, expect.stringContaining(`at ${front.url}`)]);
+      const exported = await evol(['export', runId]);
+      expect(exported.code).toBe(0);
+
+      const store = new LocalRunStore(path.join(dir, 'runs'));
+      const records = await collect(store.records(runId));
+      expect(records).toHaveLength(2);
+      // The key was in play: every LLM call carried it, and the provider's error quoting it was met and retried.
+      expect(front.authorizations().length).toBeGreaterThan(2);
+      expect(new Set(front.authorizations())).toEqual(new Set([`Bearer ${SECRET}`]));
+      expect(sim.requests().filter((r) => r.status === 500)).toHaveLength(1);
+
+      const places = {
+        histories: historiesText(await closedRunHistories(client, runId, 3)),
+        storeFiles: filesText(path.join(dir, 'runs', runId)),
+        workerLog: keyWorker.log(),
+        terminal: [run.stdout, run.stderr, exported.stdout, exported.stderr, keyWorker.output()].join('\n'),
+      };
+      // The same search finds what each place is known to hold, so an absence below is no blind spot.
+      const evolved = records[0].steps[0].instruction;
+      expect({
+        histories: [evolved, 'upstream could not bill key'].every((t) => places.histories.includes(t)),
+        storeFiles: ['Describe a tide pool.', 'OPENAI_API_KEY'].every((t) => places.storeFiles.includes(t)),
+        workerLog: ['Activity failed', 'upstream could not bill key'].every((t) => places.workerLog.includes(t)),
+        terminal: [`Run ${runId}`, evolved, 'Worker polling'].every((t) => places.terminal.includes(t)),
+      }).toEqual({ histories: true, storeFiles: true, workerLog: true, terminal: true });
+      const leaks = Object.entries(places).filter(([, text]) => text.includes(secretPart));
+      expect(leaks.map(([place]) => place)).toEqual([]);
+    } finally {
+      sim.clearRules();
+      await connection.close();
+      await keyWorker.kill();
+      await front.close();
+    }
   });
 });

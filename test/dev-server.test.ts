@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../core/search-attributes';
-import { CLI } from './helpers/worker-process';
+import { runCli } from './helpers/worker-process';
 import {
   findFreePorts,
   isServerUp,
@@ -47,6 +47,16 @@ async function start(dataDir: string, options: DevServerOptions & { port: number
   const server = await startDevServer({ cliPath, dataDir, headless: options.uiPort === undefined, ...options });
   servers.push(server);
   return server;
+}
+
+/** Whether a process with this pid exists (signal 0 only checks). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 async function withClient<T>(address: string, fn: (client: Client, connection: Connection) => Promise<T>): Promise<T> {
@@ -150,15 +160,23 @@ describe('startDevServer', () => {
     const server = await start(dataDir, { port, detached: true });
     expect(JSON.parse(await fs.readFile(server.pidFile!, 'utf8'))).toMatchObject({ pid: server.pid });
 
-    // `evol server stop` finds it in EVOL_DATA_DIR, the data dir every other command uses by default.
-    const said = execFileSync(process.execPath, [CLI, 'server', 'stop'], {
-      encoding: 'utf8',
-      env: { ...process.env, EVOL_DATA_DIR: dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    expect(said).toBe('');
-    await expect(server.exited).resolves.toBeDefined();
+    // `evol server stop` finds it in EVOL_DATA_DIR, the data dir every other command uses by default. It reports on
+    // stderr (stdout is kept for data) and returns once the process is gone.
+    const stop = () => runCli(['server', 'stop'], { cwd: tempDir, env: { EVOL_DATA_DIR: dataDir }, timeoutMs: 30_000 });
+    const stopped = await stop();
+    expect(stopped).toEqual({ code: 0, stdout: '', stderr: `Stopped the Temporal dev server (pid ${server.pid}).\n` });
+    expect(processExists(server.pid!)).toBe(false);
+    // Ended by its SIGTERM within the grace period, not killed after it.
+    await expect(server.exited).resolves.toMatchObject({ signal: null });
     expect(await isServerUp(server.address)).toBe(false);
+    await expect(fs.stat(server.pidFile!)).rejects.toThrow(/ENOENT/);
+
+    // Nothing left to stop: it says so, and still succeeds.
+    await expect(stop()).resolves.toEqual({
+      code: 0,
+      stdout: '',
+      stderr: `No background Temporal dev server was found in ${dataDir}.\n`,
+    });
     await expect(stopBackgroundServer(dataDir)).resolves.toBeUndefined();
   });
 

@@ -17,7 +17,8 @@ describe('a worker killed with SIGKILL mid-run', () => {
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    sim = await startSimLlm({ latencyMs: 300 });
+    // Messages kept, to tell which instruction each call was for.
+    sim = await startSimLlm({ latencyMs: 300, keepMessages: true });
     ({ client, connection } = await connectClient());
     storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-crash-'));
   });
@@ -51,8 +52,10 @@ describe('a worker killed with SIGKILL mid-run', () => {
 
     await workers[0].kill('SIGKILL');
     const killedAt = Date.now();
-    const beforeKill = sim.requests().length;
-    expect(await recordCount(recordsDir)).toBeLessThan(40);
+    // Records are written once, atomically, as an instruction's last step: those on disk now are finished ones.
+    const recordedAtKill = (await collect(store.records(runId))).map((r) => r.instructionId);
+    expect(recordedAtKill.length).toBeGreaterThanOrEqual(20);
+    expect(recordedAtKill.length).toBeLessThan(40);
 
     workers.push(await startWorkerProcess({ address: testAddress(), taskQueue, env }));
     const final = (await handle.result()) as RunProgress;
@@ -78,6 +81,25 @@ describe('a worker killed with SIGKILL mid-run', () => {
     expect(settled.length).toBeGreaterThan(20);
     expect(settled.filter(([key]) => askedAgainAfterKill.has(key))).toEqual([]);
     expect(askedAgainAfterKill.size).toBeLessThanOrEqual(2 * 8);
-    expect(beforeKill).toBeGreaterThan(0);
+
+    // An instruction recorded before the kill had finished all its work: the restarted worker asks nothing for it.
+    // A call is told apart by what its prompt quotes: its seed's made-up word (sampleTexts), or for an in-breadth
+    // task, which may drop that word, the task as its record keeps it.
+    const marks = new Map(
+      records.map((r) => [r.instructionId, [/\bvel[a-z]{3}\b/.exec(r.seed)![0], ...r.steps.map((s) => s.instruction)]]),
+    );
+    const seedsAskedFor = (r: (typeof requests)[number]) => {
+      const text = r.messages!.map((m) => m.content).join('\n');
+      return [...marks].filter(([, quoted]) => quoted.some((q) => text.includes(q))).map(([id]) => id);
+    };
+    const attributed = requests.map((r) => ({ at: r.receivedAt, seeds: seedsAskedFor(r) }));
+    expect(attributed.filter((a) => a.seeds.length !== 1)).toEqual([]);
+    const afterKill = attributed.filter((a) => a.at >= killedAt).map((a) => a.seeds[0]);
+    expect(afterKill.length).toBeGreaterThan(0);
+    expect(afterKill.filter((id) => recordedAtKill.includes(id))).toEqual([]);
+    // ... while one never asked for before the kill was started by the restarted worker.
+    const askedBeforeKill = new Set(attributed.filter((a) => a.at < killedAt).map((a) => a.seeds[0]));
+    const notStartedAtKill = seeds.map((s) => s.id).filter((id) => !askedBeforeKill.has(id));
+    expect(notStartedAtKill.filter((id) => !afterKill.includes(id))).toEqual([]);
   });
 });

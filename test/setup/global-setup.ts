@@ -1,7 +1,8 @@
 /**
  * Jest global setup: one real Temporal dev server (with its Web UI) and one workflow bundle for the whole run.
  * Tests find them through EVOL_TEST_TEMPORAL_ADDRESS, EVOL_TEST_TEMPORAL_UI, EVOL_TEST_TEMPORAL_CLI and
- * EVOL_TEST_WORKFLOW_BUNDLE (a file to load as `workflowBundle: { codePath }`).
+ * EVOL_TEST_WORKFLOW_BUNDLE (a file to load as `workflowBundle: { codePath }`). Only the integration tier runs it
+ * (jest.config.js): the unit tier needs neither a server nor the build.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -27,7 +28,14 @@ export function testGlobals(): EvolTestGlobals {
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 
+/** The built CLI the integration tests run as a user would (test/helpers/worker-process.ts). */
+const BUILT_CLI = path.resolve(__dirname, '../../dist/client/cli.js');
+
 export default async function globalSetup(): Promise<void> {
+  if (!existsSync(BUILT_CLI)) {
+    // Fail before a server is started, not test by test with a spawn error.
+    throw new Error(`${BUILT_CLI} is missing: the integration tests run the built CLI; run \`npm run build\` first`);
+  }
   const globals = testGlobals();
   const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-test-'));
   globals.tempDir = tempDir;

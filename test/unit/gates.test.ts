@@ -9,7 +9,7 @@ import {
 } from '../../core/gates';
 import { METHOD_SETS } from '../../core/methods';
 import { buildMutationMessages, GENERAL_OPERATIONS, type Operation } from '../../core/operations';
-import { sharedDataFile } from '../helpers/runs';
+import { sharedDataFile } from '../helpers/shared-data';
 
 const addConstraints = GENERAL_OPERATIONS.find((op) => op.id === 'add-constraints')!;
 const inBreadth = GENERAL_OPERATIONS.find((op) => op.id === 'in-breadth')!;

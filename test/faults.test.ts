@@ -11,12 +11,11 @@ import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '
 import { temporal } from '@temporalio/proto';
 import { exportRun } from '../client/export';
 import type { RunProgress } from '../core/dataset';
-import { instructionWorkflowId } from '../core/ids';
 import type { Lineage } from '../core/schemas';
 import { findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { collect, recordCount, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { collect, idsOf, recordCount, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { eventually, llmAt, uniqueTaskQueue } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
@@ -120,7 +119,7 @@ describe('fault suite: crashes, a server restart and a flaky LLM lose nothing an
     const counts = await Promise.all(
       Array.from({ length: seedsCount }, async (_, i) => {
         try {
-          const { raw } = await client.workflow.getHandle(instructionWorkflowId(runId, `s${i + 1}`)).describe();
+          const { raw } = await client.workflow.getHandle(idsOf(runId).instruction(`s${i + 1}`)).describe();
           return (raw.pendingActivities ?? []).filter(
             (a) => a.state === started && LLM_ACTIVITIES.has(a.activityType?.name ?? ''),
           ).length;

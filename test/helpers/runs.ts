@@ -3,15 +3,16 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createDatasetRun, startDatasetRun } from '../../client/api';
-import { resolveLlmConfig } from '../../core/config';
 import type { DatasetRunConfig, RunProgress } from '../../core/dataset';
 import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../../core/ids';
-import { GENERAL_OPERATIONS } from '../../core/operations';
 import type { LlmConfig } from '../../core/schemas';
 import type { SeedRecord } from '../../core/run';
 import type { RunStore } from '../../store/types';
 import { progressQuery } from '../../core/messages';
+import { testRunConfig } from './run-config';
 import { eventually } from './temporal';
+
+export { testRunConfig };
 
 /** The workflow ids of a run created now (tests create theirs with the current scheme). */
 export function idsOf(runId: string): RunWorkflowIds {
@@ -34,25 +35,6 @@ export function sampleTexts(n: number, tag: string): string[] {
     { length: n },
     (_, i) => `Explain the ${name(i)} example of ${topics[i % topics.length]} to a beginner (${tag} ${i + 1}).`,
   );
-}
-
-/** A dataset run's settings for tests: two rounds of the general method, eight at once. */
-export function testRunConfig(
-  llm: LlmConfig = resolveLlmConfig({ env: {}, mode: 'sim' }).llm,
-  overrides: Partial<DatasetRunConfig> = {},
-): DatasetRunConfig {
-  return {
-    rounds: 2,
-    seed: 1,
-    llm,
-    method: 'general',
-    operations: [...GENERAL_OPERATIONS],
-    concurrency: 8,
-    budget: {},
-    prices: {},
-    pageSize: 50,
-    ...overrides,
-  };
 }
 
 export async function startRun(options: {

@@ -13,6 +13,7 @@ import { GENERAL_OPERATIONS } from '../../core/operations';
 import type { Lineage, LineageStep, LlmConfig } from '../../core/schemas';
 import { LocalRunStore } from '../../store/local-run-store';
 import { ActivityEnv } from '../helpers/activity-env';
+import { testRunConfig } from '../helpers/run-config';
 
 const RUN = 'unit-run';
 
@@ -105,7 +106,7 @@ beforeEach(async () => {
       seedCount: 3,
       invalidRows: 0,
       duplicateRows: 0,
-      config: { llm, operations: GENERAL_OPERATIONS, prices: {}, answerSeeds: true },
+      config: { kind: 'dataset', ...testRunConfig(llm, { answerSeeds: true }) },
     },
     [
       { id: 's1', text: 'Explain tides.', source: { file: 'inline', line: 1 } },

@@ -13,6 +13,7 @@ import { testRunConfig } from './run-config';
 import { eventually } from './temporal';
 
 export { testRunConfig };
+export { sharedDataFile } from './shared-data';
 
 /** The workflow ids of a run created now (tests create theirs with the current scheme). */
 export function idsOf(runId: string): RunWorkflowIds {
@@ -27,8 +28,8 @@ export function seedsFromTexts(texts: string[], file = 'inline.jsonl'): SeedReco
 export function sampleTexts(n: number, tag: string): string[] {
   const topics = ['tides', 'volcanoes', 'compilers', 'bread baking', 'chess openings', 'tax returns', 'bird migration'];
   // A made-up word unique to each text, first among its salient words: the simulated LLM builds in-breadth
-  // rewrites from the first two, so two seeds never get the same new task and every prompt (the key tests
-  // count calls by) stays unique to its instruction.
+  // rewrites from the first two, so two seeds never get the same new task. (A rewrite may still drop the word, so
+  // tests that tell calls apart by instruction also match on text from the records.)
   const name = (i: number) =>
     `vel${[2, 1, 0].map((p) => String.fromCharCode(97 + (Math.floor(i / 26 ** p) % 26))).join('')}`;
   return Array.from(
@@ -76,17 +77,6 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items) out.push(item);
   return out;
-}
-
-/** The shared seed sets (written by others): found through EVOL_SHARED_DATA, default ../shared/data. */
-export function sharedDataFile(name: string): string | undefined {
-  const dir = process.env.EVOL_SHARED_DATA ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
-  const file = path.join(dir, name);
-  if (fs.existsSync(file)) return file;
-  const message = `shared data file ${file} is missing (set EVOL_SHARED_DATA to the folder that holds it)`;
-  if (process.env.CI === 'true') throw new Error(message);
-  console.warn(`skipping: ${message}`);
-  return undefined;
 }
 
 /** Records written so far in a run's records directory (readable while no worker runs). */

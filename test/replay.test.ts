@@ -36,6 +36,9 @@ const FIXTURES = [
   'instruction-evolution-dataset-child-v1',
   'dataset-evolution-continued',
   'dataset-evolution-final',
+  // Recorded before workflow id scheme 2: settings without an idScheme, instructions under evol-<run>-<seed>.
+  'dataset-evolution-continued-v2',
+  'dataset-evolution-final-v2',
   // Recorded when instructions were started as child workflows, with the LLM settings and operations in their input.
   'dataset-evolution-continued-v1',
   'dataset-evolution-final-v1',

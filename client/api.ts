@@ -16,7 +16,7 @@ import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } fro
 import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import { hash32 } from '../core/prng';
-import { autoSettingsOf, datasetSettingsOf, type RunMeta, type SeedRecord } from '../core/run';
+import { autoSettingsOf, datasetSettingsOf, RunSettingsSchema, type RunMeta, type SeedRecord } from '../core/run';
 import type { InstructionEvolutionInput, Lineage, LlmConfig } from '../core/schemas';
 import type { ScoreRunInput } from '../core/scoring';
 import { EvolKind, EvolRunId, EvolStatus, instructionStartAttributes } from '../core/search-attributes';
@@ -59,7 +59,11 @@ export interface RunSource {
   duplicateRows?: number;
 }
 
-function newMeta(source: RunSource, seedCount: number, config: RunMeta['config']): RunMeta {
+/** A new run's meta, its settings checked by the schema the store reads them with. */
+function newMeta(source: RunSource, seedCount: number, settings: RunMeta['config']): RunMeta {
+  const parsed = RunSettingsSchema.safeParse(settings);
+  if (!parsed.success) throw new UserError(`invalid run settings: ${describeIssues(parsed.error.issues)}`);
+  const config = parsed.data;
   return {
     runId: source.runId,
     createdAt: new Date().toISOString(),

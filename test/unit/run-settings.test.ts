@@ -1,9 +1,15 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatasetRun, workflowIdsOf } from '../../client/api';
 import { resolveAutoEvolLlm } from '../../core/auto-evol';
 import { resolveLlmConfig } from '../../core/config';
 import { CURRENT_ID_SCHEME, runWorkflowIds } from '../../core/ids';
 import { GENERAL_OPERATIONS } from '../../core/operations';
 import { autoSettingsOf, datasetSettingsOf, parseRunMeta } from '../../core/run';
 import { UserError } from '../../core/validation';
+import { LocalRunStore } from '../../store/local-run-store';
+import { testRunConfig } from '../helpers/run-config';
 
 const llm = resolveLlmConfig({ env: {}, mode: 'sim' }).llm;
 
@@ -111,5 +117,30 @@ describe('run settings as the store reads them', () => {
     expect(() => parseRunMeta({ ...oldDatasetMeta, config: { kind: 'other' } }, 'meta.json')).toThrow(
       /meta\.json: field "config\.kind"/,
     );
+  });
+});
+
+describe('creating a run', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-settings-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const seeds = [{ id: 's1', text: 'Explain tides.', source: { file: 'inline', line: 1 } }];
+
+  test('a new dataset run gets its kind and the current id scheme, and reads back as it was written', async () => {
+    const store = new LocalRunStore(dir);
+    const meta = await createDatasetRun(store, { runId: 'r1', inputFile: 'inline', seeds, config: testRunConfig() });
+    expect(meta.config).toMatchObject({ kind: 'dataset', idScheme: CURRENT_ID_SCHEME });
+    expect(await new LocalRunStore(dir).readMeta('r1')).toEqual(meta);
+    expect(workflowIdsOf(meta).dataset).toBe('evol:run:r1');
+  });
+
+  test('settings the store could not read back are refused before anything is written', async () => {
+    const store = new LocalRunStore(dir);
+    const config = testRunConfig(undefined, { concurrency: 0 });
+    await expect(createDatasetRun(store, { runId: 'r2', inputFile: 'inline', seeds, config })).rejects.toThrow(
+      /invalid run settings: field "concurrency"/,
+    );
+    expect(await store.runExists('r2')).toBe(false);
   });
 });

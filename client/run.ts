@@ -2,14 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { QueryDefinition, WorkflowHandle } from '@temporalio/client';
-import { describeSampling, resolveLlmConfig, resolveQuality, type ConfigFile, type LlmMode } from '../core/config';
+import { describeSampling, resolveLlmConfig, resolveQuality, type LlmMode } from '../core/config';
 import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { unscheduledRound } from '../core/plan';
 import { DEFAULT_PRICES, PriceTableSchema, type PriceTable } from '../core/pricing';
 import { progressQuery } from '../core/messages';
 import { datasetSettingsOf, type RunMeta } from '../core/run';
-import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import { describeIssues, UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
@@ -31,7 +30,7 @@ import { figuresOf, followRun, formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
 import { readSeedFile } from './input-file';
 import { loadBenchmarks } from './benchmarks';
-import { resolveMethod, type MethodSampling } from './method-file';
+import { resolveMethod, withMethodSampling } from './method-file';
 
 export interface RunOptions {
   input?: string;
@@ -59,27 +58,6 @@ export interface RunOptions {
   seedAnswers?: boolean;
   llm: LlmMode;
   taskQueue: string;
-}
-
-/**
- * A method's own evolver sampling (a learned method carries the one it was learned with) replaces the role's
- * defaults; what the config file sets for the evolver still wins.
- */
-export function withMethodSampling(
-  llm: LlmConfig,
-  sampling: MethodSampling | undefined,
-  file: ConfigFile | undefined,
-): { llm: LlmConfig; applied?: string } {
-  if (!sampling) return { llm };
-  const own = { ...file?.llm?.default, ...file?.llm?.evolver };
-  const taken: Partial<LlmEndpoint> = {};
-  if (sampling.temperature !== undefined && own.temperature === undefined) taken.temperature = sampling.temperature;
-  if (sampling.topP !== undefined && own.topP === undefined) taken.topP = sampling.topP;
-  if (sampling.maxTokens !== undefined && own.maxTokens === undefined) taken.maxTokens = sampling.maxTokens;
-  const applied = Object.entries(taken)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
-  return { llm: { ...llm, evolver: { ...llm.evolver, ...taken } }, ...(applied ? { applied } : {}) };
 }
 
 /** The fields named on the command line, for the input reader. */

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { exportRun } from '../client/export';
+import { exportRun } from '../client/api';
 import type { RunProgress } from '../core/dataset';
 import type { Lineage } from '../core/schemas';
 import { findFreePorts, startDevServer, type DevServer } from '../server/dev-server';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { startInstructionEvolution } from '../client/api';
-import { METHOD_NAMES, resolveMethod } from '../client/method-file';
+import { METHOD_NAMES, resolveMethod, withMethodSampling } from '../client/method-file';
 import { checkTemplateWords } from '../core/elimination';
 import { CODE_GUIDANCE, CUSTOM_OPERATION_SYSTEM, MATH_DOWNWARD_GUIDANCE, MATH_UPWARD_GUIDANCE } from '../core/methods';
 import { METHOD_SETS, type MethodName } from '../core/methods';
@@ -20,7 +20,6 @@ import {
 import { planOperations, unscheduledRound } from '../core/plan';
 import { resolveLlmConfig } from '../core/config';
 import { methodFile } from '../core/auto-evol';
-import { withMethodSampling } from '../client/run';
 import { pickWeighted, prngFor } from '../core/prng';
 import { parseRewrite } from '../core/rewrite';
 import type { Lineage } from '../core/schemas';

@@ -3,8 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { temporal } from '@temporalio/proto';
 import { startInstructionEvolution } from '../client/api';
 import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, loadCodecFromEnv } from '../codec/aes-gcm';
 import { startCodecServer } from '../codec/server';
@@ -14,6 +12,7 @@ import { openAiErrorBody } from '../sim/http';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { resumeSignal } from '../core/messages';
+import { historiesText, type History } from './helpers/histories';
 import { collect, idsOf, sampleTexts, seedsFromTexts, startRun, waitForProgress } from './helpers/runs';
 import {
   connectClient,
@@ -25,8 +24,6 @@ import {
   type TestWorker,
 } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
-
-type History = temporal.api.history.v1.IHistory;
 
 const SECRET = 'sk-evolforge-test-SECRET-1234567890';
 const SENTENCE = 'Describe how the quokka librarian catalogues moonlit ferns';
@@ -42,22 +39,6 @@ async function runHistories(client: Client, runId: string, workflowIds: string[]
     return closed && workflowIds.every((id) => found.some((e) => e.workflowId === id)) ? found : undefined;
   }, `every workflow of run ${runId} to be listed as closed`);
   return Promise.all(executions.map((e) => client.workflow.getHandle(e.workflowId, e.runId).fetchHistory()));
-}
-
-/** Bytes shown as UTF-8 text, so a secret inside a payload is as visible as one in a failure message. */
-function readable(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (Array.isArray(value)) return value.map(readable);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, readable(v)]));
-  }
-  return value;
-}
-
-function haystackOf(histories: History[]): string {
-  return histories
-    .map((h) => `${JSON.stringify(readable(h))}\n${historyToJSON(h as temporal.api.history.v1.History)}`)
-    .join('\n');
 }
 
 /**
@@ -143,7 +124,7 @@ describe('an API key never reaches a history or a log', () => {
       idsOf(runId).dataset,
       ...seeds.map((s) => idsOf(runId).instruction(s.id)),
     ]);
-    const haystack = haystackOf(histories);
+    const haystack = historiesText(histories);
     // The search sees failure messages and payload contents, so a leak could not hide from it.
     expect(haystack).toContain('rejected the API key');
     expect(haystack).toContain(seeds[0].text);
@@ -246,7 +227,7 @@ describe('with the payload codec, instruction text is ciphertext in every histor
       single.workflowId,
       ...seeds.map((s) => idsOf(runId).instruction(s.id)),
     ]);
-    const haystack = haystackOf(histories);
+    const haystack = historiesText(histories);
     expect(haystack).not.toContain('quokka');
 
     const payloads = histories.flatMap((h) => payloadsOf(h));

@@ -653,6 +653,9 @@ function round(value: number, digits = 0): number {
   return Math.round(value * f) / f;
 }
 
+/** LLM round trips one after another in a round: mutate, then respond and judgeEquality at once. */
+const ROUND_TRIPS_PER_ROUND = 2;
+
 interface Figures {
   seeds: number;
   rounds: number;
@@ -668,6 +671,10 @@ interface Figures {
   llmCallsPerSecond: number;
   limitCallsPerSecond: number;
   ratio: number;
+  /** Evolved rounds (seeds x rounds, passed or eliminated) per second, their ideal C / (k L), and the ratio. */
+  roundsPerSecond: number;
+  idealRoundsPerSecond: number;
+  roundsRatio: number;
   /** The ratio over the middle 80 % of the calls: see {@link steadyCallsPerSecond}. */
   steadyRatio: number;
   callsPerSeed: number;
@@ -746,6 +753,8 @@ function figuresOf(m: Measured): Figures {
   const calls = m.stats.total;
   const perSecond = calls / (m.wallMs / 1000);
   const limit = options.concurrency / (options.latencyMs / 1000);
+  const roundsPerSecond = (options.seeds * options.rounds) / (m.wallMs / 1000);
+  const idealRounds = options.concurrency / (ROUND_TRIPS_PER_ROUND * (options.latencyMs / 1000));
   const timings = m.instructions.map((h) => activityTimings(h.history.events ?? []));
   const llmCalls = timings.flat().filter((t) => t.madeLlmCall);
   const all = [...m.dataset, ...m.instructions];
@@ -764,6 +773,9 @@ function figuresOf(m: Measured): Figures {
     llmCallsPerSecond: round(perSecond, 2),
     limitCallsPerSecond: round(limit, 2),
     ratio: round(perSecond / limit, 3),
+    roundsPerSecond: round(roundsPerSecond, 2),
+    idealRoundsPerSecond: round(idealRounds, 2),
+    roundsRatio: round(roundsPerSecond / idealRounds, 3),
     steadyRatio: round(steadyCallsPerSecond(m.requestTimes) / limit, 3),
     callsPerSeed: round(calls / options.seeds, 3),
     wallMsPerSeed: round(m.wallMs / options.seeds, 1),
@@ -892,6 +904,9 @@ function describe(f: Figures): string[] {
     `limit C/L:                  ${f.limitCallsPerSecond} calls/s`,
     `ratio achieved/limit:       ${f.ratio}`,
     `  the same, steady state:     ${f.steadyRatio}  (middle 80 % of the calls: the start and the last window's drain left out)`,
+    `evolved rounds/s:           ${f.roundsPerSecond}  (seeds x rounds / wall time)`,
+    `ideal C/(k L), k=${ROUND_TRIPS_PER_ROUND}:         ${f.idealRoundsPerSecond} rounds/s  (k: LLM round trips one after another per round)`,
+    `ratio rounds/ideal:         ${f.roundsRatio}`,
     `calls per seed:             ${f.callsPerSeed}`,
     `wall ms per seed:           ${f.wallMsPerSeed}`,
     `added latency per call:     ${spreadText(f.addedLatencyMs)}  (completed - scheduled - L)`,

@@ -286,18 +286,17 @@ export async function findRunWorkflow(
   return undefined;
 }
 
-/** The run's dataset workflow; a clear error when this Temporal server has none. */
-export async function datasetRunHandle(client: Client, runId: string, meta?: RunMeta): Promise<WorkflowHandle> {
-  const handle = await findRunWorkflow(client, runId, 'dataset', meta);
-  if (!handle) throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
-  return handle;
-}
-
-/** The run's learning workflow; a clear error when this Temporal server has none. */
-export async function autoRunHandle(client: Client, runId: string, meta?: RunMeta): Promise<WorkflowHandle> {
-  const handle = await findRunWorkflow(client, runId, 'auto', meta);
-  if (!handle) throw new UserError(`no learning run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
-  return handle;
+/** The run's dataset or learning workflow; a clear error when this Temporal server has none. */
+export async function requireRunWorkflow(
+  client: Client,
+  runId: string,
+  kind: 'dataset' | 'auto',
+  meta?: RunMeta,
+): Promise<WorkflowHandle> {
+  const handle = await findRunWorkflow(client, runId, kind, meta);
+  if (handle) return handle;
+  const what = kind === 'dataset' ? 'dataset run' : 'learning run';
+  throw new UserError(`no ${what} "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
 }
 
 /** The run's counts now: asked of the running workflow (a worker must be polling), or its result once completed. */

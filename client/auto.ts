@@ -20,13 +20,13 @@ import { UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultDataDir, defaultStoreDir } from '../store/location';
 import type { RunStore } from '../store/types';
-import { autoRunHandle, createAutoRun, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
+import { createAutoRun, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, uiLink } from './embedded';
 import { formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
 import { readSeedFile } from './input-file';
-import { fieldChoice, howToComeBack, metaIfStored, runDataset, statusOf } from './run';
+import { fieldChoice, howToComeBack, runDataset, statusOf, withRunWorkflow } from './run';
 
 export interface AutoOptions {
   input?: string;
@@ -380,25 +380,14 @@ export async function runAutoExportMethod(runId: string, options: { out: string 
   );
 }
 
-async function withAutoHandle(runId: string, fn: (handle: WorkflowHandle) => Promise<void>): Promise<void> {
-  checkRunId(runId);
-  const meta = await metaIfStored(runId);
-  const session = await openSession({ worker: 'never' });
-  try {
-    await fn(await autoRunHandle(session.client, runId, meta));
-  } finally {
-    await session.close();
-  }
-}
-
 export async function runAutoPause(runId: string): Promise<void> {
-  await withAutoHandle(runId, (handle) => pauseRun(handle, 'paused by request (evol auto pause)'));
+  await withRunWorkflow(runId, 'auto', (handle) => pauseRun(handle, 'paused by request (evol auto pause)'));
   stderr(
     `Pausing learning run ${runId}: LLM calls in flight finish, no new one starts. \`evol auto resume ${runId}\` continues it.`,
   );
 }
 
 export async function runAutoResume(runId: string): Promise<void> {
-  await withAutoHandle(runId, (handle) => resumeRun(handle));
+  await withRunWorkflow(runId, 'auto', (handle) => resumeRun(handle));
   stderr(`Resumed learning run ${runId}.`);
 }

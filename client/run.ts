@@ -15,10 +15,10 @@ import { defaultStoreDir } from '../store/location';
 import {
   cancelRun,
   createDatasetRun,
-  datasetRunHandle,
   findRunWorkflow,
   newRunId,
   pauseRun,
+  requireRunWorkflow,
   resumeRun,
   startDatasetRun,
   workflowIdsOf,
@@ -58,6 +58,14 @@ export interface RunOptions {
   seedAnswers?: boolean;
   llm: LlmMode;
   taskQueue: string;
+}
+
+/** The limits given on the command line (`--max-tokens`, `--max-cost`), and only those. */
+function budgetOf(options: { maxTokens?: number; maxCost?: number }): Budget {
+  return {
+    ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+    ...(options.maxCost !== undefined ? { maxCost: options.maxCost } : {}),
+  };
 }
 
 /** The fields named on the command line, for the input reader. */
@@ -137,10 +145,7 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
       method: method.name,
       operations: method.operations,
       concurrency: options.concurrency,
-      budget: {
-        ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
-        ...(options.maxCost !== undefined ? { maxCost: options.maxCost } : {}),
-      },
+      budget: budgetOf(options),
       prices: Object.fromEntries([...models].filter((m) => prices[m]).map((m) => [m, prices[m]])),
       pageSize: 200,
       quality,
@@ -287,12 +292,17 @@ export async function metaIfStored(runId: string): Promise<RunMeta | undefined> 
   return (await store.runExists(runId)) ? store.readMeta(runId) : undefined;
 }
 
-async function withRunHandle<T>(runId: string, fn: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
+/** Calls `fn` with the run's dataset or learning workflow, from a session without a worker (signals need none). */
+export async function withRunWorkflow<T>(
+  runId: string,
+  kind: 'dataset' | 'auto',
+  fn: (handle: WorkflowHandle) => Promise<T>,
+): Promise<T> {
   checkRunId(runId);
   const meta = await metaIfStored(runId);
   const session = await openSession({ worker: 'never' });
   try {
-    return await fn(await datasetRunHandle(session.client, runId, meta));
+    return await fn(await requireRunWorkflow(session.client, runId, kind, meta));
   } finally {
     await session.close();
   }
@@ -339,24 +349,20 @@ export async function runStatus(runId: string, options: { json?: boolean }): Pro
 }
 
 export async function runPause(runId: string): Promise<void> {
-  await withRunHandle(runId, (handle) => pauseRun(handle));
+  await withRunWorkflow(runId, 'dataset', (handle) => pauseRun(handle));
   stderr(`Pausing run ${runId}: running steps finish, nothing new starts. \`evol resume ${runId}\` continues it.`);
 }
 
 export async function runResume(runId: string, options: { maxTokens?: number; maxCost?: number }): Promise<void> {
-  const budget: Budget | undefined =
-    options.maxTokens !== undefined || options.maxCost !== undefined
-      ? {
-          ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
-          ...(options.maxCost !== undefined ? { maxCost: options.maxCost } : {}),
-        }
-      : undefined;
-  await withRunHandle(runId, (handle) => resumeRun(handle, budget));
+  const budget = budgetOf(options);
+  await withRunWorkflow(runId, 'dataset', (handle) =>
+    resumeRun(handle, Object.keys(budget).length ? budget : undefined),
+  );
   stderr(`Resumed run ${runId}.`);
 }
 
 export async function runCancel(runId: string): Promise<void> {
-  await withRunHandle(runId, (handle) => cancelRun(handle));
+  await withRunWorkflow(runId, 'dataset', (handle) => cancelRun(handle));
   stderr(`Cancelled run ${runId}: its running instructions are cancelled; finished records stay in the store.`);
 }
 

@@ -3,6 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { describeSampling, resolveScorer, type LlmMode } from '../core/config';
 import { scoreProgressQuery } from '../core/messages';
 import { scoreLine, scoresByRound } from '../core/report-data';
+import { datasetSettingsOf } from '../core/run';
 import type { RowScore, ScoreProgress } from '../core/scoring';
 import { UserError } from '../core/validation';
 import { checkRunId, LocalRunStore } from '../store/local-run-store';
@@ -41,9 +42,7 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
   if (!(await store.runExists(runId)))
     throw new UserError(`no run "${runId}" in ${store.root}: \`evol runs\` lists them`);
   const meta = await store.readMeta(runId);
-  if (meta.config.kind === 'auto-evol') {
-    throw new UserError(`run "${runId}" is an Auto Evol-Instruct learning run: score a dataset run`);
-  }
+  datasetSettingsOf(meta); // a learning run has no rows to score: say so before a server is started
   const rounds = parseRounds(options.rounds);
   const { file } = loadConfigFile(options.config);
   const scorer = resolveScorer({ env: process.env, file, mode: options.llm });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import { createDatasetRun, datasetRunHandle, exportRun, startDatasetRun } from '../client/api';
+import { createDatasetRun, exportRun, requireRunWorkflow, startDatasetRun } from '../client/api';
 import { readSeedFile } from '../client/input-file';
 import type { RunProgress } from '../core/dataset';
 import { CURRENT_ID_SCHEME, runWorkflowIds } from '../core/ids';
@@ -303,8 +303,10 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     const child = await client.workflow.getHandle(`evol-${legacyId}-s1`).describe();
     expect(child.status.name).toBe('COMPLETED');
     // Found without its meta (another machine's store), by the old id after the new one.
-    expect((await datasetRunHandle(client, legacyId)).workflowId).toBe(`evol-run-${legacyId}`);
-    expect((await datasetRunHandle(client, x)).workflowId).toBe(runWorkflowIds(x, CURRENT_ID_SCHEME).dataset);
+    expect((await requireRunWorkflow(client, legacyId, 'dataset')).workflowId).toBe(`evol-run-${legacyId}`);
+    expect((await requireRunWorkflow(client, x, 'dataset')).workflowId).toBe(
+      runWorkflowIds(x, CURRENT_ID_SCHEME).dataset,
+    );
   });
 
   test('a run started again after it ended skips every instruction already recorded', async () => {

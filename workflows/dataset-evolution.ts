@@ -32,7 +32,7 @@ import {
   type RunProgress,
   type RunStatus,
 } from '../core/dataset';
-import { runWorkflowIds } from '../core/ids';
+import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { EvolStatus, instructionStartAttributes } from '../core/search-attributes';
 import type { InstructionEvolutionInput } from '../core/schemas';
@@ -83,6 +83,8 @@ class DatasetRun {
   private status: RunStatus;
   /** Children are told of a pause or resume from the main loop, not from the signal handler. */
   private childrenPaused: boolean;
+  /** The run's workflow ids, by the scheme it was created with (runs from before scheme 2 keep theirs). */
+  private readonly ids: RunWorkflowIds;
   private readonly store = storeActivities();
   private readonly localStarts = localStartActivities();
 
@@ -94,12 +96,12 @@ class DatasetRun {
     this.inFlight = new Set(this.state.inFlight);
     this.status = this.state.paused ? 'paused' : 'running';
     this.childrenPaused = this.state.paused;
+    this.ids = runWorkflowIds(input.runId, input.config.idScheme);
   }
 
   /** The one place an instruction workflow's id is made: starting, signalling and cancelling it all use this. */
   private workflowIdOf(instructionId: string): string {
-    // The scheme the run was created with: runs from before scheme 2 keep their instruction ids.
-    return runWorkflowIds(this.runId, this.config.idScheme).instruction(instructionId);
+    return this.ids.instruction(instructionId);
   }
 
   progress(): RunProgress {
@@ -238,8 +240,7 @@ class DatasetRun {
     const recorded = new Set(done);
     for (const id of ids) {
       if (recorded.has(id)) {
-        state.counts.alreadyDone++;
-        state.counts.done++;
+        countAlreadyDone(state.counts);
       } else {
         state.pending.push(id);
       }
@@ -318,8 +319,7 @@ class DatasetRun {
         (await this.store.readSeedRecorded({ runId: this.runId, instructionId })).recorded &&
         this.inFlight.delete(instructionId)
       ) {
-        state.counts.alreadyDone++;
-        state.counts.done++;
+        countAlreadyDone(state.counts);
       }
       return;
     }
@@ -396,6 +396,12 @@ function initialState(input: DatasetEvolutionInput): DatasetState {
     continuedAsNew: 0,
     budget: input.config.budget,
   };
+}
+
+/** An instruction found recorded by an earlier run: done, without a report. */
+function countAlreadyDone(counts: RunCounts): void {
+  counts.alreadyDone++;
+  counts.done++;
 }
 
 function tally(counts: RunCounts, report: InstructionReport): void {

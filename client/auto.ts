@@ -22,7 +22,7 @@ import { defaultDataDir, defaultStoreDir } from '../store/location';
 import type { RunStore } from '../store/types';
 import { createAutoRun, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
 import { loadConfigFile } from './config-file';
-import { openSession, uiLink } from './embedded';
+import { openSession, uiLink, untilCtrlC } from './embedded';
 import { formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
 import { readSeedFile } from './input-file';
@@ -275,12 +275,8 @@ export async function runAuto(options: AutoOptions): Promise<{ runId: string; fi
       if (session.worker) stderr('No worker keeps running after this command: start `evol worker` for it to progress.');
       return { runId };
     }
-    let onSigint: () => void = () => undefined;
-    const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
-    process.once('SIGINT', onSigint);
     const started = Date.now();
-    finished = await session.run(() => followAuto(handle, { stop: interrupted }));
-    process.off('SIGINT', onSigint);
+    finished = await untilCtrlC((stop) => session.run(() => followAuto(handle, { stop })));
     if (!finished) {
       stderr(
         howToComeBack(session, runId, {

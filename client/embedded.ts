@@ -111,3 +111,18 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
 export function uiLink(session: Session, query?: string): string | undefined {
   return session.uiUrl ? uiWorkflowsUrl(session.uiUrl, session.target.namespace, query) : undefined;
 }
+
+/**
+ * Follows something until it is done or the user presses Ctrl-C once: `follow` gets a promise that resolves on
+ * Ctrl-C (it then stops and returns what it has). Nothing is cancelled: the run goes on without us.
+ */
+export async function untilCtrlC<T>(follow: (interrupted: Promise<void>) => Promise<T>): Promise<T> {
+  let onSigint: () => void = () => undefined;
+  const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
+  process.once('SIGINT', onSigint);
+  try {
+    return await follow(interrupted);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -24,7 +24,7 @@ import {
   workflowIdsOf,
 } from './api';
 import { loadConfigFile } from './config-file';
-import { openSession, uiLink, type Session } from './embedded';
+import { openSession, uiLink, untilCtrlC, type Session } from './embedded';
 import { exportRun } from './export';
 import { figuresOf, followRun, formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
@@ -213,11 +213,7 @@ async function followAndReport(
       stderr('No worker keeps running after this command: start `evol worker` for the run to progress.');
     return undefined;
   }
-  let onSigint: () => void = () => undefined;
-  const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
-  process.once('SIGINT', onSigint);
-  const finished = await session.run(() => followRun(handle, { stop: interrupted }));
-  process.off('SIGINT', onSigint);
+  const finished = await untilCtrlC((stop) => session.run(() => followRun(handle, { stop })));
   if (!finished) {
     stderr(howToComeBack(session, runId));
     process.exitCode = 130;

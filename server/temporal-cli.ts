@@ -2,10 +2,10 @@
  * Finds (or, failing that, builds or downloads) the `temporal` CLI that runs EvolForge's embedded dev server.
  * This file is the one place that pins its version.
  */
-import { execFile } from 'node:child_process';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runCommand as run } from './exec';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 /** The Temporal Server version bundled in {@link TEMPORAL_CLI_VERSION}. */
@@ -238,28 +238,6 @@ async function download(log: (line: string) => void, timeoutMs = 180_000): Promi
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }
-}
-
-interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion, keeping its output; on failure the error message carries that output. */
-function run(file: string, args: string[], options: { timeoutMs: number }): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { timeout: options.timeoutMs, maxBuffer: 64 * 1024 * 1024, windowsHide: true },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ stdout, stderr });
-        const output = `${stdout}${stderr}`.trim();
-        const tail = output.split('\n').slice(-40).join('\n');
-        reject(new Error(tail ? `${err.message.split('\n')[0]}\n${tail}` : err.message));
-      },
-    );
-  });
 }
 
 async function isExecutableFile(file: string): Promise<boolean> {

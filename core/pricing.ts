@@ -6,7 +6,15 @@ import { z } from 'zod';
 import type { Usage } from './usage';
 
 export const ModelPriceSchema = z
-  .object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() })
+  .object({
+    inputPerMillion: z.number().nonnegative(),
+    outputPerMillion: z.number().nonnegative(),
+    /** Prompt tokens served from the provider's prompt cache. Default: the input price. */
+    cachedInputPerMillion: z.number().nonnegative().optional(),
+    /** Through the Batch API. Default: half the online price, as OpenAI charges. */
+    batchInputPerMillion: z.number().nonnegative().optional(),
+    batchOutputPerMillion: z.number().nonnegative().optional(),
+  })
   .strict();
 export type ModelPrice = z.infer<typeof ModelPriceSchema>;
 
@@ -14,17 +22,30 @@ export const PriceTableSchema = z.record(z.string().min(1), ModelPriceSchema);
 export type PriceTable = z.infer<typeof PriceTableSchema>;
 
 export const DEFAULT_PRICES: PriceTable = {
-  'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 },
-  'gpt-4o': { inputPerMillion: 2.5, outputPerMillion: 10 },
-  'gpt-4.1': { inputPerMillion: 2, outputPerMillion: 8 },
-  'gpt-4.1-mini': { inputPerMillion: 0.4, outputPerMillion: 1.6 },
-  'gpt-4.1-nano': { inputPerMillion: 0.1, outputPerMillion: 0.4 },
+  'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6, cachedInputPerMillion: 0.075 },
+  'gpt-4o': { inputPerMillion: 2.5, outputPerMillion: 10, cachedInputPerMillion: 1.25 },
+  'gpt-4.1': { inputPerMillion: 2, outputPerMillion: 8, cachedInputPerMillion: 0.5 },
+  'gpt-4.1-mini': { inputPerMillion: 0.4, outputPerMillion: 1.6, cachedInputPerMillion: 0.1 },
+  'gpt-4.1-nano': { inputPerMillion: 0.1, outputPerMillion: 0.4, cachedInputPerMillion: 0.025 },
   'gpt-3.5-turbo': { inputPerMillion: 0.5, outputPerMillion: 1.5 },
   'evolforge-sim': { inputPerMillion: 0, outputPerMillion: 0 },
 };
 
-/** Dollars for one call's usage; 0 for a model the table does not know (the caller reports it as unpriced). */
-export function costOf(usage: Usage, price: ModelPrice | undefined): number {
+/** How a call was made: one request, or a row of a Batch API batch. */
+export type CallMode = 'online' | 'batch';
+
+/**
+ * Dollars for one call's usage; 0 for a model the table does not know (the caller reports it as unpriced). Cached
+ * prompt tokens are charged at the cached rate; a batch row at the batch rates (default half), its cached prompt
+ * tokens at half the cached rate.
+ */
+export function costOf(usage: Usage, price: ModelPrice | undefined, mode: CallMode = 'online'): number {
   if (!price) return 0;
-  return (usage.promptTokens * price.inputPerMillion + usage.completionTokens * price.outputPerMillion) / 1_000_000;
+  const batch = mode === 'batch';
+  const input = batch ? (price.batchInputPerMillion ?? price.inputPerMillion / 2) : price.inputPerMillion;
+  const output = batch ? (price.batchOutputPerMillion ?? price.outputPerMillion / 2) : price.outputPerMillion;
+  const cachedOnline = price.cachedInputPerMillion ?? price.inputPerMillion;
+  const cachedRate = batch ? cachedOnline * (input / (price.inputPerMillion || 1)) : cachedOnline;
+  const cached = Math.min(usage.cachedPromptTokens ?? 0, usage.promptTokens);
+  return ((usage.promptTokens - cached) * input + cached * cachedRate + usage.completionTokens * output) / 1_000_000;
 }

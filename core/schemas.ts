@@ -30,6 +30,14 @@ export const LlmEndpointSchema = z
      * `response_format` is asked again in plain text, and then always in plain text by that worker.
      */
     structuredOutput: z.boolean().optional(),
+    /**
+     * The provider's limits for this endpoint: requests and tokens per minute. Every worker of the run shares them
+     * (activities/rate-limits.ts). Absent: learned from the provider's x-ratelimit-* headers, if it sends them.
+     */
+    rpm: z.number().int().positive().optional(),
+    tpm: z.number().int().positive().optional(),
+    /** Send this role's calls through the provider's Batch API (half price, answers within 24 hours). */
+    batch: z.boolean().optional(),
   })
   .strict();
 export type LlmEndpoint = z.infer<typeof LlmEndpointSchema>;

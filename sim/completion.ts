@@ -93,24 +93,78 @@ export interface CompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
 }
 
-export function usageFor(messages: readonly ChatMessage[], content: string): CompletionUsage {
-  const promptChars = messages.reduce((sum, m) => sum + m.content.length, 0);
-  const prompt = Math.max(1, approximateTokens(promptChars));
+export function promptTokens(messages: readonly ChatMessage[]): number {
+  return Math.max(1, approximateTokens(messages.reduce((sum, m) => sum + m.content.length, 0)));
+}
+
+/** With `cachedTokens` (a number, 0 included), the usage carries `prompt_tokens_details`. */
+export function usageFor(messages: readonly ChatMessage[], content: string, cachedTokens?: number): CompletionUsage {
+  const prompt = promptTokens(messages);
   const completion = approximateTokens(content.length);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const usage: CompletionUsage = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  };
+  if (cachedTokens !== undefined) usage.prompt_tokens_details = { cached_tokens: cachedTokens };
+  return usage;
+}
+
+/** How many prompts the cache remembers; the oldest are forgotten first. */
+const PROMPT_CACHE_ENTRIES = 100_000;
+
+/**
+ * OpenAI's prompt caching, simplified: a request's messages but the last are cached when an earlier request (same
+ * model) began with exactly those messages. Remembers a hash per message prefix.
+ */
+export class PromptCache {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly minTokens = 1024) {}
+
+  /** The cached prompt tokens of this request, and remembers its prefixes. */
+  cachedTokens(model: string, messages: readonly ChatMessage[]): number {
+    const hashes: string[] = [];
+    let hash = createHash('sha256').update(model).digest('hex');
+    for (const m of messages) {
+      hash = createHash('sha256')
+        .update(JSON.stringify([hash, m.role, m.content]))
+        .digest('hex');
+      hashes.push(hash);
+    }
+    const leading = messages.length > 1 && this.seen.has(hashes[messages.length - 2]);
+    for (const h of hashes) this.remember(h);
+    if (!leading) return 0;
+    const tokens = promptTokens(messages.slice(0, -1));
+    const cached = this.minTokens >= 1024 ? tokens - (tokens % 128) : tokens;
+    return cached >= this.minTokens ? cached : 0;
+  }
+
+  private remember(hash: string): void {
+    this.seen.delete(hash);
+    this.seen.add(hash);
+    if (this.seen.size > PROMPT_CACHE_ENTRIES) this.seen.delete(this.seen.values().next().value as string);
+  }
 }
 
 export function completionId(key: string): string {
   return `chatcmpl-sim-${key.slice(0, 24)}`;
 }
 
+/** How a reply is built: `cachedTokens` goes to `usage.prompt_tokens_details` (absent: no details). */
+export interface CompletionOptions {
+  emptyChoices?: boolean;
+  cachedTokens?: number;
+}
+
 export function buildCompletion(
   key: string,
   request: ChatRequest,
   content: string,
-  options: { emptyChoices?: boolean } = {},
+  options: CompletionOptions = {},
 ): Record<string, unknown> {
   return {
     id: completionId(key),
@@ -120,7 +174,7 @@ export function buildCompletion(
     choices: options.emptyChoices
       ? []
       : [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-    usage: usageFor(request.messages, content),
+    usage: usageFor(request.messages, content, options.cachedTokens),
     system_fingerprint: 'evolforge-sim',
   };
 }
@@ -130,7 +184,7 @@ export function buildStreamEvents(
   key: string,
   request: ChatRequest,
   content: string,
-  options: { emptyChoices?: boolean } = {},
+  options: CompletionOptions = {},
 ): string {
   const base = { id: completionId(key), object: 'chat.completion.chunk', created: SIM_CREATED, model: request.model };
   const chunks: unknown[] = options.emptyChoices
@@ -139,6 +193,8 @@ export function buildStreamEvents(
         { ...base, choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: null }] },
         { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
       ];
-  if (request.includeUsageInStream) chunks.push({ ...base, choices: [], usage: usageFor(request.messages, content) });
+  if (request.includeUsageInStream) {
+    chunks.push({ ...base, choices: [], usage: usageFor(request.messages, content, options.cachedTokens) });
+  }
   return chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`).join('') + 'data: [DONE]\n\n';
 }

@@ -11,19 +11,24 @@ import {
   buildCompletion,
   buildStreamEvents,
   ChatRequest,
+  CompletionOptions,
   DEFAULT_SIM_MODEL,
   parseChatRequest,
+  PromptCache,
   requestKey,
   SIM_CREATED,
+  usageFor,
 } from './completion';
 import { BodyTooLargeError, openAiErrorBody, readBody, sendError, sendJson, sendRaw } from './http';
 import { DEFAULT_RECOGNISERS, findRecogniser } from './recognisers';
+import { parseRateLimits, RateLimiter } from './rate-limits';
 import { activateRule, ActiveRule, takeRule } from './rules';
 import {
   SIM_REQUEST_KINDS,
   SimFault,
   SimLlm,
   SimLlmOptions,
+  SimRateLimits,
   SimRecogniser,
   SimRequestKind,
   SimRequestRecord,
@@ -32,6 +37,7 @@ import {
 } from './types';
 
 export * from './types';
+export { parseResetDuration } from './rate-limits';
 export { classifyRequest, DEFAULT_RECOGNISERS } from './recognisers';
 export { requestKey } from './completion';
 
@@ -65,7 +71,13 @@ function structured(request: ChatRequest, text: string): string {
 
 function emptyStats(): Omit<SimStats, 'inFlight'> {
   const byKind = Object.fromEntries(SIM_REQUEST_KINDS.map((kind) => [kind, 0])) as Record<SimRequestKind, number>;
-  return { total: 0, byKind, byOutcome: { ok: 0, error: 0, fault: 0 }, faultsInjected: {} };
+  return {
+    total: 0,
+    byKind,
+    byOutcome: { ok: 0, error: 0, fault: 0 },
+    faultsInjected: {},
+    rateLimited: { requests: 0, tokens: 0 },
+  };
 }
 
 function isChatPath(path: string): boolean {
@@ -89,11 +101,15 @@ class SimulatedLlm implements SimLlm {
   private inFlight = 0;
   /** Models seen, also used to share one string per model name among the records. */
   private readonly models = new Map<string, string>();
+  private rateLimiter?: RateLimiter;
+  private readonly promptCache?: PromptCache;
 
   constructor(private readonly options: SimLlmOptions) {
     this.recognisers = [...(options.recognisers ?? []), ...DEFAULT_RECOGNISERS];
     this.faultRandom = createPrng(options.faultSeed ?? 0);
     for (const rule of options.rules ?? []) this.addRule(rule);
+    this.setRateLimits(options.rateLimits);
+    if (options.promptCache) this.promptCache = new PromptCache(options.promptCache.minTokens);
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendError(res, 500, `simulated LLM failed: ${(err as Error).message}`);
@@ -145,14 +161,20 @@ class SimulatedLlm implements SimLlm {
   }
 
   stats(): SimStats {
-    const { total, byKind, byOutcome, faultsInjected } = this.counters;
+    const { total, byKind, byOutcome, faultsInjected, rateLimited } = this.counters;
     return {
       total,
       inFlight: this.inFlight,
       byKind: { ...byKind },
       byOutcome: { ...byOutcome },
       faultsInjected: { ...faultsInjected },
+      rateLimited: { ...rateLimited },
     };
+  }
+
+  setRateLimits(limits?: SimRateLimits): void {
+    const limiter = new RateLimiter(limits ?? {});
+    this.rateLimiter = limiter.active ? limiter : undefined;
   }
 
   close(): Promise<void> {
@@ -169,6 +191,8 @@ class SimulatedLlm implements SimLlm {
     if (isChatPath(path) && method === 'POST') return this.chatCompletion(req, res);
     if ((path === '/v1/models' || path === '/models') && method === 'GET') return this.listModels(res);
     if (path === '/_sim/rules' && method === 'POST') return this.postRules(req, res);
+    if (path === '/_sim/limits' && method === 'POST') return this.postLimits(req, res);
+    if (path === '/_sim/limits' && method === 'GET') return sendJson(res, 200, this.rateLimiter?.limits ?? {});
     if (path === '/_sim/rules' && method === 'DELETE') {
       const cleared = this.rules.length;
       this.clearRules();
@@ -210,6 +234,20 @@ class SimulatedLlm implements SimLlm {
     sendJson(res, 200, { added: activated.length, rules: this.rules.length });
   }
 
+  private async postLimits(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let input: unknown;
+    try {
+      const raw = await readBody(req);
+      input = raw.trim() === '' ? {} : JSON.parse(raw);
+    } catch {
+      return sendError(res, 400, 'the limits body is not valid JSON');
+    }
+    const limits = parseRateLimits(input);
+    if (typeof limits === 'string') return sendError(res, 400, limits);
+    this.setRateLimits(limits);
+    sendJson(res, 200, limits);
+  }
+
   private async chatCompletion(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw: string;
     try {
@@ -232,6 +270,29 @@ class SimulatedLlm implements SimLlm {
     const request = { ...parsed, model: this.internModel(parsed.model) };
     const recogniser = findRecogniser(request.messages, this.recognisers);
     const key = requestKey(request.model, request.messages);
+    // Asked for a JSON verdict, the simulated judge gives its usual answer in that shape (scripted content stays as is).
+    let usual: string | undefined;
+    const answer = () => (usual ??= structured(request, recogniser.answer(request.messages)));
+    const headers: Record<string, string> = {};
+    if (this.rateLimiter) {
+      // Charged the usage of the usual answer, counted at arrival; a refused request takes nothing.
+      const decision = this.rateLimiter.take(usageFor(request.messages, answer()).total_tokens, request.model);
+      Object.assign(headers, decision.headers);
+      if (!decision.admitted) {
+        this.counters.rateLimited[decision.limit]++;
+        const seq = this.record(
+          { key, kind: recogniser.kind, model: request.model, operation: recogniser.operation?.(request.messages) },
+          'error',
+          429,
+          request.messages,
+        );
+        const error = { message: decision.message, type: decision.limit, param: null, code: 'rate_limit_exceeded' };
+        return sendJson(res, 429, { error }, { 'x-request-id': `sim-${seq}`, ...headers });
+      }
+    }
+    const completionOptions: CompletionOptions = this.promptCache
+      ? { cachedTokens: this.promptCache.cachedTokens(request.model, request.messages) }
+      : {};
     const rule = takeRule(this.rules, {
       text: request.messages.map((m) => m.content).join('\n'),
       model: request.model,
@@ -248,7 +309,7 @@ class SimulatedLlm implements SimLlm {
 
     if (action.type === 'fault' && action.fault === 'hang') return;
     await this.delay(rule?.latencyMs ?? this.options.latencyMs ?? 0);
-    const headers = { 'x-request-id': `sim-${seq}` };
+    headers['x-request-id'] = `sim-${seq}`;
 
     if (action.type === 'error') {
       const body = action.body ?? openAiErrorBody(action.status);
@@ -260,16 +321,16 @@ class SimulatedLlm implements SimLlm {
       return;
     }
 
-    // Asked for a JSON verdict, the simulated judge gives its usual answer in that shape (scripted content stays as is).
-    const answer = () => structured(request, recogniser.answer(request.messages));
-    if (action.type === 'answer') return this.sendCompletion(res, key, request, action.content ?? answer(), headers);
+    if (action.type === 'answer') {
+      return this.sendCompletion(res, key, request, action.content ?? answer(), headers, completionOptions);
+    }
     switch (action.fault) {
       case 'empty-content':
-        return this.sendCompletion(res, key, request, '', headers);
+        return this.sendCompletion(res, key, request, '', headers, completionOptions);
       case 'empty-choices':
-        return this.sendCompletion(res, key, request, '', headers, { emptyChoices: true });
+        return this.sendCompletion(res, key, request, '', headers, { ...completionOptions, emptyChoices: true });
       case 'truncated-json': {
-        const full = JSON.stringify(buildCompletion(key, request, answer()));
+        const full = JSON.stringify(buildCompletion(key, request, answer(), completionOptions));
         return sendRaw(res, 200, full.slice(0, Math.floor(full.length / 2)), headers);
       }
       case 'malformed-json':
@@ -288,7 +349,7 @@ class SimulatedLlm implements SimLlm {
     request: ChatRequest,
     content: string,
     headers: Record<string, string>,
-    options: { emptyChoices?: boolean } = {},
+    options: CompletionOptions = {},
   ): void {
     if (request.stream) {
       return sendRaw(res, 200, buildStreamEvents(key, request, content, options), {

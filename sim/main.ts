@@ -1,11 +1,13 @@
 /**
  * Runs the simulated LLM on its own:
  *   node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N]
+ *     [--rpm N] [--tpm N] [--burst-seconds N] [--prompt-cache] [--prompt-cache-min-tokens N]
  */
 import { SimLlmOptions, startSimLlm } from './llm-server';
 
 const USAGE =
-  'usage: node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--keep-messages]';
+  'usage: node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--keep-messages]\n' +
+  '  [--rpm N] [--tpm N] [--burst-seconds N] [--prompt-cache] [--prompt-cache-min-tokens N]';
 
 function numberArg(flag: string, value: string | undefined, check: (n: number) => boolean): number {
   const n = Number(value);
@@ -38,6 +40,19 @@ function parseArgs(argv: readonly string[]): SimLlmOptions {
         break;
       case '--keep-messages':
         options.keepMessages = true;
+        break;
+      case '--rpm':
+      case '--tpm':
+        options.rateLimits = { ...options.rateLimits, [flag.slice(2)]: numberArg(flag, value(), (n) => n > 0) };
+        break;
+      case '--burst-seconds':
+        options.rateLimits = { ...options.rateLimits, burstSeconds: numberArg(flag, value(), (n) => n > 0) };
+        break;
+      case '--prompt-cache':
+        options.promptCache = { ...options.promptCache };
+        break;
+      case '--prompt-cache-min-tokens':
+        options.promptCache = { minTokens: numberArg(flag, value(), (n) => Number.isInteger(n) && n >= 0) };
         break;
       case '--help':
       case '-h':

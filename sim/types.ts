@@ -74,6 +74,22 @@ export interface SimLlmOptions {
   keepMessages?: boolean;
   /** Extra recognisers, tried before the built-in ones. */
   recognisers?: SimRecogniser[];
+  /** OpenAI-style rate limits: over one, a request gets a 429 with `retry-after`; off by default. */
+  rateLimits?: SimRateLimits;
+  /**
+   * Reports `usage.prompt_tokens_details.cached_tokens` for a request whose messages but the last were seen before
+   * (same model); off when absent. `minTokens` defaults to OpenAI's 1024, from which counts go in steps of 128.
+   */
+  promptCache?: { minTokens?: number };
+}
+
+export interface SimRateLimits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens (prompt + completion) per minute. */
+  tpm?: number;
+  /** How many seconds' worth of each limit a bucket holds, default 60 (a full minute's worth). */
+  burstSeconds?: number;
 }
 
 export interface SimStats {
@@ -84,6 +100,8 @@ export interface SimStats {
   byOutcome: Record<string, number>;
   /** Scripted and random failures by name: a fault name, or `http-<status>`. */
   faultsInjected: Record<string, number>;
+  /** Requests refused with a 429 by `rateLimits`, by the limit that refused them. */
+  rateLimited: { requests: number; tokens: number };
 }
 
 export interface SimLlm {
@@ -96,6 +114,8 @@ export interface SimLlm {
   countByKey(): Map<string, number>;
   resetRequests(): void;
   stats(): SimStats;
+  /** Replaces the rate limits (full buckets); undefined or `{}` turns them off. */
+  setRateLimits(limits?: SimRateLimits): void;
   /** Stops listening and destroys open sockets, including hanging ones. */
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import { parseRewrite } from '../core/rewrite';
 import {
   classifyRequest,
   DEFAULT_RECOGNISERS,
+  parseResetDuration,
   requestKey,
   SimLlm,
   SimRecogniser,
@@ -448,6 +449,136 @@ describe('simulated LLM options', () => {
       expect(completion.choices[0].message.content).toBe('optimised method');
     } finally {
       await sim.close();
+    }
+  });
+});
+
+describe('simulated LLM rate limits and prompt cache', () => {
+  const question = (i: number) =>
+    JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `question ${i}` }] });
+
+  it('refuses the request past rpm x burstSeconds / 60 with a 429, retry-after and the x-ratelimit headers', async () => {
+    const sim = await startSimLlm({ rateLimits: { rpm: 6, burstSeconds: 30 } });
+    try {
+      const post = (i: number) => fetch(`${sim.url}/chat/completions`, { method: 'POST', body: question(i) });
+      const remaining = [];
+      for (let i = 0; i < 3; i++) {
+        const ok = await post(i);
+        expect(ok.status).toBe(200);
+        expect(ok.headers.get('x-ratelimit-limit-requests')).toBe('6');
+        expect(ok.headers.get('x-ratelimit-limit-tokens')).toBeNull();
+        remaining.push(ok.headers.get('x-ratelimit-remaining-requests'));
+      }
+      expect(remaining).toEqual(['2', '1', '0']);
+
+      const limited = await post(3);
+      expect(limited.status).toBe(429);
+      // One request back every 10 s.
+      expect(limited.headers.get('retry-after')).toBe('10');
+      expect(Number(limited.headers.get('retry-after-ms'))).toBeGreaterThan(9000);
+      expect(Number(limited.headers.get('retry-after-ms'))).toBeLessThanOrEqual(10_000);
+      expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+      const reset = parseResetDuration(limited.headers.get('x-ratelimit-reset-requests') ?? '');
+      expect(reset).toBeGreaterThan(29_000);
+      expect(reset).toBeLessThanOrEqual(30_000);
+      expect(await limited.json()).toMatchObject({
+        error: { type: 'requests', code: 'rate_limit_exceeded', message: expect.stringMatching(/^Rate limit reached/) },
+      });
+
+      // The openai client sees a RateLimitError (retrying is its business; none here).
+      const client = new OpenAI({ baseURL: sim.url, apiKey: 'test', maxRetries: 0 });
+      const err = await rejectionOf(
+        client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'again' }] }),
+      );
+      expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after')).toBe('10');
+
+      expect(sim.stats().rateLimited).toEqual({ requests: 2, tokens: 0 });
+      expect(sim.stats().faultsInjected).toEqual({});
+      expect(sim.requests().map((r) => [r.outcome, r.status])).toEqual([
+        ['ok', 200],
+        ['ok', 200],
+        ['ok', 200],
+        ['error', 429],
+        ['error', 429],
+      ]);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('/_sim/limits sets a tokens limit at runtime and turns the limits off', async () => {
+    const sim = await startSimLlm();
+    try {
+      const base = sim.url.replace(/\/v1$/, '');
+      const setLimits = (body: unknown) => fetch(`${base}/_sim/limits`, { method: 'POST', body: JSON.stringify(body) });
+      const post = (content: string) =>
+        fetch(`${sim.url}/chat/completions`, {
+          method: 'POST',
+          body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content }] }),
+        });
+
+      const plain = await post('hello');
+      expect(plain.headers.get('x-ratelimit-limit-tokens')).toBeNull();
+      expect((await setLimits({ rpm: 0 })).status).toBe(400);
+      expect((await setLimits({ tpm: 400 })).status).toBe(200);
+      expect(await (await fetch(`${base}/_sim/limits`)).json()).toEqual({ tpm: 400 });
+
+      const first = await post('x'.repeat(1000));
+      expect(first.status).toBe(200);
+      const usage = ((await first.json()) as { usage: { total_tokens: number } }).usage;
+      expect(Number(first.headers.get('x-ratelimit-remaining-tokens'))).toBe(400 - usage.total_tokens);
+      expect(first.headers.get('x-ratelimit-limit-requests')).toBeNull();
+      const second = await post('x'.repeat(1000));
+      expect(second.status).toBe(429);
+      expect(await second.json()).toMatchObject({ error: { type: 'tokens', code: 'rate_limit_exceeded' } });
+      expect(sim.stats().rateLimited).toEqual({ requests: 0, tokens: 1 });
+
+      expect((await setLimits({})).status).toBe(200);
+      const free = await post('x'.repeat(1000));
+      expect(free.status).toBe(200);
+      expect(free.headers.get('x-ratelimit-remaining-tokens')).toBeNull();
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('reports cached prompt tokens for a repeated system prompt, only with promptCache on', async () => {
+    const system = 'You are a careful assistant who answers briefly. '.repeat(120);
+    const messages = (question: string): ChatMessage[] => [
+      { role: 'system', content: system },
+      { role: 'user', content: question },
+    ];
+    const cachedOf = (completion: OpenAI.ChatCompletion) => completion.usage?.prompt_tokens_details?.cached_tokens;
+
+    const sim = await startSimLlm({ promptCache: {} });
+    const off = await startSimLlm();
+    try {
+      const client = new OpenAI({ baseURL: sim.url, apiKey: 'test', maxRetries: 0 });
+      const first = await client.chat.completions.create({ model: 'm', messages: messages('What is a prime?') });
+      expect(cachedOf(first)).toBe(0);
+      const second = await client.chat.completions.create({ model: 'm', messages: messages('What is a square?') });
+      // The system prompt's tokens (1470), in OpenAI's steps of 128.
+      const systemTokens = Math.ceil(system.length / 4);
+      expect(cachedOf(second)).toBe(systemTokens - (systemTokens % 128));
+      expect(cachedOf(second)).toBeGreaterThanOrEqual(1024);
+
+      const stream = await client.chat.completions.create({
+        model: 'm',
+        messages: messages('What is a cube?'),
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let streamed: number | undefined;
+      for await (const chunk of stream) streamed ??= chunk.usage?.prompt_tokens_details?.cached_tokens;
+      expect(streamed).toBe(cachedOf(second));
+
+      const offClient = new OpenAI({ baseURL: off.url, apiKey: 'test', maxRetries: 0 });
+      await offClient.chat.completions.create({ model: 'm', messages: messages('What is a prime?') });
+      const uncached = await offClient.chat.completions.create({ model: 'm', messages: messages('What is a prime?') });
+      expect(uncached.usage?.prompt_tokens_details).toBeUndefined();
+    } finally {
+      await Promise.all([sim.close(), off.close()]);
     }
   });
 });

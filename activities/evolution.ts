@@ -22,6 +22,7 @@ import { reaskMessages, type Reask } from '../core/reask';
 import { parseRewrite } from '../core/rewrite';
 import { ZERO_USAGE, type LlmEndpoint, type StepVerdict, type Usage } from '../core/schemas';
 import type { ChatMessage } from '../core/chat';
+import type { SpendTag } from '../core/dataset';
 import type { LlmGateway } from './llm';
 import {
   attemptNumber,
@@ -35,7 +36,12 @@ import {
 
 export type { Unusable } from './unusable';
 
-export interface MutateInput extends UnusableMode {
+/** A dataset run's call is counted against the run's budget (see activities/call-gate.ts). */
+interface Spending {
+  spend?: SpendTag;
+}
+
+export interface MutateInput extends UnusableMode, Spending {
   evolver: LlmEndpoint;
   operation: Operation;
   instruction: string;
@@ -54,7 +60,7 @@ export type MutateResult =
     })
   | Unusable;
 
-export interface RespondInput extends UnusableMode {
+export interface RespondInput extends UnusableMode, Spending {
   responder: LlmEndpoint;
   instruction: string;
 }
@@ -68,7 +74,7 @@ export type RespondResult =
     })
   | Unusable;
 
-export interface JudgeEqualityInput {
+export interface JudgeEqualityInput extends Spending {
   judge: LlmEndpoint;
   parent: string;
   instruction: string;
@@ -111,7 +117,9 @@ export function createEvolutionActivities(llm: LlmGateway) {
       const messages = buildMutationMessages(operation, instruction);
       const returning = input.onUnusable === 'return';
       const completion = returning
-        ? await completeOrEmpty(llm, 'evolver', evolver, reaskMessages(messages, 'evolver', input.reask))
+        ? await completeOrEmpty(llm, 'evolver', evolver, reaskMessages(messages, 'evolver', input.reask), {
+            spend: input.spend,
+          })
         : await llm.complete('evolver', evolver, messages);
       if ('ok' in completion) return completion;
       // A learned method (a custom operation) may answer in labelled parts: keep only the final rewrite.
@@ -142,6 +150,7 @@ export function createEvolutionActivities(llm: LlmGateway) {
         'responder',
         input.responder,
         reaskMessages(messages, 'responder', input.reask),
+        { spend: input.spend },
       );
       if ('ok' in completion) return completion;
       const sorry = checkSorryShort(completion.text);
@@ -159,6 +168,7 @@ export function createEvolutionActivities(llm: LlmGateway) {
       const messages = reaskMessages(buildEqualityMessages(input.parent, input.instruction), 'judge', input.reask);
       const completion = await completeOrEmpty(llm, 'judge', input.judge, messages, {
         jsonSchema: EQUALITY_VERDICT_SCHEMA,
+        spend: input.spend,
       });
       if ('ok' in completion) return completion;
       const answer = parseEqualityAnswer(completion.text);

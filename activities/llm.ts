@@ -8,6 +8,8 @@ import type { ChatMessage } from '../core/chat';
 import { SIM_BASE_URL, type LlmEndpoint, type LlmRole, type Usage } from '../core/schemas';
 import { LlmFailure } from '../core/llm-failures';
 import { classifyLlmError } from './llm-errors';
+import { CallGate } from './call-gate';
+import type { SpendTag } from '../core/dataset';
 
 export interface Completion {
   text: string;
@@ -25,6 +27,8 @@ export interface JsonSchemaFormat {
 export interface CompleteOptions {
   /** Ask for a structured answer where the endpoint takes one; plain text otherwise. */
   jsonSchema?: JsonSchemaFormat;
+  /** A dataset run's call: counted against its budget as it ends (activities/call-gate.ts). */
+  spend?: SpendTag;
 }
 
 /** How a JSON schema is put in a request: OpenAI's way, llama-cpp-python's way, or not at all. */
@@ -75,6 +79,8 @@ export class LlmGateway {
    */
   private readonly schemaStyles = new Map<string, SchemaStyle>();
   private readonly env: () => NodeJS.ProcessEnv;
+  /** Budgets and rate limits, in front of every call this worker makes. */
+  private readonly gate = new CallGate();
 
   constructor(private readonly options: LlmGatewayOptions = {}) {
     this.env = options.env ?? (() => process.env);
@@ -112,6 +118,11 @@ export class LlmGateway {
     const ctx = { role, endpoint, apiKey };
     const endpointKey = `${endpoint.baseURL}\u0000${endpoint.model}`;
     const wantsSchema = options.jsonSchema !== undefined && endpoint.structuredOutput !== false;
+    const pass = await this.gate.admit(
+      endpoint,
+      messages.reduce((n, m) => n + m.content.length, 0),
+      options.spend,
+    );
     let response: OpenAI.Chat.Completions.ChatCompletion;
     try {
       const client = await this.client(endpoint, apiKey);
@@ -125,7 +136,11 @@ export class LlmGateway {
       let style: SchemaStyle = wantsSchema ? (this.schemaStyles.get(endpointKey) ?? 'json_schema') : 'text';
       for (;;) {
         try {
-          response = await client.chat.completions.create(withSchema(request, style, options.jsonSchema));
+          const answered = await client.chat.completions
+            .create(withSchema(request, style, options.jsonSchema))
+            .withResponse();
+          response = answered.data;
+          pass.settle({ usage: usageOf(response), headers: answered.response.headers });
           break;
         } catch (err) {
           if (style === 'text' || !refusedResponseFormat(err)) throw err;
@@ -134,6 +149,8 @@ export class LlmGateway {
         }
       }
     } catch (err) {
+      const apiError = err instanceof OpenAI.APIError ? err : undefined;
+      pass.settle({ headers: apiError?.headers, status: apiError?.status });
       throw classifyLlmError(err, ctx);
     }
     const choice = response?.choices?.[0];
@@ -145,15 +162,18 @@ export class LlmGateway {
         nonRetryable: false,
       });
     }
-    const usage = response.usage;
-    return {
-      text,
-      model: response.model ?? endpoint.model,
-      usage: {
-        promptTokens: usage?.prompt_tokens ?? 0,
-        completionTokens: usage?.completion_tokens ?? 0,
-        totalTokens: usage?.total_tokens ?? (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0),
-      },
-    };
+    return { text, model: response.model ?? endpoint.model, usage: usageOf(response) };
   }
+}
+
+/** A completion's usage, with the prompt tokens served from the provider's cache when it says so. */
+function usageOf(response: OpenAI.Chat.Completions.ChatCompletion | undefined): Usage {
+  const usage = response?.usage;
+  const cached = usage?.prompt_tokens_details?.cached_tokens;
+  return {
+    promptTokens: usage?.prompt_tokens ?? 0,
+    completionTokens: usage?.completion_tokens ?? 0,
+    totalTokens: usage?.total_tokens ?? (usage?.prompt_tokens ?? 0) + (usage?.completion_tokens ?? 0),
+    ...(cached ? { cachedPromptTokens: cached } : {}),
+  };
 }

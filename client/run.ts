@@ -259,7 +259,7 @@ export async function runRetry(
   }
 }
 
-function summaryOf(progress: RunProgress): string {
+export function summaryOf(progress: RunProgress): string {
   const f = figuresOf(progress);
   const { counts } = progress;
   const rules = Object.entries(counts.eliminationsByRule)
@@ -273,13 +273,38 @@ function summaryOf(progress: RunProgress): string {
     ),
     `  eliminations: ${rules || 'none'}`,
     `  LLM calls: ${counts.reasks ?? 0} unusable answers asked again, ${counts.retries ?? 0} retried after faults`,
-    `  tokens: ${counts.usage.totalTokens} (prompt ${counts.usage.promptTokens}, completion ${counts.usage.completionTokens}), cost $${counts.costUsd.toFixed(4)}`,
+    `  tokens: ${counts.usage.totalTokens} (prompt ${counts.usage.promptTokens}, completion ${counts.usage.completionTokens}), cost $${counts.costUsd.toFixed(4)} in finished instructions`,
+    ...spentLines(progress),
     `  rate: ${f.rate.toFixed(2)} instructions/s over ${formatDuration(progress.activeMs / 1000)} active, ETA ${progress.status === 'completed' ? '-' : formatDuration(f.etaSeconds)}`,
-    ...(progress.budget.maxTokens !== undefined || progress.budget.maxCost !== undefined
-      ? [`  budget: ${progress.budget.maxTokens ?? '-'} tokens, $${progress.budget.maxCost ?? '-'}`]
-      : []),
+    ...budgetLines(progress),
     `  continued as new: ${progress.continuedAsNew} time(s)`,
   ].join('\n');
+}
+
+/** Every LLM call's spend so far, counted as each call ended (running instructions included). */
+function spentLines(progress: RunProgress): string[] {
+  const { spent } = progress;
+  if (!spent) return [];
+  const cached = spent.usage.cachedPromptTokens ? `, ${spent.usage.cachedPromptTokens} prompt tokens cached` : '';
+  return [
+    `  spent: ${spent.usage.totalTokens} tokens in ${spent.calls} LLM calls${cached}, $${spent.costUsd.toFixed(4)} (all calls, as they ended)`,
+  ];
+}
+
+/** The budget, and when it was reached: the spend then and the calls in flight that finish after it. */
+function budgetLines(progress: RunProgress): string[] {
+  const { budget, budgetReached } = progress;
+  if (budget.maxTokens === undefined && budget.maxCost === undefined) return [];
+  const lines = [`  budget: ${budget.maxTokens ?? '-'} tokens, $${budget.maxCost ?? '-'}`];
+  if (budgetReached) {
+    const at = budgetReached.spent;
+    const over = progress.spent ? progress.spent.usage.totalTokens - (budget.maxTokens ?? 0) : undefined;
+    lines.push(
+      `  budget reached at ${at.usage.totalTokens} tokens, $${at.costUsd.toFixed(4)}, with ${budgetReached.inFlight} call(s) in flight; no call started after it` +
+        (budget.maxTokens !== undefined && over !== undefined ? ` (${over} tokens over the budget now)` : ''),
+    );
+  }
+  return lines;
 }
 
 /** The run's meta when this machine's store has it (it tells the run's workflow ids). */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ID_SCHEMES } from './ids';
 import { OperationSchema } from './operations';
-import { ModelPriceSchema } from './pricing';
+import { ModelPriceSchema, type ModelPrice } from './pricing';
 import { LlmConfigSchema, LlmRetrySchema, QualitySettingsSchema } from './schemas';
 import type { Usage } from './usage';
 
@@ -72,6 +72,47 @@ export interface InstructionReport {
   error?: string;
 }
 
+/** LLM calls of a run and what they spent, counted by the workers as each call ends (not when its instruction does). */
+export interface Spend {
+  calls: number;
+  usage: Usage;
+  costUsd: number;
+}
+
+export const ZERO_SPEND: Spend = {
+  calls: 0,
+  usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+  costUsd: 0,
+};
+
+/** Given with each LLM call of a dataset run: whose spend it is, and the price of the endpoint's model. */
+export interface SpendTag {
+  runWorkflowId: string;
+  price?: ModelPrice;
+}
+
+/** What a worker reports to a dataset workflow: its calls' spend since its last report. */
+export interface SpendReport extends Spend {
+  /** The worker's calls of this run in flight now (kept with the moment the budget is reached). */
+  inFlight: number;
+}
+
+/** What the worker learns back: the run's spend so far, its budget, and whether new calls must wait. */
+export interface SpendView {
+  spent: Spend;
+  budget: Budget;
+  /** The budget is reached: no new call until a resume raises it. */
+  stopped: boolean;
+  /** How many times the run was resumed: an instruction held by the budget waits for a resume after this one. */
+  resumes: number;
+}
+
+/** The moment the budget was reached: what was spent then and the calls still in flight (they finish). */
+export interface BudgetReached {
+  spent: Spend;
+  inFlight: number;
+}
+
 export type RunStatus = 'running' | 'paused' | 'completed' | 'cancelled';
 
 export interface RunCounts {
@@ -114,6 +155,12 @@ export interface DatasetState {
   pausedSinceMs?: number;
   continuedAsNew: number;
   budget: Budget;
+  /** Spend reported by the workers call by call (absent in runs from before: counts.usage only). */
+  spent?: Spend;
+  /** Resumes so far (absent in runs from before: 0). */
+  resumes?: number;
+  /** Set when the budget was last reached, cleared by a resume. */
+  budgetReached?: BudgetReached;
 }
 
 export interface DatasetEvolutionInput {
@@ -134,6 +181,9 @@ export interface RunProgress {
   counts: RunCounts;
   concurrency: number;
   budget: Budget;
+  /** What the run's LLM calls spent so far, as they ended (absent from older workflows). */
+  spent?: Spend;
+  budgetReached?: BudgetReached;
   startedAtMs: number;
   /** Running time so far, paused time excluded. */
   activeMs: number;

@@ -11,6 +11,8 @@ export const LlmFailure = {
   EmptyCompletion: 'LlmEmptyCompletionError',
   UnusableCompletion: 'LlmUnusableCompletionError',
   Unexpected: 'LlmUnexpectedError',
+  /** Not a fault: the run's budget is reached, and the call waits (in its workflow) for a resume that raises it. */
+  BudgetReached: 'BudgetReached',
 } as const;
 
 /** Failures that retrying cannot fix: the run must stop until the setting is corrected. */

@@ -3,6 +3,9 @@
  * with the `x-ratelimit-*` headers and the 429 the real API sends. Pure, with an injectable clock.
  */
 import type { SimRateLimits } from './types';
+import { parseResetDuration } from '../core/rate-limits';
+
+export { parseResetDuration };
 
 export type RateLimitKind = 'requests' | 'tokens';
 
@@ -144,30 +147,4 @@ export function formatResetDuration(ms: number): string {
   const seconds = `${((whole % 60_000) / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
   if (hours > 0) return `${hours}h${minutes}m${seconds}`;
   return minutes > 0 ? `${minutes}m${seconds}` : seconds;
-}
-
-const DURATION_UNIT_MS: Record<string, number> = {
-  h: 3_600_000,
-  m: 60_000,
-  s: 1000,
-  ms: 1,
-  us: 1e-3,
-  µs: 1e-3,
-  ns: 1e-6,
-};
-
-/**
- * Milliseconds in an OpenAI reset duration (`1s`, `6m0s`, `1h2m3.5s`, `20ms`, `0.5s`), or undefined when the text
- * is not one (a bare number included: seconds or a timestamp, it cannot tell).
- */
-export function parseResetDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (!/^(\d+(\.\d+)?|\.\d+)(h|m|s|ms|us|µs|ns)((\d+(\.\d+)?|\.\d+)(h|m|s|ms|us|µs|ns))*$/.test(trimmed)) {
-    return undefined;
-  }
-  let total = 0;
-  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?|\.\d+)(ms|us|µs|ns|h|m|s)/g)) {
-    total += Number(amount) * DURATION_UNIT_MS[unit];
-  }
-  return total;
 }

@@ -226,7 +226,7 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     });
     const paused = await waitForProgress(handle, (p) => p.status === 'paused', 'the budget to pause the run');
     expect(paused.pauseReason).toMatch(/token budget reached/);
-    expect(paused.counts.usage.totalTokens).toBeGreaterThanOrEqual(4000);
+    expect(paused.spent!.usage.totalTokens).toBeGreaterThanOrEqual(4000);
     expect(paused.counts.done).toBeLessThan(24);
     await handle.signal(resumeSignal, { budget: { maxTokens: 10_000_000 } });
     const final = (await handle.result()) as RunProgress;

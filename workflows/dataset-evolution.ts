@@ -31,6 +31,10 @@ import {
   type RunCounts,
   type RunProgress,
   type RunStatus,
+  type Spend,
+  type SpendReport,
+  type SpendView,
+  ZERO_SPEND,
 } from '../core/dataset';
 import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
@@ -40,7 +44,7 @@ import { instructionDetails, instructionSummary } from '../core/summaries';
 import { addUsage } from '../core/usage';
 import { localStartActivities, storeActivities } from './activity-options';
 import { instructionEvolution } from './instruction-evolution';
-import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
+import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal, spendUpdate } from '../core/messages';
 
 /**
  * The handlers change the run's state; the loop wakes when there is something to do and does one thing, first come
@@ -53,6 +57,7 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   setHandler(pauseSignal, ({ reason }) => run.pause(reason ?? 'paused by request (evol pause)'));
   setHandler(resumeSignal, ({ budget }) => run.resume(budget));
   setHandler(instructionFinishedSignal, (report) => run.onInstructionFinished(report));
+  setHandler(spendUpdate, (report) => run.onSpend(report));
 
   try {
     for (;;) {
@@ -116,6 +121,8 @@ class DatasetRun {
       counts: state.counts,
       concurrency: this.config.concurrency,
       budget: state.budget,
+      spent: runSpend(state),
+      ...(state.budgetReached ? { budgetReached: state.budgetReached } : {}),
       startedAtMs: state.startedAtMs,
       activeMs:
         Date.now() - state.startedAtMs - state.pausedMs - (state.pausedSinceMs ? Date.now() - state.pausedSinceMs : 0),
@@ -136,9 +143,31 @@ class DatasetRun {
 
   /** Goes on, with the new budget's limits when given; pauses again at once if the budget is still spent. */
   resume(budget: Budget | undefined): void {
-    if (budget) this.state.budget = { ...this.state.budget, ...budget };
+    const { state } = this;
+    if (budget) state.budget = { ...state.budget, ...budget };
+    state.resumes = (state.resumes ?? 0) + 1;
+    state.budgetReached = undefined;
     this.unpause();
     this.pauseIfOverBudget();
+  }
+
+  /**
+   * A worker's report of what its calls spent since its last one: added to the run's spend, which pauses the run
+   * the moment it reaches the budget. The answer tells the worker whether to start new calls.
+   */
+  onSpend(report: SpendReport): SpendView {
+    const { state } = this;
+    const before = state.spent ?? ZERO_SPEND;
+    state.spent = {
+      calls: before.calls + report.calls,
+      usage: addUsage(before.usage, report.usage),
+      costUsd: before.costUsd + report.costUsd,
+    };
+    if (!state.budgetReached && overBudget(state)) {
+      state.budgetReached = { spent: runSpend(state), inFlight: report.inFlight };
+    }
+    this.pauseIfOverBudget();
+    return { spent: runSpend(state), budget: state.budget, stopped: overBudget(state), resumes: state.resumes ?? 0 };
   }
 
   private unpause(): void {
@@ -218,7 +247,9 @@ class DatasetRun {
       [...this.inFlight].map(async (id) => {
         try {
           const handle = getExternalWorkflowHandle(this.workflowIdOf(id));
-          await (paused ? handle.signal(pauseSignal, {}) : handle.signal(resumeSignal, {}));
+          await (paused
+            ? handle.signal(pauseSignal, {})
+            : handle.signal(resumeSignal, { resumes: this.state.resumes ?? 0 }));
         } catch {
           // It ended in the meantime; its report is on its way.
         }
@@ -423,14 +454,36 @@ function tally(counts: RunCounts, report: InstructionReport): void {
   if (report.retries) counts.retries = (counts.retries ?? 0) + report.retries;
 }
 
-function budgetReached(state: DatasetState): string | undefined {
-  const { maxTokens, maxCost } = state.budget;
+/**
+ * What the run has spent: the workers' call-by-call reports, or the finished instructions' reports where those are
+ * ahead (calls made by workers from before the reports, or a report lost with a killed worker).
+ */
+function runSpend(state: DatasetState): Spend {
+  const spent = state.spent ?? ZERO_SPEND;
   const { usage, costUsd } = state.counts;
+  return {
+    calls: spent.calls,
+    usage: usage.totalTokens > spent.usage.totalTokens ? usage : spent.usage,
+    costUsd: Math.max(costUsd, spent.costUsd),
+  };
+}
+
+function overBudget(state: DatasetState): boolean {
+  const { maxTokens, maxCost } = state.budget;
+  const { usage, costUsd } = runSpend(state);
+  return (maxTokens !== undefined && usage.totalTokens >= maxTokens) || (maxCost !== undefined && costUsd >= maxCost);
+}
+
+function budgetReached(state: DatasetState): string | undefined {
+  if (!overBudget(state)) return undefined;
+  const { maxTokens, maxCost } = state.budget;
+  const { usage, costUsd } = runSpend(state);
+  const inFlight = state.budgetReached?.inFlight;
+  const finishing = inFlight
+    ? ` (${inFlight} call${inFlight === 1 ? '' : 's'} in flight then finish and add to it)`
+    : '';
   if (maxTokens !== undefined && usage.totalTokens >= maxTokens) {
-    return `token budget reached: ${usage.totalTokens} of ${maxTokens} tokens spent. Raise it with: evol resume RUN --max-tokens N`;
+    return `token budget reached: ${usage.totalTokens} of ${maxTokens} tokens spent${finishing}. Raise it with: evol resume RUN --max-tokens N`;
   }
-  if (maxCost !== undefined && costUsd >= maxCost) {
-    return `cost budget reached: $${costUsd.toFixed(4)} of $${maxCost} spent. Raise it with: evol resume RUN --max-cost USD`;
-  }
-  return undefined;
+  return `cost budget reached: $${costUsd.toFixed(4)} of $${maxCost} spent${finishing}. Raise it with: evol resume RUN --max-cost USD`;
 }

@@ -12,8 +12,8 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { InstructionReport } from '../core/dataset';
-import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
+import type { InstructionReport, SpendTag } from '../core/dataset';
+import { LlmFailure, UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
 import { costOf } from '../core/pricing';
@@ -57,7 +57,7 @@ import { askUntilUsable } from './reask';
 export async function instructionEvolution(input: InstructionEvolutionInput): Promise<Lineage | InstructionReport> {
   const run = new InstructionRun(input);
   setHandler(pauseSignal, () => run.pause());
-  setHandler(resumeSignal, () => run.resume());
+  setHandler(resumeSignal, (signal) => run.resume(signal?.resumes));
   setHandler(lineageQuery, () => run.lineage);
   // The rounds are awaited, and a failure is handled, here in the workflow function itself, not in helpers a call
   // deeper: the seed's answer (and, when a round fails, the other of its two calls) may still be running, and any
@@ -120,13 +120,31 @@ class InstructionRun {
     return this.beganLean;
   }
 
+  /** The dataset run's resume count at the last resume signal (-1: none yet). */
+  private resumesSeen = -1;
+
   pause(): void {
     this.paused = true;
   }
 
-  resume(): void {
+  resume(resumes?: number): void {
     this.paused = false;
+    if (resumes !== undefined) this.resumesSeen = Math.max(this.resumesSeen, resumes);
   }
+
+  /**
+   * A call was held by the run's budget, reached after the run's `resumes`-th resume: wait for a later resume,
+   * unless one has already come (then the call is asked again at once).
+   */
+  readonly holdForBudget = (resumes: number): void => {
+    if (this.resumesSeen <= resumes) this.paused = true;
+  };
+
+  /** A dataset run's call is counted against the run's budget as it ends, in its dataset workflow. */
+  private readonly spendOf = (endpoint: LlmEndpoint): SpendTag | undefined =>
+    this.input.parentWorkflowId && this.beganLean
+      ? { runWorkflowId: this.input.parentWorkflowId, price: this.settings.prices?.[endpoint.model] }
+      : undefined;
 
   /**
    * Step 1: round 0 becomes searchable; the seed, the run's settings and an earlier attempt's rounds are read; the
@@ -206,6 +224,8 @@ class InstructionRun {
       whenRunning: this.whenRunning,
       cost: this.cost,
       quality: settings.quality ?? DEFAULT_QUALITY,
+      spendOf: this.spendOf,
+      holdForBudget: this.holdForBudget,
     };
     if (v2 && input.saveToStore && settings.answerSeeds === true && !this.seedHasOutput) {
       this.seedAnswer = answerSeed(calls, lineage.seed);
@@ -285,6 +305,35 @@ interface CallContext {
   retry: InstructionEvolutionInput['llmRetry'];
   whenRunning: () => Promise<void>;
   cost: (endpoint: LlmEndpoint, usage: Usage) => number;
+  /** Whose budget a call counts against (dataset runs), and what to do when it is reached. */
+  spendOf?: (endpoint: LlmEndpoint) => SpendTag | undefined;
+  holdForBudget?: (resumes: number) => void;
+}
+
+/** The LLM activities a round calls. */
+type LlmActivities = ReturnType<typeof llmActivities>;
+interface LlmCalls {
+  mutate: (input: Parameters<LlmActivities['mutate']>[0]) => ReturnType<LlmActivities['mutate']>;
+  respond: (input: Parameters<LlmActivities['respond']>[0]) => ReturnType<LlmActivities['respond']>;
+  judgeEquality: (input: Parameters<LlmActivities['judgeEquality']>[0]) => ReturnType<LlmActivities['judgeEquality']>;
+}
+
+/** The same activities, each call tagged with whose budget it counts against. */
+function withSpend(activities: LlmActivities, spend: SpendTag | undefined): LlmCalls {
+  if (!spend) return activities;
+  return {
+    mutate: (input) => activities.mutate({ ...input, spend }),
+    respond: (input) => activities.respond({ ...input, spend }),
+    judgeEquality: (input) => activities.judgeEquality({ ...input, spend }),
+  };
+}
+
+/** The resume count a call held by the run's budget carries, or undefined for any other error. */
+function budgetHold(err: unknown): number | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  if (err.cause.type !== LlmFailure.BudgetReached) return undefined;
+  const details = err.cause.details?.[0] as { resumes?: number } | undefined;
+  return details?.resumes ?? 0;
 }
 
 interface RoundContext extends CallContext {
@@ -313,14 +362,26 @@ class RoundCalls {
   async ask<T extends { ok?: boolean; usage: Usage; attempt?: number }>(
     role: LlmRole,
     label: string,
-    call: (activities: ReturnType<typeof llmActivities>, reask?: UnusableAnswer) => Promise<T | Unusable>,
+    call: (activities: LlmCalls, reask?: UnusableAnswer) => Promise<T | Unusable>,
   ): Promise<{ result: T | Unusable; asks: number }> {
-    const { llm, retry, whenRunning, cost, quality } = this.context;
+    const { llm, retry, whenRunning, cost, quality, spendOf, holdForBudget } = this.context;
     return askUntilUsable(quality.unusableRetries, async (reask, asks) => {
       if (asks > 1) this.reasks++;
       const summary = `${this.summaryPrefix} · ${label}${asks > 1 ? ` · ask ${asks}` : ''}`;
-      await whenRunning();
-      const result = await call(llmActivities(llm, { summary, retry }), reask);
+      const activities = withSpend(llmActivities(llm, { summary, retry }), spendOf?.(llm[role]));
+      let result: T | Unusable;
+      for (;;) {
+        await whenRunning();
+        try {
+          result = await call(activities, reask);
+          break;
+        } catch (err) {
+          const resumes = budgetHold(err);
+          if (resumes === undefined || !holdForBudget) throw err;
+          // Held by the run's budget: wait (paused) for a resume that raises it, then ask again.
+          holdForBudget(resumes);
+        }
+      }
       const spent = cost(llm[role], result.usage);
       this.usage = addUsage(this.usage, result.usage);
       this.costUsd += spent;

@@ -1,0 +1,447 @@
+/**
+ * What every LLM call passes through in this worker, before and after its request:
+ * - the run's budget (SpendLedger): spend is counted as each call ends and reported to the run's dataset workflow,
+ *   which pauses the run the moment the budget is reached; from then on no new call of the run starts in any
+ *   worker, so the budget is overshot by at most the calls already in flight;
+ * - the endpoint's rate limits (EndpointLimiter): this worker's share of requests and tokens per minute, leased
+ *   from the endpoint's rateLimiter workflow (core/rate-limits.ts), spent from local token buckets, and the
+ *   provider's own word (x-ratelimit-* headers, 429 Retry-After) shared with every other worker.
+ * Without a Temporal client (unit tests, or outside an activity) both work on this process's view alone.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Context } from '@temporalio/activity';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ZERO_SPEND, type Spend, type SpendTag, type SpendView } from '../core/dataset';
+import { LlmFailure } from '../core/llm-failures';
+import { leaseUpdate, spendUpdate } from '../core/messages';
+import { costOf } from '../core/pricing';
+import {
+  leaseRates,
+  parseResetDuration,
+  TokenBucket,
+  type EndpointLimits,
+  type Lease,
+  type LeaseRequest,
+} from '../core/rate-limits';
+import { SIM_BASE_URL, type LlmEndpoint } from '../core/schemas';
+import { addUsage, type Usage } from '../core/usage';
+
+/** This worker process, in leases. */
+const WORKER_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+/** Longest a call waits at the rate gate inside its activity; beyond it the activity is retried after the wait. */
+export const MAX_GATE_WAIT_MS = 10_000;
+
+/** Spend is reported to the run at least this often while its calls go on (at once when the budget is reached). */
+const SPEND_REPORT_MS = 1_000;
+
+/** The Temporal client of the activity running now, if any. */
+function activityClient(): { client: Client; taskQueue: string } | undefined {
+  try {
+    const context = Context.current();
+    return { client: context.client, taskQueue: context.info.taskQueue };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The failure a call held by its run's budget ends with: the workflow waits for a resume that raises it. */
+export function budgetHeldFailure(view: SpendView): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: LlmFailure.BudgetReached,
+    message: `the run's budget is reached (${view.spent.usage.totalTokens} tokens, $${view.spent.costUsd.toFixed(4)} spent): this call waits for evol resume`,
+    nonRetryable: true,
+    details: [{ resumes: view.resumes }],
+  });
+}
+
+function overBudget(view: SpendView, extra: Spend): boolean {
+  const { maxTokens, maxCost } = view.budget;
+  const tokens = view.spent.usage.totalTokens + extra.usage.totalTokens;
+  const cost = view.spent.costUsd + extra.costUsd;
+  return (maxTokens !== undefined && tokens >= maxTokens) || (maxCost !== undefined && cost >= maxCost);
+}
+
+/** One dataset run's spend as this worker knows it: the run's last answer, plus what it has not reported yet. */
+class SpendLedger {
+  private view?: SpendView;
+  private unreported: Spend = ZERO_SPEND;
+  /** Sent and not yet in the run's answer. */
+  private inTransit: Spend = ZERO_SPEND;
+  private inFlight = 0;
+  private reporting?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  /** The run's workflow is gone (completed or cancelled): nobody to report to. */
+  private closed = false;
+  lastUsedMs = Date.now();
+
+  constructor(private readonly runWorkflowId: string) {}
+
+  /** Before a call: throws the budget-held failure when the run's budget is reached. */
+  async admit(): Promise<void> {
+    this.lastUsedMs = Date.now();
+    if (!this.view && !this.closed) await this.report(false);
+    if (this.overBudget()) {
+      // Maybe raised by a resume since: ask the run before holding the call.
+      await this.report(false);
+      if (this.overBudget()) throw budgetHeldFailure(this.view!);
+    }
+    this.inFlight++;
+  }
+
+  /** After a call (answered or not): its spend, reported at once when it reaches the budget. */
+  settle(usage: Usage | undefined, costUsd: number): void {
+    this.inFlight--;
+    if (usage) this.unreported = addSpend(this.unreported, { calls: 1, usage, costUsd });
+    if (this.closed) return;
+    if (this.overBudget()) void this.report();
+    else this.timer ??= setTimeout(() => void this.report(), SPEND_REPORT_MS).unref();
+  }
+
+  private overBudget(): boolean {
+    return this.view !== undefined && overBudget(this.view, addSpend(this.unreported, this.inTransit));
+  }
+
+  /**
+   * Sends what is unreported and takes the run's answer. One report at a time: with `again` false, a report
+   * already on its way is answer enough.
+   */
+  async report(again = true): Promise<void> {
+    while (this.reporting) {
+      await this.reporting;
+      if (!again) return;
+    }
+    const target = activityClient();
+    if (!target || this.closed) {
+      this.view ??= { spent: ZERO_SPEND, budget: {}, stopped: false, resumes: 0 };
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const sent = this.unreported;
+    this.unreported = ZERO_SPEND;
+    this.inTransit = sent;
+    this.reporting = this.send(target.client, sent);
+    try {
+      await this.reporting;
+    } finally {
+      this.reporting = undefined;
+      this.inTransit = ZERO_SPEND;
+    }
+  }
+
+  private async send(client: Client, sent: Spend): Promise<void> {
+    const handle = client.workflow.getHandle(this.runWorkflowId);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.view = await handle.executeUpdate(spendUpdate, { args: [{ ...sent, inFlight: this.inFlight }] });
+        return;
+      } catch (err) {
+        // Refused while the run continued as new, or the server is away for a moment: try again; a run that has
+        // ended takes no more reports, and its calls are no longer held.
+        const status = await handle
+          .describe()
+          .then((d) => d.status.name)
+          .catch(() => 'UNKNOWN');
+        if (status !== 'RUNNING' && status !== 'UNKNOWN') {
+          this.closed = true;
+          this.view ??= { spent: ZERO_SPEND, budget: {}, stopped: false, resumes: 0 };
+          return;
+        }
+        if (attempt >= 5) {
+          // Kept for the next report.
+          this.unreported = addSpend(this.unreported, sent);
+          this.view ??= { spent: ZERO_SPEND, budget: {}, stopped: false, resumes: 0 };
+          void err;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+  }
+}
+
+function addSpend(a: Spend, b: Spend): Spend {
+  return { calls: a.calls + b.calls, usage: addUsage(a.usage, b.usage), costUsd: a.costUsd + b.costUsd };
+}
+
+interface Waiter {
+  tokens: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  sinceMs: number;
+}
+
+/**
+ * One endpoint's rate limits in this worker: calls queue here in order and go when this worker's buckets (its
+ * leased share of the limits) hold a request and the call's estimated tokens.
+ */
+class EndpointLimiter {
+  private lease?: Lease;
+  private leaseAtMs = 0;
+  private renewing?: Promise<void>;
+  private requests?: TokenBucket;
+  private tokens?: TokenBucket;
+  private readonly queue: Waiter[] = [];
+  private timer?: NodeJS.Timeout;
+  private inFlight = 0;
+  /** Limits the provider announced, and how long it asked us to wait. */
+  private learned: EndpointLimits = {};
+  private blockedUntilMs = 0;
+  /** Sent with the next lease: a wait the provider asked for, for every worker. */
+  private blockToShare = 0;
+  /** Completion tokens per call, learned (a moving average), for the estimate made before a call. */
+  private completionEstimate: number;
+  lastUsedMs = Date.now();
+
+  constructor(
+    private readonly key: string,
+    private readonly endpoint: LlmEndpoint,
+  ) {
+    this.completionEstimate = Math.min(endpoint.maxTokens, 256);
+  }
+
+  private get configured(): EndpointLimits {
+    return {
+      ...(this.endpoint.rpm ? { rpm: this.endpoint.rpm } : {}),
+      ...(this.endpoint.tpm ? { tpm: this.endpoint.tpm } : {}),
+    };
+  }
+
+  private get limited(): boolean {
+    const { rpm, tpm } = this.configured;
+    return Boolean(rpm || tpm || this.learned.rpm || this.learned.tpm || this.blockedUntilMs > Date.now());
+  }
+
+  /** Tokens a call is charged at the gate: its prompt (about four characters a token) and a typical answer. */
+  estimate(promptChars: number): number {
+    return Math.ceil(promptChars / 4) + this.completionEstimate;
+  }
+
+  /** Waits for this call's turn; throws a retryable failure when the wait would be long. */
+  async admit(tokens: number): Promise<void> {
+    this.lastUsedMs = Date.now();
+    if (!this.limited) {
+      this.inFlight++;
+      return;
+    }
+    await this.ensureLease();
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ tokens, resolve, reject, sinceMs: Date.now() });
+      this.pump();
+    });
+    this.inFlight++;
+  }
+
+  /** After a call: its true tokens against the estimate, and what the provider said about its limits. */
+  settle(charged: number, usage: Usage | undefined, headers: Headers | undefined, status?: number): void {
+    this.inFlight--;
+    const now = Date.now();
+    if (usage) {
+      this.tokens?.adjust(usage.totalTokens - charged, now);
+      this.completionEstimate = Math.round(this.completionEstimate * 0.8 + usage.completionTokens * 0.2);
+    }
+    if (headers) this.learnFrom(headers, status, now);
+  }
+
+  private learnFrom(headers: Headers, status: number | undefined, now: number): void {
+    const limitRequests = Number(headers.get('x-ratelimit-limit-requests'));
+    const limitTokens = Number(headers.get('x-ratelimit-limit-tokens'));
+    if (limitRequests > 0) this.learned.rpm = limitRequests;
+    if (limitTokens > 0) this.learned.tpm = limitTokens;
+    let until = 0;
+    if (headers.get('x-ratelimit-remaining-requests') === '0') {
+      until = Math.max(until, now + (parseResetDuration(headers.get('x-ratelimit-reset-requests')) ?? 1000));
+    }
+    if (headers.get('x-ratelimit-remaining-tokens') === '0') {
+      until = Math.max(until, now + (parseResetDuration(headers.get('x-ratelimit-reset-tokens')) ?? 1000));
+    }
+    if (status === 429) {
+      const ms = Number(headers.get('retry-after-ms')) || Number(headers.get('retry-after')) * 1000 || 1000;
+      until = Math.max(until, now + ms);
+    }
+    if (until > this.blockedUntilMs) {
+      this.blockedUntilMs = until;
+      this.blockToShare = until;
+      this.pump();
+    }
+  }
+
+  /** Lets queued calls go while the buckets allow, then sleeps until the next one can. */
+  private pump(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (;;) {
+      const head = this.queue[0];
+      if (!head) return;
+      const now = Date.now();
+      if (now - this.leaseAtMs > (this.lease?.renewInMs ?? 0)) void this.ensureLease();
+      const wait = Math.max(
+        this.blockedUntilMs - now,
+        this.requests?.waitFor(1, now) ?? 0,
+        this.tokens?.waitFor(head.tokens, now) ?? 0,
+        0,
+      );
+      if (wait === 0) {
+        this.requests?.take(1, now);
+        this.tokens?.take(head.tokens, now);
+        this.queue.shift();
+        head.resolve();
+        continue;
+      }
+      if (now - head.sinceMs + wait > MAX_GATE_WAIT_MS) {
+        this.queue.shift();
+        head.reject(
+          ApplicationFailure.create({
+            type: LlmFailure.RateLimited,
+            message: `held by the rate limits of model "${this.endpoint.model}" at ${this.endpoint.baseURL} (this worker's share); tried again in ${Math.ceil(wait / 1000)} s`,
+            nonRetryable: false,
+            nextRetryDelay: Math.max(1, Math.round(wait)),
+          }),
+        );
+        continue;
+      }
+      this.timer = setTimeout(() => this.pump(), Math.min(wait, 1000));
+      return;
+    }
+  }
+
+  /** Renews this worker's lease when due (the first one is awaited; later ones run beside the calls). */
+  private async ensureLease(): Promise<void> {
+    if (this.lease && Date.now() - this.leaseAtMs < this.lease.renewInMs) return;
+    if (!this.renewing) {
+      this.renewing = this.renew().finally(() => {
+        this.renewing = undefined;
+      });
+    }
+    if (!this.lease) await this.renewing;
+  }
+
+  private async renew(): Promise<void> {
+    const request: LeaseRequest = {
+      worker: WORKER_ID,
+      weight: this.queue.length + this.inFlight,
+      configured: this.configured,
+      learned: this.learned,
+      ...(this.blockToShare ? { blockedUntilMs: this.blockToShare } : {}),
+    };
+    const target = activityClient();
+    let lease: Lease;
+    if (target && this.endpoint.baseURL !== SIM_BASE_URL) {
+      try {
+        lease = await target.client.workflow.executeUpdateWithStart(leaseUpdate, {
+          args: [request],
+          startWorkflowOperation: new WithStartWorkflowOperation('rateLimiter', {
+            workflowId: `evol:limits:${this.key}`,
+            taskQueue: target.taskQueue,
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            args: [],
+            staticSummary: `rate limits of ${this.endpoint.model} at ${this.endpoint.baseURL}`,
+          }),
+        });
+      } catch {
+        // The limiter cannot be reached: keep the last lease a little longer, or go alone on a small share.
+        lease = this.lease ?? {
+          share: 0.5,
+          limits: { ...this.learned, ...this.configured },
+          blockedUntilMs: 0,
+          renewInMs: 1000,
+        };
+      }
+    } else {
+      // No Temporal client, or a simulated LLM of this process's own: the limits are this worker's alone.
+      lease = {
+        share: 1,
+        limits: { ...this.learned, ...this.configured },
+        blockedUntilMs: this.blockedUntilMs,
+        renewInMs: 2000,
+      };
+    }
+    this.blockToShare = 0;
+    this.lease = lease;
+    this.leaseAtMs = Date.now();
+    this.blockedUntilMs = Math.max(this.blockedUntilMs, lease.blockedUntilMs);
+    const rates = leaseRates(lease);
+    const now = Date.now();
+    this.requests = rateBucket(this.requests, rates.requests, 1, now);
+    this.tokens = rateBucket(this.tokens, rates.tokens, this.estimate(0), now);
+    this.pump();
+  }
+}
+
+/** A bucket at `perSecond` with one second's worth of burst (at least `least`), or none for no limit. */
+function rateBucket(bucket: TokenBucket | undefined, perSecond: number | undefined, least: number, now: number) {
+  if (!perSecond) return undefined;
+  const capacity = Math.max(least, perSecond);
+  if (!bucket) return new TokenBucket(perSecond, capacity, now);
+  bucket.setRate(perSecond, capacity, now);
+  return bucket;
+}
+
+/** What a call holds from the gate until it settles. */
+export interface GatePass {
+  settle(result: { usage?: Usage; headers?: Headers; status?: number }): void;
+}
+
+/** Idle ledgers and limiters are dropped after this long. */
+const IDLE_MS = 15 * 60_000;
+
+export class CallGate {
+  private readonly ledgers = new Map<string, SpendLedger>();
+  private readonly limiters = new Map<string, EndpointLimiter>();
+
+  /** Waits for the call's turn (budget, then rate limits); the pass must be settled once the call ends. */
+  async admit(endpoint: LlmEndpoint, promptChars: number, spend: SpendTag | undefined): Promise<GatePass> {
+    this.dropIdle();
+    const ledger = spend ? this.ledger(spend.runWorkflowId) : undefined;
+    await ledger?.admit();
+    const limiter = this.limiter(endpoint);
+    const charged = limiter.estimate(promptChars);
+    try {
+      await limiter.admit(charged);
+    } catch (err) {
+      ledger?.settle(undefined, 0);
+      throw err;
+    }
+    let settled = false;
+    return {
+      settle: ({ usage, headers, status }) => {
+        if (settled) return;
+        settled = true;
+        limiter.settle(charged, usage, headers, status);
+        ledger?.settle(usage, usage ? costOf(usage, spend?.price) : 0);
+      },
+    };
+  }
+
+  private ledger(runWorkflowId: string): SpendLedger {
+    let ledger = this.ledgers.get(runWorkflowId);
+    if (!ledger) this.ledgers.set(runWorkflowId, (ledger = new SpendLedger(runWorkflowId)));
+    return ledger;
+  }
+
+  private limiter(endpoint: LlmEndpoint): EndpointLimiter {
+    // The simulated LLM of `sim://local` is this process's own: its limits are not shared with other workers.
+    const where = endpoint.baseURL === SIM_BASE_URL ? `${SIM_BASE_URL}#${process.pid}` : endpoint.baseURL;
+    const name = `${where}|${endpoint.model}|${endpoint.apiKeyEnv}`;
+    let limiter = this.limiters.get(name);
+    if (!limiter) {
+      limiter = new EndpointLimiter(shortHash(name), endpoint);
+      this.limiters.set(name, limiter);
+    }
+    return limiter;
+  }
+
+  private dropIdle(): void {
+    const cutoff = Date.now() - IDLE_MS;
+    for (const [key, ledger] of this.ledgers) if (ledger.lastUsedMs < cutoff) this.ledgers.delete(key);
+    for (const [key, limiter] of this.limiters) if (limiter.lastUsedMs < cutoff) this.limiters.delete(key);
+  }
+}
+
+/** A short stable name for an endpoint in a workflow id (no URL or model text in ids). */
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}

@@ -153,6 +153,8 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--method <set>', 'evolving method: general, code, math, or a method file (JSON/YAML)', 'general')
     .option('--max-tokens <n>', 'pause the run once this many tokens are spent', positiveInt)
     .option('--max-cost <usd>', 'pause the run once this many US dollars are spent', positiveNumber)
+    .option('--rpm <n>', "requests per minute each role's endpoint allows, shared by every worker", positiveInt)
+    .option('--tpm <n>', "tokens per minute each role's endpoint allows, shared by every worker", positiveInt)
     .option(
       '--prices <file>',
       'JSON price table overriding the defaults: {"model": {"inputPerMillion": 0.15, "outputPerMillion": 0.6}}',

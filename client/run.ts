@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { QueryDefinition, WorkflowHandle } from '@temporalio/client';
 import { describeSampling, resolveLlmConfig, resolveQuality, type LlmMode } from '../core/config';
+import type { LlmConfig } from '../core/schemas';
 import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { unscheduledRound } from '../core/plan';
@@ -42,6 +43,8 @@ export interface RunOptions {
   method: string;
   maxTokens?: number;
   maxCost?: number;
+  rpm?: number;
+  tpm?: number;
   prices?: string;
   strict?: boolean;
   detach?: boolean;
@@ -116,7 +119,7 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
   stderr(resolved.description);
   const sampled = withMethodSampling(resolved.llm, method.sampling, file);
   if (sampled.applied) stderr(`The method carries the evolver sampling it was made for: ${sampled.applied}.`);
-  resolved.llm = sampled.llm;
+  resolved.llm = withRateLimits(sampled.llm, options);
   for (const line of describeSampling(resolved.llm)) stderr(line);
   const quality = resolveQuality(file, options.unusableRetries);
   const gatesOff = Object.entries(quality.gates)
@@ -152,6 +155,13 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
       answerSeeds: options.seedAnswers !== false,
     },
   });
+}
+
+/** --rpm and --tpm on every role's endpoint (roles on one endpoint share one limit; see activities/call-gate). */
+function withRateLimits(llm: LlmConfig, options: { rpm?: number; tpm?: number }): LlmConfig {
+  if (!options.rpm && !options.tpm) return llm;
+  const limits = { ...(options.rpm ? { rpm: options.rpm } : {}), ...(options.tpm ? { tpm: options.tpm } : {}) };
+  return Object.fromEntries(Object.entries(llm).map(([role, e]) => [role, { ...e, ...limits }])) as LlmConfig;
 }
 
 /** What to tell a user who detached (Ctrl-C) from following a run or a learning run. */

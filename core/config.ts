@@ -128,12 +128,22 @@ function describeEndpoints(llm: LlmConfig): string {
   return parts.join('; ');
 }
 
+/** An endpoint's rate limits and batch mode, as `evol run` prints them. */
+function limitsOf(e: LlmEndpoint): string {
+  const parts = [
+    ...(e.rpm ? [`${e.rpm} requests/min`] : []),
+    ...(e.tpm ? [`${e.tpm} tokens/min`] : []),
+    ...(e.batch ? ['through the Batch API'] : []),
+  ];
+  return parts.length ? `; ${parts.join(', ')}` : '';
+}
+
 /** One line per role: model and sampling, as `evol run` prints them before it starts. */
 export function describeSampling(llm: Partial<Record<string, LlmEndpoint>>): string[] {
   return Object.entries(llm).flatMap(([role, e]) =>
     e
       ? [
-          `  ${role}: ${e.model}, temperature ${e.temperature}${e.topP !== undefined ? `, top_p ${e.topP}` : ''}, up to ${e.maxTokens} tokens`,
+          `  ${role}: ${e.model}, temperature ${e.temperature}${e.topP !== undefined ? `, top_p ${e.topP}` : ''}, up to ${e.maxTokens} tokens${limitsOf(e)}`,
         ]
       : [],
   );

@@ -28,9 +28,6 @@ import {
 import { SIM_BASE_URL, type LlmEndpoint } from '../core/schemas';
 import { addUsage, type Usage } from '../core/usage';
 
-/** This worker process, in leases. */
-const WORKER_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-
 /** Longest a call waits at the rate gate inside its activity; beyond it the activity is retried after the wait. */
 export const MAX_GATE_WAIT_MS = 10_000;
 
@@ -199,6 +196,8 @@ class EndpointLimiter {
   constructor(
     private readonly key: string,
     private readonly endpoint: LlmEndpoint,
+    /** This worker (its gate), in leases. */
+    private readonly worker: string,
   ) {
     this.completionEstimate = Math.min(endpoint.maxTokens, 256);
   }
@@ -321,7 +320,7 @@ class EndpointLimiter {
 
   private async renew(): Promise<void> {
     const request: LeaseRequest = {
-      worker: WORKER_ID,
+      worker: this.worker,
       weight: this.queue.length + this.inFlight,
       configured: this.configured,
       learned: this.learned,
@@ -375,7 +374,8 @@ class EndpointLimiter {
 function rateBucket(bucket: TokenBucket | undefined, perSecond: number | undefined, least: number, now: number) {
   if (!perSecond) return undefined;
   const capacity = Math.max(least, perSecond);
-  if (!bucket) return new TokenBucket(perSecond, capacity, now);
+  // A new bucket holds one call, not a second's burst: a worker joining others starts at its pace.
+  if (!bucket) return new TokenBucket(perSecond, capacity, now, least);
   bucket.setRate(perSecond, capacity, now);
   return bucket;
 }
@@ -391,6 +391,8 @@ const IDLE_MS = 15 * 60_000;
 export class CallGate {
   private readonly ledgers = new Map<string, SpendLedger>();
   private readonly limiters = new Map<string, EndpointLimiter>();
+  /** One gate per worker (a process may run several): host, pid and a random part. */
+  private readonly worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
   /** Waits for the call's turn (budget, then rate limits); the pass must be settled once the call ends. */
   async admit(endpoint: LlmEndpoint, promptChars: number, spend: SpendTag | undefined): Promise<GatePass> {
@@ -428,7 +430,7 @@ export class CallGate {
     const name = `${where}|${endpoint.model}|${endpoint.apiKeyEnv}`;
     let limiter = this.limiters.get(name);
     if (!limiter) {
-      limiter = new EndpointLimiter(shortHash(name), endpoint);
+      limiter = new EndpointLimiter(shortHash(name), endpoint, this.worker);
       this.limiters.set(name, limiter);
     }
     return limiter;

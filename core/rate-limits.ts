@@ -48,7 +48,13 @@ export interface Lease {
 export interface LimiterMember {
   weight: number;
   expiresAtMs: number;
+  /** The share its current lease gives it (absent in limiters from before). */
+  share?: number;
 }
+
+/** A worker that finds the others holding the whole limit gets this much, and asks again soon. */
+export const MIN_SHARE = 0.05;
+export const SOON_MS = 250;
 
 export interface LimiterState {
   members: Array<[string, LimiterMember]>;
@@ -80,11 +86,21 @@ export function grantLease(state: LimiterState, request: LeaseRequest, nowMs: nu
   if (request.learned?.tpm) state.learned.tpm = request.learned.tpm;
   state.blockedUntilMs = Math.max(state.blockedUntilMs, request.blockedUntilMs ?? 0);
   const total = [...members.values()].reduce((sum, m) => sum + m.weight, 0);
+  const me = members.get(request.worker)!;
+  const fair = me.weight / total;
+  // What the others' leases still hold is theirs until they renew: a worker gets its fair part of the rest, so
+  // the shares never add up to more than the limit while they move (a small floor aside, asked again soon).
+  const heldByOthers = [...members]
+    .filter(([worker]) => worker !== request.worker)
+    .reduce((sum, [, m]) => sum + (m.share ?? 0), 0);
+  const available = Math.max(0, 1 - heldByOthers);
+  const share = Math.max(MIN_SHARE, Math.min(fair, available));
+  me.share = share;
   return {
-    share: members.get(request.worker)!.weight / total,
+    share,
     limits: effectiveLimits(state),
     blockedUntilMs: state.blockedUntilMs,
-    renewInMs: LEASE_MS,
+    renewInMs: share < fair ? SOON_MS : LEASE_MS,
   };
 }
 
@@ -100,8 +116,10 @@ export class TokenBucket {
     private perSecond: number,
     private capacity: number,
     nowMs: number,
+    /** What it holds at first (default: full). */
+    level = capacity,
   ) {
-    this.level = capacity;
+    this.level = Math.min(level, capacity);
     this.atMs = nowMs;
   }
 

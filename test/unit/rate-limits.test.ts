@@ -4,7 +4,10 @@ import {
   emptyLimiterState,
   grantLease,
   LEASE_EXPIRY_MS,
+  LEASE_MS,
   leaseRates,
+  MIN_SHARE,
+  SOON_MS,
   TARGET_FRACTION,
   TokenBucket,
 } from '../../core/rate-limits';
@@ -17,22 +20,29 @@ const request = (worker: string, weight: number, rpm?: number) => ({
 });
 
 describe('leases: every worker gets its share of an endpoint limit', () => {
-  test('shares follow the workers’ weights and always add up to one', () => {
+  test('shares follow the workers’ weights, and never add up to more than the limit while they move', () => {
     const state = emptyLimiterState();
     expect(grantLease(state, request('a', 3, 600), 0).share).toBe(1);
-    const b = grantLease(state, request('b', 1, 600), 10);
-    expect(b.share).toBeCloseTo(1 / 4);
+    // a holds the whole limit until it renews: b gets the floor, and asks again soon.
+    const joining = grantLease(state, request('b', 1, 600), 10);
+    expect(joining.share).toBe(MIN_SHARE);
+    expect(joining.renewInMs).toBe(SOON_MS);
     const a = grantLease(state, request('a', 3, 600), 20);
+    expect(a.share).toBeCloseTo(3 / 4);
+    const b = grantLease(state, request('b', 1, 600), 30);
+    expect(b.share).toBeCloseTo(1 / 4);
+    expect(b.renewInMs).toBe(LEASE_MS);
     expect(a.share + b.share).toBeCloseTo(1);
     expect(a.limits).toEqual({ rpm: 600 });
   });
 
   test('a worker that stops renewing loses its share to the others', () => {
     const state = emptyLimiterState();
-    grantLease(state, request('a', 1, 600), 0);
     grantLease(state, request('b', 1, 600), 0);
+    grantLease(state, request('a', 1, 600), 0);
+    expect(grantLease(state, request('b', 1, 600), 100).share).toBeCloseTo(0.5);
     expect(grantLease(state, request('a', 1, 600), 100).share).toBeCloseTo(0.5);
-    expect(grantLease(state, request('a', 1, 600), LEASE_EXPIRY_MS + 1).share).toBe(1);
+    expect(grantLease(state, request('a', 1, 600), 100 + LEASE_EXPIRY_MS + 1).share).toBe(1);
   });
 
   test('configured limits come first, then what the provider announced; a provider wait is kept for everyone', () => {

@@ -202,12 +202,8 @@ class EndpointLimiter {
     this.completionEstimate = Math.min(endpoint.maxTokens, 256);
   }
 
-  private get configured(): EndpointLimits {
-    return {
-      ...(this.endpoint.rpm ? { rpm: this.endpoint.rpm } : {}),
-      ...(this.endpoint.tpm ? { tpm: this.endpoint.tpm } : {}),
-    };
-  }
+  /** The limits the latest call's settings give (runs on one endpoint may set them differently: the latest wins). */
+  private configured: EndpointLimits = {};
 
   private get limited(): boolean {
     const { rpm, tpm } = this.configured;
@@ -220,8 +216,9 @@ class EndpointLimiter {
   }
 
   /** Waits for this call's turn; throws a retryable failure when the wait would be long. */
-  async admit(tokens: number): Promise<void> {
+  async admit(tokens: number, endpoint: LlmEndpoint): Promise<void> {
     this.lastUsedMs = Date.now();
+    this.configured = { ...(endpoint.rpm ? { rpm: endpoint.rpm } : {}), ...(endpoint.tpm ? { tpm: endpoint.tpm } : {}) };
     if (!this.limited) {
       this.inFlight++;
       return;
@@ -402,7 +399,7 @@ export class CallGate {
     const limiter = this.limiter(endpoint);
     const charged = limiter.estimate(promptChars);
     try {
-      await limiter.admit(charged);
+      await limiter.admit(charged, endpoint);
     } catch (err) {
       ledger?.settle(undefined, 0);
       throw err;

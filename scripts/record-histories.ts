@@ -20,6 +20,7 @@ import {
   workflowIdsOf,
 } from '../client/api';
 import type { DatasetRunConfig } from '../core/dataset';
+import { progressQuery, resumeSignal } from '../core/messages';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { LocalRunStore } from '../store/local-run-store';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
@@ -104,6 +105,74 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
   };
 }
 
+/**
+ * A dataset run with a small token budget and a rate limit on its endpoint: its workflow takes the workers' spend
+ * updates and pauses at the budget, an instruction is held by it until the resume, and the endpoint's rateLimiter
+ * workflow leases the limit.
+ */
+async function recordBudgetRun(client: Client, store: LocalRunStore, taskQueue: string, llm: LlmConfig) {
+  const limited = Object.fromEntries(
+    Object.entries(llm).map(([role, endpoint]) => [role, { ...endpoint, rpm: 120 }]),
+  ) as LlmConfig;
+  const meta = await createDatasetRun(store, {
+    runId: 'fixture-budget',
+    inputFile: 'fixture',
+    seeds: Array.from({ length: 6 }, (_, i) => ({
+      id: `b${i + 1}`,
+      text: `Explain how step ${i + 1} of brewing tea works.`,
+      source: { file: 'fixture', line: i + 1 },
+    })),
+    config: {
+      rounds: 1,
+      seed: 3,
+      llm: limited,
+      method: 'general',
+      operations: [...GENERAL_OPERATIONS],
+      concurrency: 4,
+      budget: { maxTokens: 300 },
+      prices: {},
+      pageSize: 10,
+      answerSeeds: false,
+      quality: { unusableRetries: 2, gates: {} },
+    },
+  });
+  const handle = await startDatasetRun(client, taskQueue, meta);
+  for (let i = 0; ; i++) {
+    const progress = await handle.query(progressQuery);
+    if (progress.status === 'paused') break;
+    if (i > 600) throw new Error('the budget run did not pause');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await handle.signal(resumeSignal, { budget: { maxTokens: 1_000_000 } });
+  await handle.result();
+  // The execution that took the resume (the run continues as new every 60 events here).
+  const executions: WorkflowExecutionInfo[] = [];
+  for await (const e of client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) executions.push(e);
+  let resumed;
+  for (const e of executions) {
+    const history = await client.workflow.getHandle(e.workflowId, e.runId).fetchHistory();
+    const signals = history.events?.filter(
+      (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'resume',
+    );
+    if (signals?.length) resumed = history;
+  }
+  if (!resumed) throw new Error('no execution of the budget run took the resume');
+  const held = [];
+  for (const id of ['b1', 'b2', 'b3', 'b4']) {
+    const history = await client.workflow.getHandle(workflowIdsOf(meta).instruction(id)).fetchHistory();
+    if (JSON.stringify(historyToJSON(history)).includes('BudgetReached')) held.push(history);
+  }
+  if (!held.length) throw new Error('no instruction of the budget run was held by its budget');
+  const limiters: WorkflowExecutionInfo[] = [];
+  for await (const e of client.workflow.list({ query: `WorkflowType = "rateLimiter"` })) limiters.push(e);
+  if (!limiters.length) throw new Error('no rateLimiter workflow ran');
+  return {
+    'dataset-evolution-budget': resumed,
+    'instruction-evolution-budget-held': held[0],
+    'rate-limiter': await client.workflow.getHandle(limiters[0].workflowId, limiters[0].runId).fetchHistory(),
+  };
+}
+
 /** A short Auto Evol-Instruct learning: a baseline and two optimization steps. */
 async function recordAutoEvol(client: Client, store: LocalRunStore, taskQueue: string, llm: LlmConfig) {
   const texts = Array.from({ length: 8 }, (_, i) => `Describe step ${i + 1} of making paper by hand.`);
@@ -173,6 +242,7 @@ async function main(): Promise<void> {
         'instruction-evolution': await handle.fetchHistory(),
         ...(await recordDatasetRun(client, store, taskQueue, llmAt(sim.url))),
         ...(await recordAutoEvol(client, store, taskQueue, llmAt(sim.url))),
+        ...(await recordBudgetRun(client, store, taskQueue, llmAt(sim.url))),
       };
     });
     await fs.mkdir(OUT_DIR, { recursive: true });

@@ -47,6 +47,11 @@ const FIXTURES = [
   // current method kept the rate of an earlier step.
   'auto-evol-v1',
   'score-run',
+  // A run that reached its token budget: the workers' spend updates, the pause, an instruction held by the budget
+  // until the resume, and the endpoint's rateLimiter leasing its limit.
+  'dataset-evolution-budget',
+  'instruction-evolution-budget-held',
+  'rate-limiter',
 ];
 
 describe('committed histories replay with the current workflow code', () => {
@@ -61,7 +66,7 @@ describe('committed histories replay with the current workflow code', () => {
         (await loadHistory(name)).events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
       );
     }
-    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun']));
+    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun', 'rateLimiter']));
   });
 
   test('the dataset fixture really continued as new', async () => {

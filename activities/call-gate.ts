@@ -218,7 +218,10 @@ class EndpointLimiter {
   /** Waits for this call's turn; throws a retryable failure when the wait would be long. */
   async admit(tokens: number, endpoint: LlmEndpoint): Promise<void> {
     this.lastUsedMs = Date.now();
-    this.configured = { ...(endpoint.rpm ? { rpm: endpoint.rpm } : {}), ...(endpoint.tpm ? { tpm: endpoint.tpm } : {}) };
+    this.configured = {
+      ...(endpoint.rpm ? { rpm: endpoint.rpm } : {}),
+      ...(endpoint.tpm ? { tpm: endpoint.tpm } : {}),
+    };
     if (!this.limited) {
       this.inFlight++;
       return;

@@ -95,4 +95,36 @@ describe('budgets that hold: spend counted per call as it happens', () => {
     expect(final.spent!.usage.totalTokens).toBeGreaterThan(spent!.usage.totalTokens);
     expect(final.budgetReached).toBeUndefined();
   });
+
+  test("a cost budget holds the same way, priced call by call by the run's price table", async () => {
+    // $1 per thousand tokens: a budget of $0.40 is about 400 tokens.
+    const prices = { 'sim-1': { inputPerMillion: 1000, outputPerMillion: 1000 } };
+    const runId = `cost-${process.pid}-${Date.now().toString(36)}`;
+    sim.resetRequests();
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds: seedsFromTexts(sampleTexts(24, 'cost')),
+      llm: llmAt(sim.url),
+      config: { rounds: 2, concurrency: 8, budget: { maxCost: 0.4 }, prices },
+    });
+    await waitForProgress(handle, (p) => p.status === 'paused', 'the cost budget to pause the run');
+    const settled = await eventually(
+      async () => {
+        const progress = await handle.query(progressQuery);
+        const answered = sim.requests().filter((r) => r.outcome === 'ok').length;
+        return sim.stats().inFlight === 0 && progress.spent?.calls === answered ? progress : undefined;
+      },
+      'every call in flight to end and be counted',
+      30_000,
+    );
+    expect(settled.pauseReason).toMatch(/^cost budget reached: \$0\.\d{4} of \$0\.4 spent/);
+    const at = settled.budgetReached!;
+    expect(at.spent.costUsd).toBeGreaterThanOrEqual(0.4);
+    expect(settled.spent!.costUsd).toBeCloseTo(settled.spent!.usage.totalTokens / 1000, 6);
+    expect(settled.spent!.calls).toBeLessThanOrEqual(at.spent.calls + at.inFlight);
+    await handle.cancel();
+  });
 });

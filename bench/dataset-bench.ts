@@ -1,9 +1,12 @@
 /**
- * `npm run bench -- --seeds N --rounds R --latency-ms L --concurrency C [--json] [--keep]`
+ * `npm run bench -- --seeds N --rounds R --latency-ms L --concurrency C [--workers W] [--rpm R] [--tpm T] [--json] [--keep]`
  *
  * One whole dataset run against the simulated LLM at a fixed latency, every part in its own process as in
  * production (Temporal dev server, simulated LLM, `evol worker`), then its figures: LLM calls/s against the C/L
- * limit, the latency Temporal adds to each call (from workflow histories), peak RSS, and history sizes.
+ * limit, the latency Temporal adds to each call (from workflow histories), peak RSS, and history sizes. With
+ * `--rpm`/`--tpm` the simulated LLM enforces those limits and every role's endpoint carries them, so the workers
+ * pace themselves through their shared rate limiter: then it also prints the requests and tokens per minute held,
+ * as shares of the limits, and the share of requests answered 429.
  * See bench/README.md for what each figure means and the targets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,9 +18,10 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { Command, InvalidArgumentError } from 'commander';
-import { createDatasetRun, startDatasetRun, workflowIdsOf } from '../client/api';
+import { createDatasetRun, runProgress, startDatasetRun, workflowIdsOf } from '../client/api';
 import type { DatasetRunConfig, RunProgress } from '../core/dataset';
 import { GENERAL_OPERATIONS } from '../core/operations';
+import { LEASE_EXPIRY_MS } from '../core/rate-limits';
 import type { LlmConfig, LlmEndpoint } from '../core/schemas';
 import {
   DEFAULT_DYNAMIC_CONFIG,
@@ -27,7 +31,7 @@ import {
   type DevServer,
 } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
-import type { SimStats } from '../sim/types';
+import type { SimRequestRecord, SimStats } from '../sim/types';
 import { LocalRunStore } from '../store/local-run-store';
 import type { RunMeta, SeedRecord } from '../core/run';
 
@@ -43,6 +47,8 @@ const RSS_INTERVAL_MS = 500;
 const PROGRESS_INTERVAL_MS = 15_000;
 const STOP_GRACE_MS = 10_000;
 const OUTPUT_TAIL_CHARS = 20_000;
+/** How often the run's spend is read while a rate limit is given, for its tokens per minute. */
+const SPEND_SAMPLE_MS = 1_000;
 
 const note = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -58,6 +64,15 @@ interface BenchOptions {
   rounds: number;
   latencyMs: number;
   concurrency: number;
+  /** `evol worker` processes on the task queue. */
+  workers: number;
+  /** Limits the simulated LLM enforces and every endpoint of the run is given. */
+  rpm?: number;
+  tpm?: number;
+  /** The simulated LLM's burst (seconds' worth of each limit its buckets hold); its own default when absent. */
+  burstSeconds?: number;
+  /** Width of one step of the rates-over-time line, in seconds. */
+  rateStepS: number;
   json: boolean;
   keep: boolean;
   /** Replace the dev server's SQLite pragmas and add dynamic config, to compare settings (see README). */
@@ -93,6 +108,11 @@ function parseOptions(argv: string[]): BenchOptions {
     .option('--rounds <n>', 'rounds of evolution per seed', positiveInt, 2)
     .option('--latency-ms <ms>', 'latency of every simulated LLM call', positiveInt, 500)
     .option('--concurrency <n>', 'instruction workflows running at once', positiveInt, 32)
+    .option('--workers <n>', '`evol worker` processes on the task queue', positiveInt, 1)
+    .option('--rpm <n>', 'requests per minute the simulated LLM allows and every endpoint is given', positiveInt)
+    .option('--tpm <n>', 'tokens per minute the simulated LLM allows and every endpoint is given', positiveInt)
+    .option('--burst-seconds <n>', "seconds' worth of each limit the simulated LLM lets through at once", positiveInt)
+    .option('--rate-step-s <n>', 'seconds per step of the rates-over-time line (with a limit)', positiveInt, 10)
     .option('--json', 'also print the figures as one JSON object')
     .option('--keep', 'keep the temp dirs (Temporal state, run store, server log)')
     .option('--sqlite-pragma <pragma=value>', "replaces the dev server's SQLite settings, repeatable", collect, [])
@@ -103,14 +123,24 @@ function parseOptions(argv: string[]): BenchOptions {
     rounds: number;
     latencyMs: number;
     concurrency: number;
+    workers: number;
+    rpm?: number;
+    tpm?: number;
+    burstSeconds?: number;
+    rateStepS: number;
     json?: boolean;
     keep?: boolean;
     sqlitePragma: string[];
     dynamicConfig: Record<string, unknown>;
   }>();
   const { sqlitePragma, json, keep, ...rest } = opts;
+  if (rest.burstSeconds !== undefined && !rest.rpm && !rest.tpm) {
+    program.error('--burst-seconds needs --rpm or --tpm');
+  }
   return { ...rest, json: Boolean(json), keep: Boolean(keep), sqlitePragmas: sqlitePragma };
 }
+
+const limited = (options: BenchOptions): boolean => Boolean(options.rpm || options.tpm);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Processes and cleanup
@@ -185,7 +215,7 @@ interface Environment {
   server: DevServer;
   simPort: number;
   sim: NodeProcess;
-  worker: NodeProcess;
+  workers: NodeProcess[];
   client: Client;
   storeDir: string;
 }
@@ -205,14 +235,18 @@ async function startServer(dataDir: string, port: number, options: BenchOptions,
   return server;
 }
 
-async function startSim(port: number, latencyMs: number, cleanup: Cleanup): Promise<NodeProcess> {
-  const args = [SIM, '--port', String(port), '--latency-ms', String(latencyMs)];
+async function startSim(port: number, options: BenchOptions, cleanup: Cleanup): Promise<NodeProcess> {
+  const args = [SIM, '--port', String(port), '--latency-ms', String(options.latencyMs)];
+  if (options.rpm) args.push('--rpm', String(options.rpm));
+  if (options.tpm) args.push('--tpm', String(options.tpm));
+  if (options.burstSeconds) args.push('--burst-seconds', String(options.burstSeconds));
   const sim = spawnNode('simulated LLM', args, process.env, cleanup);
   await waitForOutput(sim, 'simulated LLM listening', 30_000);
   return sim;
 }
 
 async function startWorker(
+  name: string,
   address: string,
   storeDir: string,
   options: BenchOptions,
@@ -228,7 +262,7 @@ async function startWorker(
     EVOL_STORE_DIR: storeDir,
     [API_KEY_ENV]: 'bench',
   };
-  const worker = spawnNode('worker', args, env, cleanup);
+  const worker = spawnNode(name, args, env, cleanup);
   await waitForOutput(worker, 'Worker polling', 120_000);
   return worker;
 }
@@ -238,12 +272,20 @@ async function startEnvironment(tempDir: string, options: BenchOptions, cleanup:
   const [serverPort, simPort] = await findFreePorts(2);
   const [server, sim] = await Promise.all([
     startServer(path.join(tempDir, 'temporal'), serverPort, options, cleanup),
-    startSim(simPort, options.latencyMs, cleanup),
+    startSim(simPort, options, cleanup),
   ]);
-  const worker = await startWorker(server.address, storeDir, options, cleanup);
+  const workers = await Promise.all(
+    workerLabels(options).map((label) => startWorker(label, server.address, storeDir, options, cleanup)),
+  );
   const connection = await Connection.connect({ address: server.address });
   cleanup.add(() => connection.close());
-  return { server, simPort, sim, worker, client: new Client({ connection, namespace: 'default' }), storeDir };
+  return { server, simPort, sim, workers, client: new Client({ connection, namespace: 'default' }), storeDir };
+}
+
+/** `worker` alone, else `worker 1` … `worker N`: the names of the worker processes in the figures. */
+function workerLabels(options: BenchOptions): string[] {
+  if (options.workers === 1) return ['worker'];
+  return Array.from({ length: options.workers }, (_, i) => `worker ${i + 1}`);
 }
 
 function onInterrupt(cleanup: Cleanup): void {
@@ -289,7 +331,9 @@ function benchSeeds(n: number): SeedRecord[] {
   });
 }
 
-function benchLlm(baseURL: string, latencyMs: number): LlmConfig {
+function benchLlm(baseURL: string, options: BenchOptions): LlmConfig {
+  const { latencyMs, rpm, tpm } = options;
+  // One endpoint (URL, model, key) for all three roles: they share one limiter, so one limit.
   const endpoint = (temperature: number): LlmEndpoint => ({
     baseURL,
     model: 'sim-1',
@@ -297,6 +341,8 @@ function benchLlm(baseURL: string, latencyMs: number): LlmConfig {
     maxTokens: 256,
     apiKeyEnv: API_KEY_ENV,
     requestTimeoutMs: latencyMs + 30_000,
+    ...(rpm ? { rpm } : {}),
+    ...(tpm ? { tpm } : {}),
   });
   return { evolver: endpoint(0.7), responder: endpoint(0.7), judge: endpoint(0) };
 }
@@ -305,7 +351,7 @@ async function createBenchRun(env: Environment, options: BenchOptions): Promise<
   const config: DatasetRunConfig = {
     rounds: options.rounds,
     seed: 1,
-    llm: benchLlm(`http://127.0.0.1:${env.simPort}/v1`, options.latencyMs),
+    llm: benchLlm(`http://127.0.0.1:${env.simPort}/v1`, options),
     method: 'general',
     operations: GENERAL_OPERATIONS.map((op) => ({ ...op })),
     concurrency: options.concurrency,
@@ -329,11 +375,15 @@ async function simStats(port: number): Promise<SimCounters> {
   return (await response.json()) as SimCounters;
 }
 
-/** When the simulated LLM received each call, sorted. */
-async function simRequestTimes(port: number): Promise<number[]> {
+type SimRequest = Pick<SimRequestRecord, 'receivedAt' | 'status'>;
+
+/** When the simulated LLM received each call and what it answered, sorted by arrival. */
+async function simRequests(port: number): Promise<SimRequest[]> {
   const response = await fetch(`http://127.0.0.1:${port}/_sim/requests`);
   if (!response.ok) throw new Error(`GET /_sim/requests answered ${response.status}`);
-  return ((await response.json()) as Array<{ receivedAt: number }>).map((r) => r.receivedAt).sort((a, b) => a - b);
+  return ((await response.json()) as SimRequestRecord[])
+    .map(({ receivedAt, status }) => ({ receivedAt, status }))
+    .sort((a, b) => a.receivedAt - b.receivedAt);
 }
 
 /**
@@ -360,13 +410,15 @@ function reportProgress(simPort: number, startedAt: number): () => void {
   return () => clearInterval(timer);
 }
 
-/** The run's result, or the worker's last words should it die first (the run would then wait forever). */
-async function waitForResult(handle: WorkflowHandle, worker: NodeProcess): Promise<RunProgress> {
+/** The run's result, or a worker's last words should one die first (the run would then wait forever). */
+async function waitForResult(handle: WorkflowHandle, workers: NodeProcess[]): Promise<RunProgress> {
   let waiting = true;
   const died = new Promise<never>((_, reject) => {
-    void worker.exited.then((code) => {
-      if (waiting) reject(new Error(`the worker exited (${code}) during the run:\n${worker.tail()}`));
-    });
+    for (const worker of workers) {
+      void worker.exited.then((code) => {
+        if (waiting) reject(new Error(`the ${worker.name} exited (${code}) during the run:\n${worker.tail()}`));
+      });
+    }
   });
   try {
     return await Promise.race([handle.result() as Promise<RunProgress>, died]);
@@ -661,6 +713,7 @@ interface Figures {
   rounds: number;
   latencyMs: number;
   concurrency: number;
+  workers: number;
   sqlitePragmas: string[];
   dynamicConfig: Record<string, unknown>;
   runId: string;
@@ -683,10 +736,13 @@ interface Figures {
   addedLatencyMs: Spread;
   scheduleToStartMs: Spread;
   sampledInstructionWorkflows: number;
-  peakRssMb: { worker?: number; server?: number };
+  /** `worker`: the sum of the workers' peaks (each sampled on its own, listed in `workers`). */
+  peakRssMb: { worker?: number; server?: number; workers: Array<number | undefined> };
   /** Average cores used during the run by each process, and by the whole machine (other processes included). */
   cpuCores: {
+    /** All the workers together; each in `workers`. */
     worker?: number;
+    workers: Array<number | undefined>;
     server?: number;
     sim?: number;
     bench?: number;
@@ -695,6 +751,8 @@ interface Figures {
     machine?: number;
     available: number;
   };
+  /** With `--rpm`/`--tpm` only. */
+  rateLimits?: RateFigures;
   largestHistoryByEvents: HistoryFigure;
   largestHistoryByBytes: HistoryFigure;
   historyOver10kEvents: boolean;
@@ -727,6 +785,11 @@ interface Measured {
   stats: SimCounters;
   /** When the simulated LLM received each call (epoch ms), sorted. */
   requestTimes: number[];
+  /** Each call's arrival and status, sorted by arrival. */
+  requests: SimRequest[];
+  /** The run's spend over time, sampled with a rate limit only. */
+  spend: SpendSample[];
+  leases?: LeaseFigures;
   processes: ProcessSampler;
   dataset: FetchedHistory[];
   instructions: FetchedHistory[];
@@ -741,11 +804,22 @@ function largest(histories: FetchedHistory[], by: 'events' | 'bytes'): HistoryFi
   return withoutHistory(histories.reduce((a, b) => (b[by] > a[by] ? b : a)));
 }
 
-function othersCores(processes: ProcessSampler): number | undefined {
+function othersCores(processes: ProcessSampler, workers: string[]): number | undefined {
   const machine = processes.cores(MACHINE);
   if (machine === undefined) return undefined;
-  const ours = ['worker', 'server', 'sim', 'bench'].map((label) => processes.cores(label) ?? 0);
+  const ours = [...workers, 'server', 'sim', 'bench'].map((label) => processes.cores(label) ?? 0);
   return round(Math.max(0, machine - ours.reduce((a, b) => a + b, 0)), 2);
+}
+
+/** The sum of a figure over the workers (undefined when none was sampled), to the given digits. */
+function sumOf(values: Array<number | undefined>, digits: number): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length
+    ? round(
+        known.reduce((a, b) => a + b, 0),
+        digits,
+      )
+    : undefined;
 }
 
 function figuresOf(m: Measured): Figures {
@@ -758,11 +832,16 @@ function figuresOf(m: Measured): Figures {
   const timings = m.instructions.map((h) => activityTimings(h.history.events ?? []));
   const llmCalls = timings.flat().filter((t) => t.madeLlmCall);
   const all = [...m.dataset, ...m.instructions];
+  const workers = workerLabels(options);
+  const workerRss = workers.map((label) => m.processes.peakMb(label));
+  const workerCores = workers.map((label) => m.processes.cores(label));
+  const rateLimits = rateFiguresOf(m);
   return {
     seeds: options.seeds,
     rounds: options.rounds,
     latencyMs: options.latencyMs,
     concurrency: options.concurrency,
+    workers: options.workers,
     sqlitePragmas: options.sqlitePragmas.length ? options.sqlitePragmas : DEFAULT_SQLITE_PRAGMAS,
     dynamicConfig: { ...DEFAULT_DYNAMIC_CONFIG, ...options.dynamicConfig },
     runId: m.runId,
@@ -782,16 +861,18 @@ function figuresOf(m: Measured): Figures {
     addedLatencyMs: spread(llmCalls.map((t) => t.completedMs - t.scheduledMs - options.latencyMs)),
     scheduleToStartMs: spread(llmCalls.map((t) => t.startedMs - t.scheduledMs)),
     sampledInstructionWorkflows: m.instructions.length,
-    peakRssMb: { worker: m.processes.peakMb('worker'), server: m.processes.peakMb('server') },
+    peakRssMb: { worker: sumOf(workerRss, 1), server: m.processes.peakMb('server'), workers: workerRss },
     cpuCores: {
-      worker: m.processes.cores('worker'),
+      worker: sumOf(workerCores, 2),
+      workers: workerCores,
       server: m.processes.cores('server'),
       sim: m.processes.cores('sim'),
       bench: m.processes.cores('bench'),
-      others: othersCores(m.processes),
+      others: othersCores(m.processes, workers),
       machine: m.processes.cores(MACHINE),
       available: os.cpus().length,
     },
+    ...(rateLimits ? { rateLimits } : {}),
     largestHistoryByEvents: largest(all, 'events'),
     largestHistoryByBytes: largest(all, 'bytes'),
     historyOver10kEvents: all.some((h) => h.events > HISTORY_EVENT_LIMIT),
@@ -802,7 +883,13 @@ function figuresOf(m: Measured): Figures {
 }
 
 function cpuMsPerSeed(m: Measured, label: string): number | undefined {
-  const cores = m.processes.cores(label);
+  const cores =
+    label === 'worker'
+      ? sumOf(
+          workerLabels(m.options).map((l) => m.processes.cores(l)),
+          2,
+        )
+      : m.processes.cores(label);
   return cores === undefined ? undefined : round((cores * m.wallMs) / m.options.seeds, 1);
 }
 
@@ -875,6 +962,216 @@ async function instructionOpenMs(client: Client, runId: string): Promise<number>
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Rate limits
+
+interface SpendSample {
+  atMs: number;
+  /** The run's spend so far (`RunProgress.spent`): calls and tokens of the calls that have ended. */
+  calls: number;
+  tokens: number;
+}
+
+/** Reads the run's spend every SPEND_SAMPLE_MS (a progress query), for its tokens per minute over time. */
+function sampleSpend(client: Client, workflowId: string, samples: SpendSample[]): () => Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const progress = await runProgress(handle).catch(() => undefined);
+      if (progress?.spent) {
+        samples.push({ atMs: Date.now(), calls: progress.spent.calls, tokens: progress.spent.usage.totalTokens });
+      }
+      await delay(SPEND_SAMPLE_MS);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}
+
+/** The run's tokens at a moment, interpolated between the samples around it. */
+function tokensAt(samples: SpendSample[], atMs: number): number {
+  if (!samples.length) return NaN;
+  if (atMs <= samples[0].atMs) return samples[0].tokens;
+  for (let i = 1; i < samples.length; i++) {
+    const [a, b] = [samples[i - 1], samples[i]];
+    if (atMs <= b.atMs) return a.tokens + ((b.tokens - a.tokens) * (atMs - a.atMs)) / Math.max(1, b.atMs - a.atMs);
+  }
+  return samples[samples.length - 1].tokens;
+}
+
+interface LeaseFigures {
+  /** rateLimiter workflows seen (one per endpoint; more means the endpoint key differs between calls). */
+  limiters: number;
+  leases: number;
+  /** Per worker process (its lease id): leases granted, its share and its weight (calls waiting + in flight). */
+  byWorker: Array<{
+    worker: string;
+    leases: number;
+    /** Its first and last lease, in seconds after the run's first request. */
+    fromS: number;
+    toS: number;
+    share: Spread & { min: number; max: number };
+    weight: Spread;
+  }>;
+  /**
+   * After each grant, the sum of every live member's latest share (members whose last lease is under 6 s old):
+   * 1 when the shares add up; above 1 the workers together may go over the limit.
+   */
+  shareSum: Spread & { max: number };
+}
+
+interface RateFigures {
+  limits: { rpm?: number; tpm?: number; burstSeconds?: number };
+  /** The steady window: from the 10th to the 90th percentile of the answered requests' arrival. */
+  window: { fromS: number; toS: number; answered: number };
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  /** The same from the run's average tokens per call (spent tokens / spent calls) × requests/min, as a check. */
+  tokensPerMinuteFromAverage: number;
+  tokensPerCall: number;
+  rpmShare?: number;
+  tpmShare?: number;
+  binding?: 'rpm' | 'tpm';
+  bindingShare?: number;
+  /** Requests the simulated LLM refused with a 429 (by the limit that refused them), and their share of all. */
+  rateLimited: { requests: number; tokens: number; total: number; share: number };
+  /** Requests the simulated LLM received, answered or not, and the calls the run's spend counted. */
+  requests: number;
+  spentCalls: number;
+  /** Per `--rate-step-s` from the first request: answered requests and tokens per minute, and 429s. */
+  stepS: number;
+  timeline: Array<{ atS: number; rpm: number; tpm: number; refused: number }>;
+  leases?: LeaseFigures;
+}
+
+function rateFiguresOf(m: Measured): RateFigures | undefined {
+  const { options } = m;
+  if (!limited(options)) return undefined;
+  const answered = m.requests.filter((r) => r.status === 200).map((r) => r.receivedAt);
+  const start = m.requests[0]?.receivedAt ?? 0;
+  const from = Math.floor(answered.length * 0.1);
+  const to = Math.max(from, Math.ceil(answered.length * 0.9) - 1);
+  const [fromMs, toMs] = [answered[from] ?? NaN, answered[to] ?? NaN];
+  const minutes = (toMs - fromMs) / 60_000;
+  const requestsPerMinute = (to - from) / minutes;
+  // A call's spend counts once it ends (L after it arrives) and is reported within a second.
+  const tokensPerMinute =
+    (tokensAt(m.spend, toMs + options.latencyMs) - tokensAt(m.spend, fromMs + options.latencyMs)) / minutes;
+  // Per call the spend counted (its last reports may reach the run after its result: fewer calls than answered).
+  const tokensPerCall = m.progress.spent
+    ? m.progress.spent.usage.totalTokens / Math.max(1, m.progress.spent.calls)
+    : m.progress.counts.usage.totalTokens / Math.max(1, answered.length);
+  const rpmShare = options.rpm ? requestsPerMinute / options.rpm : undefined;
+  const tpmShare = options.tpm ? tokensPerMinute / options.tpm : undefined;
+  const binding = (tpmShare ?? -1) > (rpmShare ?? -1) ? 'tpm' : 'rpm';
+  const refused = m.stats.rateLimited.requests + m.stats.rateLimited.tokens;
+  const step = options.rateStepS * 1000;
+  const timeline: RateFigures['timeline'] = [];
+  const end = m.requests[m.requests.length - 1]?.receivedAt ?? start;
+  for (let at = start; at < end; at += step) {
+    const inStep = m.requests.filter((r) => r.receivedAt >= at && r.receivedAt < at + step);
+    const perMinute = 60_000 / step;
+    const tokens = tokensAt(m.spend, at + step + options.latencyMs) - tokensAt(m.spend, at + options.latencyMs);
+    timeline.push({
+      atS: round((at - start) / 1000),
+      rpm: inStep.filter((r) => r.status === 200).length * perMinute,
+      tpm: round(tokens * perMinute),
+      refused: inStep.filter((r) => r.status === 429).length,
+    });
+  }
+  return {
+    limits: {
+      ...(options.rpm ? { rpm: options.rpm } : {}),
+      ...(options.tpm ? { tpm: options.tpm } : {}),
+      ...(options.burstSeconds ? { burstSeconds: options.burstSeconds } : {}),
+    },
+    window: { fromS: round((fromMs - start) / 1000, 1), toS: round((toMs - start) / 1000, 1), answered: to - from },
+    requestsPerMinute: round(requestsPerMinute),
+    tokensPerMinute: round(tokensPerMinute),
+    tokensPerMinuteFromAverage: round(requestsPerMinute * tokensPerCall),
+    tokensPerCall: round(tokensPerCall, 1),
+    ...(rpmShare !== undefined ? { rpmShare: round(rpmShare, 3) } : {}),
+    ...(tpmShare !== undefined ? { tpmShare: round(tpmShare, 3) } : {}),
+    binding,
+    bindingShare: round((binding === 'tpm' ? tpmShare : rpmShare) ?? NaN, 3),
+    rateLimited: {
+      ...m.stats.rateLimited,
+      total: refused,
+      share: round(refused / Math.max(1, m.stats.total), 4),
+    },
+    requests: m.stats.total,
+    spentCalls: m.progress.spent?.calls ?? NaN,
+    stepS: options.rateStepS,
+    timeline,
+    ...(m.leases ? { leases: m.leases } : {}),
+  };
+}
+
+interface LeaseGrant {
+  atMs: number;
+  worker: string;
+  weight: number;
+  share: number;
+}
+
+/** Every lease the run's rateLimiter workflows granted, from their histories (request and lease by update id). */
+async function leaseFigures(client: Client, startMs: number): Promise<LeaseFigures | undefined> {
+  const grants: LeaseGrant[] = [];
+  let limiters = 0;
+  for await (const execution of client.workflow.list({ query: `WorkflowType = "rateLimiter"` })) {
+    limiters++;
+    const { history } = await fetchHistory(client, execution.workflowId, execution.runId);
+    const requests = new Map<string, { worker: string; weight: number }>();
+    for (const event of history.events ?? []) {
+      if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
+        const accepted = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+        const payload = accepted?.input?.args?.payloads?.[0];
+        const id = accepted?.meta?.updateId;
+        if (!payload || !id) continue;
+        const request = defaultPayloadConverter.fromPayload<{ worker: string; weight: number }>(payload);
+        requests.set(id, { worker: request.worker, weight: request.weight });
+      } else if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED) {
+        const attributes = event.workflowExecutionUpdateCompletedEventAttributes;
+        const request = requests.get(attributes?.meta?.updateId ?? '');
+        const payload = attributes?.outcome?.success?.payloads?.[0];
+        if (!request || !payload) continue;
+        const lease = defaultPayloadConverter.fromPayload<{ share: number }>(payload);
+        grants.push({ atMs: eventMs(event), ...request, share: lease.share });
+      }
+    }
+  }
+  if (!grants.length) return undefined;
+  grants.sort((a, b) => a.atMs - b.atMs);
+  const latest = new Map<string, LeaseGrant>();
+  const sums: number[] = [];
+  for (const grant of grants) {
+    latest.set(grant.worker, grant);
+    const live = [...latest.values()].filter((g) => grant.atMs - g.atMs < LEASE_EXPIRY_MS);
+    sums.push(live.reduce((sum, g) => sum + g.share, 0));
+  }
+  const workers = [...new Set(grants.map((g) => g.worker))];
+  return {
+    limiters,
+    leases: grants.length,
+    byWorker: workers.map((worker) => {
+      const mine = grants.filter((g) => g.worker === worker);
+      const shares = mine.map((g) => round(g.share, 3));
+      return {
+        worker,
+        leases: mine.length,
+        fromS: round((mine[0].atMs - startMs) / 1000, 1),
+        toS: round((mine[mine.length - 1].atMs - startMs) / 1000, 1),
+        share: { ...spread(shares), min: Math.min(...shares), max: Math.max(...shares) },
+        weight: spread(mine.map((g) => g.weight)),
+      };
+    }),
+    shareSum: { ...spread(sums.map((v) => round(v, 3))), max: round(Math.max(...sums), 3) },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Output
 
 const ms = (value: number) => (Number.isFinite(value) ? `${round(value)} ms` : 'n/a');
@@ -893,7 +1190,7 @@ function serverSettings(f: Figures): string {
 function describe(f: Figures): string[] {
   const d = f.diagnostics;
   return [
-    `seeds ${f.seeds}, rounds ${f.rounds}, latency ${f.latencyMs} ms, concurrency ${f.concurrency}  (run ${f.runId})`,
+    `seeds ${f.seeds}, rounds ${f.rounds}, latency ${f.latencyMs} ms, concurrency ${f.concurrency}, workers ${f.workers}  (run ${f.runId})`,
     `server settings:            ${serverSettings(f)}`,
     `outcome:                    ${f.outcome.status}, ${f.outcome.completed} completed, ${f.outcome.failed} failed`,
     `wall time:                  ${(f.wallMs / 1000).toFixed(1)} s`,
@@ -912,9 +1209,10 @@ function describe(f: Figures): string[] {
     `added latency per call:     ${spreadText(f.addedLatencyMs)}  (completed - scheduled - L)`,
     `schedule-to-start per call: ${spreadText(f.scheduleToStartMs)}`,
     `  (from ${f.sampledInstructionWorkflows} sampled instruction workflows)`,
-    `peak RSS worker:            ${mb(f.peakRssMb.worker)}`,
+    `peak RSS worker:            ${mb(f.peakRssMb.worker)}${f.workers > 1 ? `  (sum of ${f.peakRssMb.workers.map(mb).join(', ')})` : ''}`,
     `peak RSS Temporal server:   ${mb(f.peakRssMb.server)}`,
-    `CPU cores used (average):   worker ${f.cpuCores.worker}, server ${f.cpuCores.server}, sim ${f.cpuCores.sim}, bench ${f.cpuCores.bench}; other processes ${f.cpuCores.others}; machine ${f.cpuCores.machine} of ${f.cpuCores.available}`,
+    `CPU cores used (average):   worker ${f.cpuCores.worker}${f.workers > 1 ? ` (${f.cpuCores.workers.join(' + ')})` : ''}, server ${f.cpuCores.server}, sim ${f.cpuCores.sim}, bench ${f.cpuCores.bench}; other processes ${f.cpuCores.others}; machine ${f.cpuCores.machine} of ${f.cpuCores.available}`,
+    ...(f.rateLimits ? describeRates(f.rateLimits) : []),
     `largest history (events):   ${historyText(f.largestHistoryByEvents)}`,
     `largest history (bytes):    ${historyText(f.largestHistoryByBytes)}`,
     `any history > 10,000 events: ${f.historyOver10kEvents ? 'YES' : 'no'}`,
@@ -933,36 +1231,74 @@ function describe(f: Figures): string[] {
   ];
 }
 
+const pct = (share: number | undefined) => (share === undefined ? 'n/a' : `${round(share * 100, 1)} %`);
+
+function describeRates(r: RateFigures): string[] {
+  const limits = [
+    r.limits.rpm ? `rpm ${r.limits.rpm}` : '',
+    r.limits.tpm ? `tpm ${r.limits.tpm}` : '',
+    r.limits.burstSeconds ? `burst ${r.limits.burstSeconds} s` : "the simulated LLM's default burst",
+  ].filter(Boolean);
+  const lines = [
+    `rate limits:                ${limits.join(', ')}`,
+    `  steady window:              ${r.window.fromS} s to ${r.window.toS} s after the first request (10th to 90th percentile of the answered requests' arrival, ${r.window.answered} requests)`,
+    `  requests/min held:          ${r.requestsPerMinute}${r.limits.rpm ? `  (${pct(r.rpmShare)} of rpm ${r.limits.rpm})` : ''}`,
+    `  tokens/min held:            ${r.tokensPerMinute}${r.limits.tpm ? `  (${pct(r.tpmShare)} of tpm ${r.limits.tpm})` : ''}; from ${r.tokensPerCall} tokens per call x requests/min: ${r.tokensPerMinuteFromAverage}`,
+    `  binding limit:              ${r.binding} at ${pct(r.bindingShare)}`,
+    `  answered 429:               ${r.rateLimited.total} of ${r.requests} requests (${pct(r.rateLimited.share)}; ${r.rateLimited.requests} by rpm, ${r.rateLimited.tokens} by tpm); spend counted ${r.spentCalls} calls`,
+    `  per ${r.stepS} s (rpm/tpm/429s):      ${r.timeline.map((t) => `${t.atS}s ${t.rpm}/${t.tpm}/${t.refused}`).join(', ')}`,
+  ];
+  const l = r.leases;
+  if (l) {
+    lines.push(
+      `  leases:                     ${l.leases} from ${l.limiters} limiter workflow(s); live shares summed after each grant p50 ${l.shareSum.p50}, p99 ${l.shareSum.p99}, max ${l.shareSum.max}`,
+      ...l.byWorker.map(
+        (w) =>
+          `    ${w.worker}: ${w.leases} leases from ${w.fromS} s to ${w.toS} s, share p50 ${w.share.p50} (${w.share.min} - ${w.share.max}), weight p50 ${w.weight.p50}, p99 ${w.weight.p99}`,
+      ),
+    );
+  }
+  return lines;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 async function measure(env: Environment, options: BenchOptions): Promise<Measured> {
   const meta = await createBenchRun(env, options);
+  const labels = workerLabels(options);
   const processes = new ProcessSampler({
-    worker: env.worker.pid,
+    ...Object.fromEntries(env.workers.map((worker, i) => [labels[i], worker.pid])),
     server: env.server.pid,
     sim: env.sim.pid,
     bench: process.pid,
   });
+  const limits = [options.rpm ? `rpm ${options.rpm}` : '', options.tpm ? `tpm ${options.tpm}` : ''].filter(Boolean);
   note(
-    `run ${meta.runId}: ${options.seeds} seeds, ${options.rounds} rounds, L ${options.latencyMs} ms, C ${options.concurrency}`,
+    `run ${meta.runId}: ${options.seeds} seeds, ${options.rounds} rounds, L ${options.latencyMs} ms, C ${options.concurrency}, ${options.workers} worker(s)${limits.length ? `, ${limits.join(', ')}` : ''}`,
   );
   const startedAt = Date.now();
   const stopProgress = reportProgress(env.simPort, startedAt);
+  const spend: SpendSample[] = [];
+  let stopSpend: (() => Promise<void>) | undefined;
   let progress: RunProgress;
   try {
-    progress = await waitForResult(await startDatasetRun(env.client, TASK_QUEUE, meta), env.worker);
+    const handle = await startDatasetRun(env.client, TASK_QUEUE, meta);
+    if (limited(options)) stopSpend = sampleSpend(env.client, workflowIdsOf(meta).dataset, spend);
+    progress = await waitForResult(handle, env.workers);
   } finally {
     stopProgress();
+    await stopSpend?.();
     await processes.stop();
   }
   const wallMs = Date.now() - startedAt;
   note(`run finished in ${(wallMs / 1000).toFixed(1)} s; reading histories`);
-  const [stats, requestTimes, dataset, instructions, openMsTotal] = await Promise.all([
+  const requests = await simRequests(env.simPort);
+  const [stats, dataset, instructions, openMsTotal, leases] = await Promise.all([
     simStats(env.simPort),
-    simRequestTimes(env.simPort),
     datasetHistories(env.client, meta),
     instructionHistories(env.client, meta, options.seeds),
     instructionOpenMs(env.client, meta.runId),
+    limited(options) ? leaseFigures(env.client, requests[0]?.receivedAt ?? startedAt) : Promise.resolve(undefined),
   ]);
   return {
     options,
@@ -970,7 +1306,10 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
     progress,
     wallMs,
     stats,
-    requestTimes,
+    requestTimes: requests.map((r) => r.receivedAt),
+    requests,
+    spend,
+    leases,
     processes,
     dataset,
     instructions,

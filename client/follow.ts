@@ -1,6 +1,6 @@
 /**
  * Follows a dataset run in the terminal: a progress bar (done / total, eliminations, tokens, ETA)
- * on a TTY, a line every few seconds elsewhere. Following never changes the run.
+ * on a TTY, elsewhere a line when it moves (at most every 5 s) or once a minute. Following never changes the run.
  */
 import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -28,8 +28,9 @@ export function figuresOf(progress: RunProgress): RunFigures {
     done: counts.done,
     total: progress.totalSeeds,
     eliminated,
-    tokens: counts.usage.totalTokens,
-    costUsd: counts.costUsd,
+    // Every call's spend as it ended, where the run counts it (running instructions included).
+    tokens: Math.max(counts.usage.totalTokens, progress.spent?.usage.totalTokens ?? 0),
+    costUsd: Math.max(counts.costUsd, progress.spent?.costUsd ?? 0),
     rate,
     etaSeconds: rate > 0 ? remaining / rate : undefined,
   };
@@ -80,6 +81,7 @@ export async function followRun(handle: WorkflowHandle, options: FollowOptions):
       )
     : undefined;
   let lastLine = 0;
+  let lastText = '';
   let started = false;
   const draw = (progress: RunProgress) => {
     const f = figuresOf(progress);
@@ -95,9 +97,15 @@ export async function followRun(handle: WorkflowHandle, options: FollowOptions):
       if (!started) bar.start(f.total, f.done, payload);
       else bar.update(f.done, payload);
       started = true;
-    } else if (Date.now() - lastLine >= 5000 || progress.status === 'completed') {
-      out.write(`${progressLine(progress)}\n`);
-      lastLine = Date.now();
+    } else {
+      // A new line when something moved (at most every 5 s), and once a minute while nothing does.
+      const text = progressLine(progress);
+      const due = Date.now() - lastLine >= (text === lastText ? 60_000 : 5000);
+      if (due || progress.status === 'completed') {
+        out.write(`${text}\n`);
+        lastLine = Date.now();
+        lastText = text;
+      }
     }
   };
   try {

@@ -310,7 +310,7 @@ function budgetLines(progress: RunProgress): string[] {
     const at = budgetReached.spent;
     const over = progress.spent ? progress.spent.usage.totalTokens - (budget.maxTokens ?? 0) : undefined;
     lines.push(
-      `  budget reached at ${at.usage.totalTokens} tokens, $${at.costUsd.toFixed(4)}, with ${budgetReached.inFlight} call(s) in flight; no call started after it` +
+      `  budget reached at ${at.usage.totalTokens} tokens, $${at.costUsd.toFixed(4)}, with ${budgetReached.inFlight} call(s) in flight (in the worker that reached it); new calls held since` +
         (budget.maxTokens !== undefined && over !== undefined ? ` (${over} tokens over the budget now)` : ''),
     );
   }

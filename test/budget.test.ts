@@ -83,7 +83,7 @@ describe('budgets that hold: spend counted per call as it happens', () => {
     const status = summaryOf(settled);
     expect(status).toContain(`spent: ${spent!.usage.totalTokens} tokens in ${spent!.calls} LLM calls`);
     expect(status).toContain(`budget reached at ${at.spent.usage.totalTokens} tokens`);
-    expect(status).toContain(`with ${at.inFlight} call(s) in flight`);
+    expect(status).toContain(`with ${at.inFlight} call(s) in flight (in the worker that reached it)`);
 
     // A raised budget lets every held instruction go on, and the run finish with every call counted.
     await handle.signal(resumeSignal, { budget: { maxTokens: 10_000_000 } });

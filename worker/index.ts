@@ -13,6 +13,7 @@ import type { SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
 import type { RunStore } from '../store/types';
+import { workflowSource } from './workflow-source';
 
 export const DEFAULT_TASK_QUEUE = 'evolforge';
 
@@ -63,7 +64,7 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows'),
+    ...workflowSource(),
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,

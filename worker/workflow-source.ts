@@ -1,0 +1,35 @@
+/**
+ * Where a worker takes its workflow code from: the bundle `npm run build` wrote (scripts/bundle-workflows.ts), or,
+ * when it is missing or older than the compiled workflow code it was made from, a bundle made at start.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+export const WORKFLOWS_ENTRY = require.resolve('../workflows');
+/** dist/workflow-bundle.js beside dist/worker. */
+export const WORKFLOW_BUNDLE_FILE = path.resolve(__dirname, '..', 'workflow-bundle.js');
+
+/** The code a workflow bundle is made from: workflows/ and the core/ modules they import. */
+const SOURCE_DIRS = ['workflows', 'core'].map((dir) => path.resolve(__dirname, '..', dir));
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(file) : statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+export type WorkflowSource = { workflowBundle: { codePath: string } } | { workflowsPath: string };
+
+export function workflowSource(): WorkflowSource {
+  try {
+    const built = statSync(WORKFLOW_BUNDLE_FILE).mtimeMs;
+    if (SOURCE_DIRS.every((dir) => newestMtimeMs(dir) <= built))
+      return { workflowBundle: { codePath: WORKFLOW_BUNDLE_FILE } };
+  } catch {
+    // No bundle (running from source, or built without it): bundle at start.
+  }
+  return { workflowsPath: WORKFLOWS_ENTRY };
+}

@@ -19,6 +19,7 @@ import {
 import { BodyTooLargeError, openAiErrorBody, readBody, sendError, sendJson, sendRaw } from './http';
 import { DEFAULT_RECOGNISERS, findRecogniser } from './recognisers';
 import { activateRule, ActiveRule, takeRule } from './rules';
+import { SimBatchApi, type SimBatchFault, type SimBatchRecord } from './batch-api';
 import {
   SIM_REQUEST_KINDS,
   SimFault,
@@ -32,6 +33,7 @@ import {
 } from './types';
 
 export * from './types';
+export type { SimBatchFault, SimBatchRecord } from './batch-api';
 export { classifyRequest, DEFAULT_RECOGNISERS } from './recognisers';
 export { requestKey } from './completion';
 
@@ -89,8 +91,14 @@ class SimulatedLlm implements SimLlm {
   private inFlight = 0;
   /** Models seen, also used to share one string per model name among the records. */
   private readonly models = new Map<string, string>();
+  /** The Files and Batch API (sim/batch-api.ts); its rows are answered as chat requests are. */
+  private readonly batchApi: SimBatchApi;
 
   constructor(private readonly options: SimLlmOptions) {
+    this.batchApi = new SimBatchApi({
+      completionDelayMs: options.batchCompletionDelayMs,
+      answer: (body, batchId) => this.answerBatchRow(body, batchId),
+    });
     this.recognisers = [...(options.recognisers ?? []), ...DEFAULT_RECOGNISERS];
     this.faultRandom = createPrng(options.faultSeed ?? 0);
     for (const rule of options.rules ?? []) this.addRule(rule);
@@ -144,6 +152,14 @@ class SimulatedLlm implements SimLlm {
     this.seq = 0;
   }
 
+  batches(): SimBatchRecord[] {
+    return this.batchApi.batches();
+  }
+
+  addBatchFault(fault: SimBatchFault): void {
+    this.batchApi.addFault(fault);
+  }
+
   stats(): SimStats {
     const { total, byKind, byOutcome, faultsInjected } = this.counters;
     return {
@@ -167,6 +183,7 @@ class SimulatedLlm implements SimLlm {
     const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     if (isChatPath(path) && method === 'POST') return this.chatCompletion(req, res);
+    if (await this.batchApi.route(req, res, path, method)) return;
     if ((path === '/v1/models' || path === '/models') && method === 'GET') return this.listModels(res);
     if (path === '/_sim/rules' && method === 'POST') return this.postRules(req, res);
     if (path === '/_sim/rules' && method === 'DELETE') {
@@ -280,6 +297,34 @@ class SimulatedLlm implements SimLlm {
           headers,
         );
     }
+  }
+
+  /**
+   * One row of a batch, answered as the chat endpoint answers the same request (rules included; a rule's fault is a
+   * failed row), and recorded like one.
+   */
+  private answerBatchRow(body: unknown, batchId: string): { status: number; body: unknown } {
+    const parsed = parseChatRequest(body);
+    if (typeof parsed === 'string') return { status: 400, body: openAiErrorBody(400, parsed) };
+    const request = { ...parsed, model: this.internModel(parsed.model) };
+    const recogniser = findRecogniser(request.messages, this.recognisers);
+    const key = requestKey(request.model, request.messages);
+    const rule = takeRule(this.rules, {
+      text: request.messages.map((m) => m.content).join('\n'),
+      model: request.model,
+      kind: recogniser.kind,
+    });
+    const action: Action = rule ? actionForRule(rule) : { type: 'answer' };
+    const call = { key, kind: recogniser.kind, model: request.model, operation: recogniser.operation?.(request.messages) };
+    this.recordAction(call, action, request.messages);
+    this.records[this.records.length - 1].batchId = batchId;
+    if (action.type === 'error') return { status: action.status, body: action.body ?? openAiErrorBody(action.status) };
+    if (action.type === 'fault') {
+      if (action.fault === 'empty-content') return { status: 200, body: buildCompletion(key, request, '') };
+      return { status: 500, body: openAiErrorBody(500, `simulated fault ${action.fault}`) };
+    }
+    const content = action.content ?? structured(request, recogniser.answer(request.messages));
+    return { status: 200, body: buildCompletion(key, request, content) };
   }
 
   private sendCompletion(

@@ -45,6 +45,8 @@ export interface SimRequestRecord {
   receivedAt: number;
   /** Only with `keepMessages: true`. */
   messages?: ChatMessage[];
+  /** The batch it was a row of, when it came through the Batch API. */
+  batchId?: string;
 }
 
 /**
@@ -74,6 +76,8 @@ export interface SimLlmOptions {
   keepMessages?: boolean;
   /** Extra recognisers, tried before the built-in ones. */
   recognisers?: SimRecogniser[];
+  /** How long a batch of the Batch API takes to finish (default 1000 ms). */
+  batchCompletionDelayMs?: number;
 }
 
 export interface SimStats {
@@ -96,6 +100,10 @@ export interface SimLlm {
   countByKey(): Map<string, number>;
   resetRequests(): void;
   stats(): SimStats;
+  /** Every batch created through the Batch API, oldest first. */
+  batches(): import('./batch-api').SimBatchRecord[];
+  /** Scripts a fault for the next batch created (expiry after a share of rows, failed rows, a lost answer). */
+  addBatchFault(fault: import('./batch-api').SimBatchFault): void;
   /** Stops listening and destroys open sockets, including hanging ones. */
   close(): Promise<void>;
 }

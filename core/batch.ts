@@ -256,3 +256,20 @@ export function completionOf(body: ChatCompletionBody): {
 export function usesBatch(llm: Partial<Record<string, { batch?: boolean }>>): boolean {
   return Object.values(llm).some((e) => e?.batch === true);
 }
+
+/** One call's Batch API row as the run store keeps it until its batch is sent: who waits for it, and the line. */
+export interface BatchRequestRecord {
+  customId: string;
+  /** The instruction workflow that waits for the answer. */
+  workflowId: string;
+  role: LlmRole;
+  /** The input file's line: `{custom_id, method, url, body}`. */
+  line: string;
+}
+
+/** One row's answer, kept by the run store under its custom_id when its batch is collected. */
+export interface BatchResultRecord {
+  customId: string;
+  batchId: string;
+  body: ChatCompletionBody;
+}

@@ -12,13 +12,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI, { toFile } from 'openai';
-import {
-  BATCH_KEY_METADATA,
-  completionOf,
-  parseBatchRow,
-  type BatchCounts,
-  type BatchSettings,
-} from '../core/batch';
+import { BATCH_KEY_METADATA, completionOf, parseBatchRow, type BatchCounts, type BatcherInput } from '../core/batch';
 import { batchResultSignal, enqueueBatchCallSignal } from '../core/batch-messages';
 import { runWorkflowIds } from '../core/ids';
 import { datasetSettingsOf } from '../core/run';
@@ -106,7 +100,9 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
           const request = await store.batchRequest(runId, customId);
           if (!request) return;
           try {
-            await client.workflow.getHandle(request.workflowId).signal(batchResultSignal, { customId, outcome: 'done' });
+            await client.workflow
+              .getHandle(request.workflowId)
+              .signal(batchResultSignal, { customId, outcome: 'done' });
           } catch (err) {
             // An instruction that ended (cancelled, say) needs no answer; a later one reads it from the store.
             if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -136,7 +132,7 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
       await store.saveBatchRequest(runId, { customId, workflowId, role, line });
       const settings = await settingsOf(runId);
       const { client, info } = Context.current();
-      const batcherInput: { runId: string; settings: BatchSettings } = { runId, settings: settings.batch ?? {} };
+      const batcherInput: BatcherInput = { runId, settings: settings.batch ?? {}, prices: settings.prices };
       await client.workflow.signalWithStart(BATCHER_WORKFLOW, {
         workflowId: runWorkflowIds(runId, settings.idScheme).batch,
         taskQueue: info.taskQueue,
@@ -148,6 +144,7 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
             workflowId,
             group: groupOf(request.endpoint),
             role,
+            model: request.endpoint.model,
             bytes: Buffer.byteLength(line) + 1,
             maxTokens: Math.ceil(line.length / 4) + request.endpoint.maxTokens,
           },

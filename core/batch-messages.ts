@@ -12,9 +12,8 @@ export const enqueueBatchCallSignal = defineSignal<[Omit<QueuedCall, 'failures' 
  * To the instruction workflow that waits for the call: its answer is in the run store (`done`), or it is to be asked
  * online (`online`: the row failed in its batches, or the batch could not be sent).
  */
-export const batchResultSignal = defineSignal<[{ customId: string; outcome: 'done' | 'online'; reason?: string }]>(
-  'batchResult',
-);
+export const batchResultSignal =
+  defineSignal<[{ customId: string; outcome: 'done' | 'online'; reason?: string }]>('batchResult');
 
 /** The batcher's open batches and queue, for `evol status`. */
 export const batchesQuery = defineQuery<BatcherStatus>('batches');

@@ -5,6 +5,7 @@
  * provider and the run store.
  */
 import { z } from 'zod';
+import type { ModelPrice } from './pricing';
 import type { LlmRole } from './schemas';
 
 /** OpenAI's limits for one batch: requests per input file and the file's size. */
@@ -61,8 +62,9 @@ export interface QueuedCall {
   workflowId: string;
   /** Calls of one endpoint (base URL, model, key variable) go in the same batches: one model per batch. */
   group: string;
-  /** The role whose endpoint the batch goes to. */
+  /** The role whose endpoint the batch goes to, and its model (for the price). */
   role: LlmRole;
+  model?: string;
   /** Size of its line in the input file. */
   bytes: number;
   /** Tokens it may use at most (prompt estimate plus max_tokens), for the cost estimate before a batch is sent. */
@@ -140,7 +142,9 @@ export function readyGroups(queue: readonly QueuedCall[], settings: ResolvedBatc
     byGroup.set(call.group, g);
   }
   return [...byGroup]
-    .filter(([, g]) => g.n >= settings.maxRequests || g.bytes >= settings.maxBytes || nowMs - g.oldest >= settings.maxWaitMs)
+    .filter(
+      ([, g]) => g.n >= settings.maxRequests || g.bytes >= settings.maxBytes || nowMs - g.oldest >= settings.maxWaitMs,
+    )
     .map(([group]) => group);
 }
 
@@ -166,7 +170,7 @@ export function takeBatch(
 ): { calls: QueuedCall[]; bytes: number } {
   const calls: QueuedCall[] = [];
   let bytes = 0;
-  for (let i = 0; i < queue.length && calls.length < settings.maxRequests; ) {
+  for (let i = 0; i < queue.length && calls.length < settings.maxRequests;) {
     const call = queue[i];
     if (call.group !== group) {
       i++;
@@ -272,4 +276,21 @@ export interface BatchResultRecord {
   customId: string;
   batchId: string;
   body: ChatCompletionBody;
+}
+
+/** What a run's batcher workflow starts with, and carries across continue-as-new. */
+export interface BatcherInput {
+  runId: string;
+  settings: BatchSettings;
+  /** The run's prices, for the estimate of a batch's cost before it is sent. */
+  prices?: Record<string, ModelPrice>;
+  state?: BatcherState;
+}
+
+export interface BatcherState {
+  queue: QueuedCall[];
+  open: OpenBatch[];
+  paused: boolean;
+  submitted: number;
+  continuedAsNew: number;
 }

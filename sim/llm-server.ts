@@ -315,7 +315,12 @@ class SimulatedLlm implements SimLlm {
       kind: recogniser.kind,
     });
     const action: Action = rule ? actionForRule(rule) : { type: 'answer' };
-    const call = { key, kind: recogniser.kind, model: request.model, operation: recogniser.operation?.(request.messages) };
+    const call = {
+      key,
+      kind: recogniser.kind,
+      model: request.model,
+      operation: recogniser.operation?.(request.messages),
+    };
     this.recordAction(call, action, request.messages);
     this.records[this.records.length - 1].batchId = batchId;
     if (action.type === 'error') return { status: action.status, body: action.body ?? openAiErrorBody(action.status) };

@@ -3,3 +3,4 @@ export { instructionEvolution } from './instruction-evolution';
 export { datasetEvolution } from './dataset-evolution';
 export { autoEvol } from './auto-evol';
 export { scoreRun } from './score-run';
+export { batchEvolution } from './batcher';

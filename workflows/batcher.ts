@@ -73,9 +73,12 @@ export async function batchEvolution(input: BatcherInput): Promise<void> {
   try {
     batcher.trackCarriedBatches();
     for (;;) {
+      // Woken by a step to take, by a change (a call queued, a batch closed: the wake time moves), or by the time.
+      const seen = batcher.changes;
       const wakeMs = batcher.nextWakeMs();
-      if (wakeMs === undefined) await condition(() => batcher.hasStep());
-      else await condition(() => batcher.hasStep(), wakeMs);
+      const woken = () => batcher.hasStep() || batcher.changes !== seen;
+      if (wakeMs === undefined) await condition(woken);
+      else await condition(woken, wakeMs);
       if (batcher.failure) throw batcher.failure;
       if (workflowInfo().continueAsNewSuggested && batcher.quiet) {
         await condition(allHandlersFinished);
@@ -98,6 +101,8 @@ class Batcher {
   private readonly settings: ResolvedBatchSettings;
   private readonly state: BatcherState;
   private lastBusyMs = Date.now();
+  /** Counts what moves the next wake time: calls queued, batches closed, pause and resume. */
+  changes = 0;
   /** An error a batch's life ended in that was not the provider's (a bug): fails the workflow, not its task. */
   failure?: Error;
 
@@ -114,17 +119,21 @@ class Batcher {
     if (open.some((b) => b.calls.some((c) => c.customId === call.customId))) return;
     queue.push({ ...call, failures: 0, queuedAtMs: Date.now() });
     this.lastBusyMs = Date.now();
+    this.changes++;
   }
 
   pause(): void {
     this.state.paused = true;
+    this.changes++;
   }
 
   resume(): void {
     this.state.paused = false;
     // The rows held while paused are sent now, whatever their wait.
-    for (const call of this.state.queue)
+    for (const call of this.state.queue) {
       call.queuedAtMs = Math.min(call.queuedAtMs, Date.now() - this.settings.maxWaitMs);
+    }
+    this.changes++;
   }
 
   status(): BatcherStatus {
@@ -238,6 +247,7 @@ class Batcher {
       })
       .finally(() => {
         this.lastBusyMs = Date.now();
+        this.changes++;
       });
   }
 

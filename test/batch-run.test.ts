@@ -1,0 +1,164 @@
+/**
+ * Batch API mode end to end, on real workers and a real Temporal dev server, against the simulated LLM's Batch API:
+ * a `--batch` run gives the records an online run of the same seeds gives (the simulated LLM is deterministic) at
+ * batch prices; a batch that expires with half its rows done loses none of them, and failed rows are sent again.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import type { BatchSettings } from '../core/batch';
+import type { RunProgress } from '../core/dataset';
+import type { Lineage, LlmConfig } from '../core/schemas';
+import { startSimLlm, type SimLlm } from '../sim/llm-server';
+import { LocalRunStore } from '../store/local-run-store';
+import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { connectClient, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
+
+/** Short waits: the simulated batches finish in a fraction of a second. */
+export const FAST_BATCHES: BatchSettings = {
+  maxRequests: 40,
+  maxWaitMs: 150,
+  pollInitialMs: 150,
+  pollMaxMs: 400,
+  idleExitMs: 60_000,
+};
+
+const PRICES = { 'sim-1': { inputPerMillion: 1, outputPerMillion: 4 } };
+
+export function batchLlm(url: string): LlmConfig {
+  const llm = llmAt(url);
+  return {
+    evolver: { ...llm.evolver, batch: true },
+    responder: { ...llm.responder, batch: true },
+    judge: { ...llm.judge, batch: true },
+  };
+}
+
+/** What must be the same online and in batches: every round's texts and verdicts, tokens, the seed's answer. */
+export function comparable(record: Lineage) {
+  return {
+    instructionId: record.instructionId,
+    status: record.status,
+    final: record.final,
+    seedResponse: record.seedResponse,
+    usage: record.usage,
+    steps: record.steps.map((s) => ({
+      round: s.round,
+      operation: s.operation,
+      parent: s.parent,
+      instruction: s.instruction,
+      response: s.response,
+      verdict: s.verdict,
+      usage: s.usage,
+      reasks: s.reasks,
+    })),
+  };
+}
+
+const byId = (a: { instructionId: string }, b: { instructionId: string }) =>
+  a.instructionId.localeCompare(b.instructionId);
+
+describe('evol run --batch', () => {
+  let sim: SimLlm;
+  let client: Client;
+  let connection: Connection;
+  let worker: TestWorker;
+  let store: LocalRunStore;
+  let storeDir: string;
+  const taskQueue = uniqueTaskQueue('batch');
+  const seeds = seedsFromTexts(sampleTexts(10, 'batch'));
+  let online: Lineage[];
+
+  beforeAll(async () => {
+    sim = await startSimLlm({ batchCompletionDelayMs: 200 });
+    ({ client, connection } = await connectClient());
+    storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-batch-'));
+    store = new LocalRunStore(storeDir);
+    worker = await startWorker({ taskQueue, store, env: () => ({ EVOL_TEST_API_KEY: 'k' }) });
+    const runId = `online-${Date.now().toString(36)}`;
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds,
+      llm: llmAt(sim.url),
+      config: { rounds: 2, concurrency: 10, answerSeeds: true, prices: PRICES },
+    });
+    await handle.result();
+    online = (await collect(store.records(runId))).sort(byId);
+    expect(online).toHaveLength(seeds.length);
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await connection?.close();
+    await sim?.close();
+    fs.rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  async function batchRun(label: string): Promise<{ runId: string; records: Lineage[]; final: RunProgress }> {
+    const runId = `${label}-${Date.now().toString(36)}`;
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds,
+      llm: batchLlm(sim.url),
+      config: { rounds: 2, concurrency: 10, answerSeeds: true, prices: PRICES, batch: FAST_BATCHES },
+    });
+    const final = (await handle.result()) as RunProgress;
+    return { runId, records: (await collect(store.records(runId))).sort(byId), final };
+  }
+
+  test('gives the records an online run of the same seeds gives, every call in a batch, at half the price', async () => {
+    const chatBefore = sim.requests().filter((r) => !r.batchId).length;
+    const batchesBefore = sim.batches().length;
+    const { records, final } = await batchRun('batch');
+    expect(final.counts).toMatchObject({ done: seeds.length, completed: seeds.length, failed: 0 });
+    expect(records.map(comparable)).toEqual(online.map(comparable));
+    // Every call went through the Batch API: no chat request, and each row was in exactly one batch.
+    expect(sim.requests().filter((r) => !r.batchId).length).toBe(chatBefore);
+    const made = sim.batches().slice(batchesBefore);
+    expect(made.length).toBeGreaterThan(0);
+    const rows = made.flatMap((b) => b.customIds);
+    expect(new Set(rows).size).toBe(rows.length);
+    expect(made.every((b) => b.status === 'completed')).toBe(true);
+    // At least the seed's answer and every round's rewrite were asked in batches.
+    expect(rows.length).toBeGreaterThanOrEqual(online.reduce((n, r) => n + 1 + r.steps.length, 0));
+    // Batch prices: half the online ones (the default batch columns).
+    for (const [i, record] of records.entries()) {
+      expect(online[i].costUsd).toBeGreaterThan(0);
+      expect(record.costUsd).toBeCloseTo(online[i].costUsd / 2, 12);
+    }
+  });
+
+  test('a batch that expires with half its rows done loses none of them; failed rows go in the next batch', async () => {
+    const batchesBefore = sim.batches().length;
+    sim.addBatchFault({ expireAfterFraction: 0.5 });
+    sim.addBatchFault({ failRows: 2 });
+    const { records, final } = await batchRun('expiry');
+    expect(final.counts).toMatchObject({ done: seeds.length, completed: seeds.length, failed: 0 });
+    expect(records.map(comparable)).toEqual(online.map(comparable));
+
+    const made = sim.batches().slice(batchesBefore);
+    const expired = made[0];
+    expect(expired.status).toBe('expired');
+    expect(expired.customIds.length).toBeGreaterThanOrEqual(2);
+    const half = Math.floor(expired.customIds.length / 2);
+    // The second batch's first two rows failed (with a 500 each): each went in exactly one later batch.
+    const failing = made[1];
+    const failedRows = failing.customIds.slice(0, 2);
+    const afterFailing = made.slice(2).flatMap((b) => b.customIds);
+    for (const id of failedRows) expect(afterFailing.filter((l) => l === id)).toHaveLength(1);
+    // The rows done before the expiry are never asked again; every other row is asked once more in a later batch
+    // (twice when it was also one of the failed rows).
+    const later = made.slice(1).flatMap((b) => b.customIds);
+    for (const id of expired.customIds.slice(0, half)) expect(later).not.toContain(id);
+    for (const id of expired.customIds.slice(half)) {
+      expect(later.filter((l) => l === id)).toHaveLength(failedRows.includes(id) ? 2 : 1);
+    }
+  });
+});

@@ -7,54 +7,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import type { BatchSettings } from '../core/batch';
 import type { RunProgress } from '../core/dataset';
-import type { Lineage, LlmConfig } from '../core/schemas';
+import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
+import { batchLlm, comparable, FAST_BATCHES } from './helpers/batch';
 import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
-/** Short waits: the simulated batches finish in a fraction of a second. */
-export const FAST_BATCHES: BatchSettings = {
-  maxRequests: 40,
-  maxWaitMs: 150,
-  pollInitialMs: 150,
-  pollMaxMs: 400,
-  idleExitMs: 60_000,
-};
-
 const PRICES = { 'sim-1': { inputPerMillion: 1, outputPerMillion: 4 } };
-
-export function batchLlm(url: string): LlmConfig {
-  const llm = llmAt(url);
-  return {
-    evolver: { ...llm.evolver, batch: true },
-    responder: { ...llm.responder, batch: true },
-    judge: { ...llm.judge, batch: true },
-  };
-}
-
-/** What must be the same online and in batches: every round's texts and verdicts, tokens, the seed's answer. */
-export function comparable(record: Lineage) {
-  return {
-    instructionId: record.instructionId,
-    status: record.status,
-    final: record.final,
-    seedResponse: record.seedResponse,
-    usage: record.usage,
-    steps: record.steps.map((s) => ({
-      round: s.round,
-      operation: s.operation,
-      parent: s.parent,
-      instruction: s.instruction,
-      response: s.response,
-      verdict: s.verdict,
-      usage: s.usage,
-      reasks: s.reasks,
-    })),
-  };
-}
 
 const byId = (a: { instructionId: string }, b: { instructionId: string }) =>
   a.instructionId.localeCompare(b.instructionId);

@@ -58,6 +58,23 @@ const FILE_TIMEOUT_MS = 30 * 60_000;
 /** Instructions told of their answers at once. */
 const SIGNALS_AT_ONCE = 32;
 
+/** How often the batcher's activities tell Temporal they are alive (their heartbeat timeout is a few times this). */
+export const BATCH_HEARTBEAT_MS = 2000;
+
+/**
+ * Runs `fn` while heartbeating: a worker that dies mid-upload is noticed by its heartbeat timeout, in seconds, not by
+ * the start-to-close timeout a 200 MB upload needs.
+ */
+async function alive<T>(fn: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const timer = setInterval(() => context.heartbeat(), BATCH_HEARTBEAT_MS);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** The batcher workflow's type name (workflows/batcher.ts). */
 export const BATCHER_WORKFLOW = 'batchEvolution';
 
@@ -109,7 +126,6 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
           }
         }),
       );
-      Context.current().heartbeat(i);
     }
   }
 
@@ -209,29 +225,31 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
       notBeforeMs: number;
     }): Promise<{ batchId: string; status: string; found: boolean }> {
       const { openai, fail } = await providerFor(runId, role);
-      try {
-        const existing = await findBatchByKey(openai, key, notBeforeMs);
-        if (existing) return { batchId: existing.id, status: existing.status, found: true };
-        const lines: string[] = [];
-        for (const customId of customIds) {
-          const request = await store.batchRequest(runId, customId);
-          if (!request) throw new Error(`batch row ${customId} is not in the run store of ${runId}`);
-          lines.push(request.line);
+      return alive(async () => {
+        try {
+          const existing = await findBatchByKey(openai, key, notBeforeMs);
+          if (existing) return { batchId: existing.id, status: existing.status, found: true };
+          const lines: string[] = [];
+          for (const customId of customIds) {
+            const request = await store.batchRequest(runId, customId);
+            if (!request) throw new Error(`batch row ${customId} is not in the run store of ${runId}`);
+            lines.push(request.line);
+          }
+          const file = await openai.files.create(
+            { file: await toFile(Buffer.from(lines.join('\n') + '\n'), `evol-${key}.jsonl`), purpose: 'batch' },
+            { timeout: FILE_TIMEOUT_MS },
+          );
+          const batch = await openai.batches.create({
+            input_file_id: file.id,
+            endpoint: BATCH_ENDPOINT,
+            completion_window: '24h',
+            metadata: { [BATCH_KEY_METADATA]: key, evol_run: runId },
+          });
+          return { batchId: batch.id, status: batch.status, found: false };
+        } catch (err) {
+          throw fail(err);
         }
-        const file = await openai.files.create(
-          { file: await toFile(Buffer.from(lines.join('\n') + '\n'), `evol-${key}.jsonl`), purpose: 'batch' },
-          { timeout: FILE_TIMEOUT_MS },
-        );
-        const batch = await openai.batches.create({
-          input_file_id: file.id,
-          endpoint: BATCH_ENDPOINT,
-          completion_window: '24h',
-          metadata: { [BATCH_KEY_METADATA]: key, evol_run: runId },
-        });
-        return { batchId: batch.id, status: batch.status, found: false };
-      } catch (err) {
-        throw fail(err);
-      }
+      });
     },
 
     /** The batch's status and counts. */
@@ -276,42 +294,44 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
       customIds: string[];
     }): Promise<{ done: number; failed: string[]; unfinished: string[]; reasons: string[] }> {
       const { openai, fail } = await providerFor(runId, role);
-      const wanted = new Set(customIds);
-      const done: string[] = [];
-      const failed = new Set<string>();
-      const reasons = new Set<string>();
-      try {
-        const batch = await openai.batches.retrieve(batchId);
-        for (const fileId of [batch.output_file_id, batch.error_file_id]) {
-          if (!fileId) continue;
-          const text = await (await openai.files.content(fileId, { timeout: FILE_TIMEOUT_MS })).text();
-          for (const line of text.split('\n')) {
-            const row = line.trim() ? parseBatchRow(line) : undefined;
-            if (!row || !wanted.has(row.customId)) continue;
-            if (row.ok) {
-              await store.saveBatchResult(runId, { customId: row.customId, batchId, body: row.body });
-              done.push(row.customId);
-            } else if (row.retryable) {
-              failed.add(row.customId);
-              if (reasons.size < 3) reasons.add(row.reason);
+      return alive(async () => {
+        const wanted = new Set(customIds);
+        const done: string[] = [];
+        const failed = new Set<string>();
+        const reasons = new Set<string>();
+        try {
+          const batch = await openai.batches.retrieve(batchId);
+          for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+            if (!fileId) continue;
+            const text = await (await openai.files.content(fileId, { timeout: FILE_TIMEOUT_MS })).text();
+            for (const line of text.split('\n')) {
+              const row = line.trim() ? parseBatchRow(line) : undefined;
+              if (!row || !wanted.has(row.customId)) continue;
+              if (row.ok) {
+                await store.saveBatchResult(runId, { customId: row.customId, batchId, body: row.body });
+                done.push(row.customId);
+              } else if (row.retryable) {
+                failed.add(row.customId);
+                if (reasons.size < 3) reasons.add(row.reason);
+              }
             }
           }
+          if (batch.status === 'failed') {
+            customIds.filter((id) => !done.includes(id)).forEach((id) => failed.add(id));
+            for (const e of batch.errors?.data ?? []) if (reasons.size < 3) reasons.add(e.message ?? String(e.code));
+          }
+        } catch (err) {
+          throw fail(err);
         }
-        if (batch.status === 'failed') {
-          customIds.filter((id) => !done.includes(id)).forEach((id) => failed.add(id));
-          for (const e of batch.errors?.data ?? []) if (reasons.size < 3) reasons.add(e.message ?? String(e.code));
-        }
-      } catch (err) {
-        throw fail(err);
-      }
-      await tellWaiting(runId, done);
-      const answered = new Set(done);
-      return {
-        done: done.length,
-        failed: [...failed].filter((id) => !answered.has(id)),
-        unfinished: customIds.filter((id) => !answered.has(id) && !failed.has(id)),
-        reasons: [...reasons],
-      };
+        await tellWaiting(runId, done);
+        const answered = new Set(done);
+        return {
+          done: done.length,
+          failed: [...failed].filter((id) => !answered.has(id)),
+          unfinished: customIds.filter((id) => !answered.has(id) && !failed.has(id)),
+          reasons: [...reasons],
+        };
+      });
     },
   };
 }

@@ -2,19 +2,21 @@
  * Batch API mode through crashes: the answer to a batch's creation lost (the crash between creating a batch and
  * recording it), a worker SIGKILLed and the Temporal server SIGKILLed and restarted on its SQLite file while batches
  * are pending at the provider. No batch may be submitted twice (counted at the simulated LLM), no row may be sent in
- * two batches, and the run must end with one record per seed.
+ * two batches, and the run must end with one record per seed. Then pause and cancel with batches in flight: they are
+ * cancelled at the provider, the rows they finished are kept, and (after a pause) the rest are sent on resume.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { cancelRun, openBatches, pauseRun, resumeRun } from '../client/api';
 import { BATCH_KEY_METADATA } from '../core/batch';
 import type { RunProgress } from '../core/dataset';
 import { findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { batchLlm, FAST_BATCHES } from './helpers/batch';
-import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { collect, idsOf, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { eventually, uniqueTaskQueue } from './helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
@@ -111,5 +113,75 @@ describe('Batch API mode through a lost answer, a worker SIGKILL and a server re
     const rows = batches.flatMap((b) => b.customIds);
     expect(new Set(rows).size).toBe(rows.length);
     expect(batches.every((b) => b.status === 'completed')).toBe(true);
+  });
+
+  test('pause cancels the open batch at the provider and holds the rest; resume sends what it had not finished', async () => {
+    if (workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) await startWorker();
+    const store = new LocalRunStore(path.join(dir, 'runs'));
+    const runId = `batch-pause-${Date.now().toString(36)}`;
+    const seeds = seedsFromTexts(sampleTexts(8, runId));
+    const before = sim.batches().length;
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds,
+      llm: batchLlm(sim.url),
+      config: { rounds: 1, concurrency: 8, batch: { ...FAST_BATCHES, pollInitialMs: 300 } },
+    });
+    await pendingBatch(before + 1);
+    await pauseRun(handle);
+    const meta = await store.readMeta(runId);
+    // Cancelled at the provider, collected, its unfinished rows held in the queue while paused.
+    const held = await eventually(
+      async () => {
+        const status = await openBatches(client, meta);
+        return status?.paused && status.open.length === 0 && status.queued > 0 ? status : undefined;
+      },
+      'the open batch cancelled and its rows held',
+      60_000,
+    );
+    const cancelled = sim.batches()[before];
+    expect(cancelled.status).toBe('cancelled');
+    expect(held.queued).toBeGreaterThanOrEqual(cancelled.customIds.length - cancelled.requestCounts.completed);
+    expect(sim.batches()).toHaveLength(before + 1);
+
+    await resumeRun(handle);
+    const final = await resultOf(handle);
+    expect(final.counts).toMatchObject({ done: seeds.length, completed: seeds.length, failed: 0 });
+    const later = sim
+      .batches()
+      .slice(before + 1)
+      .flatMap((b) => b.customIds);
+    const finishedBeforeCancel = cancelled.requestCounts.completed;
+    for (const id of cancelled.customIds.slice(0, finishedBeforeCancel)) expect(later).not.toContain(id);
+    for (const id of cancelled.customIds.slice(finishedBeforeCancel)) {
+      expect(later.filter((l) => l === id)).toHaveLength(1);
+    }
+  });
+
+  test('cancel cancels the open batch at the provider and ends the batcher', async () => {
+    const store = new LocalRunStore(path.join(dir, 'runs'));
+    const runId = `batch-cancel-${Date.now().toString(36)}`;
+    const before = sim.batches().length;
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds: seedsFromTexts(sampleTexts(6, runId)),
+      llm: batchLlm(sim.url),
+      config: { rounds: 1, concurrency: 6, batch: { ...FAST_BATCHES, pollInitialMs: 300 } },
+    });
+    await pendingBatch(before + 1);
+    await cancelRun(handle);
+    await eventually(
+      async () =>
+        (await client.workflow.getHandle(idsOf(runId).batch).describe()).status.name === 'CANCELLED' ? true : undefined,
+      'the batcher cancelled',
+      60_000,
+    );
+    expect(sim.batches()[before].status).toBe('cancelled');
   });
 });

@@ -56,7 +56,7 @@ export function batchCalls(
   online: RoundLlmCalls,
   summary: string,
 ): RoundLlmCalls {
-  const store = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: QUICK_RETRY, summary });
+  const store = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: QUICK_RETRY, summary });
   async function viaBatch(call: BatchCall): Promise<BatchCallResult | OnlineResult> {
     for (;;) {
       const { customId, ready } = await store.prepareBatchCall({

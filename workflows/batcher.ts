@@ -56,13 +56,21 @@ const PROVIDER_RETRY: RetryPolicy = {
   nonRetryableErrorTypes: NON_RETRYABLE_LLM_FAILURES,
 };
 
-/** Upload (submit) and download (collect) of files up to 200 MB take long; polling and cancelling do not. */
+/**
+ * Upload (submit) and download (collect) of files up to 200 MB take long: they heartbeat, so a worker that dies during
+ * one is noticed in seconds. Polling and cancelling are one short request each.
+ */
 const submitting = proxyActivities<Activities>({
   startToCloseTimeout: '35 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { ...PROVIDER_RETRY, maximumAttempts: 20 },
 });
-const files = proxyActivities<Activities>({ startToCloseTimeout: '35 minutes', retry: PROVIDER_RETRY });
-const calls = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: PROVIDER_RETRY });
+const files = proxyActivities<Activities>({
+  startToCloseTimeout: '35 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: PROVIDER_RETRY,
+});
+const calls = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: PROVIDER_RETRY });
 
 export async function batchEvolution(input: BatcherInput): Promise<void> {
   const batcher = new Batcher(input);

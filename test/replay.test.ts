@@ -47,6 +47,10 @@ const FIXTURES = [
   // current method kept the rate of an earlier step.
   'auto-evol-v1',
   'score-run',
+  // Batch API mode: a run's batcher (its first execution, which continued as new) and an instruction whose calls
+  // went through batch rows.
+  'batch-evolution',
+  'instruction-evolution-batch',
 ];
 
 describe('committed histories replay with the current workflow code', () => {
@@ -61,7 +65,9 @@ describe('committed histories replay with the current workflow code', () => {
         (await loadHistory(name)).events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
       );
     }
-    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun']));
+    expect(types).toEqual(
+      new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun', 'batchEvolution']),
+    );
   });
 
   test('the dataset fixture really continued as new', async () => {

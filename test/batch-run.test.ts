@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
+import type { BatchSettings } from '../core/batch';
 import type { RunProgress } from '../core/dataset';
 import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
@@ -59,7 +60,10 @@ describe('evol run --batch', () => {
     fs.rmSync(storeDir, { recursive: true, force: true });
   });
 
-  async function batchRun(label: string): Promise<{ runId: string; records: Lineage[]; final: RunProgress }> {
+  async function batchRun(
+    label: string,
+    settings: BatchSettings = {},
+  ): Promise<{ runId: string; records: Lineage[]; final: RunProgress }> {
     const runId = `${label}-${Date.now().toString(36)}`;
     const handle = await startRun({
       client,
@@ -68,7 +72,13 @@ describe('evol run --batch', () => {
       runId,
       seeds,
       llm: batchLlm(sim.url),
-      config: { rounds: 2, concurrency: 10, answerSeeds: true, prices: PRICES, batch: FAST_BATCHES },
+      config: {
+        rounds: 2,
+        concurrency: 10,
+        answerSeeds: true,
+        prices: PRICES,
+        batch: { ...FAST_BATCHES, ...settings },
+      },
     });
     const final = (await handle.result()) as RunProgress;
     return { runId, records: (await collect(store.records(runId))).sort(byId), final };
@@ -121,5 +131,22 @@ describe('evol run --batch', () => {
     for (const id of expired.customIds.slice(half)) {
       expect(later.filter((l) => l === id)).toHaveLength(failedRows.includes(id) ? 2 : 1);
     }
+  });
+
+  test('with failedRows: online, a row that failed in its batch is asked online at once', async () => {
+    const chatBefore = sim.requests().filter((r) => !r.batchId).length;
+    const batchesBefore = sim.batches().length;
+    sim.addBatchFault({ failRows: 2 });
+    const { records, final } = await batchRun('online-rows', { failedRows: 'online' });
+    expect(final.counts).toMatchObject({ done: seeds.length, completed: seeds.length, failed: 0 });
+    expect(records.map(comparable)).toEqual(online.map(comparable));
+    const failing = sim.batches()[batchesBefore];
+    const later = sim
+      .batches()
+      .slice(batchesBefore + 1)
+      .flatMap((b) => b.customIds);
+    for (const id of failing.customIds.slice(0, 2)) expect(later).not.toContain(id);
+    // Exactly those two calls were made online.
+    expect(sim.requests().filter((r) => !r.batchId).length - chatBefore).toBe(2);
   });
 });

@@ -221,8 +221,10 @@ class Batcher {
         phase: 'submitting',
       };
       if (!this.admit(batch)) {
+        // Refused: the calls wait, and so does the batcher, until a resume (with a new budget) says go on.
         this.state.queue.unshift(...taken);
-        continue;
+        this.pause();
+        return;
       }
       this.state.open.push(batch);
       this.startTracking(batch);
@@ -231,8 +233,9 @@ class Batcher {
 
   /**
    * Whether to send this batch, by what it may cost at most (every row's prompt estimate and max_tokens, at batch
-   * prices). The run's spend ledger is to decide here: refuse (and pause) when the estimate would cross the budget.
-   * Until it is connected, every batch is sent; the run's own budget check still pauses it as answers are counted.
+   * prices). The run's spend ledger is to decide here: refuse when the estimate would cross the budget (the batcher
+   * then holds its queue until resumed; the dataset workflow should be told, to pause the run and say why). Until it
+   * is connected, every batch is sent; the run's own budget check still pauses it as answers are counted.
    */
   private admit(batch: OpenBatch): boolean {
     const estimateUsd = this.estimateUsd(batch);

@@ -13,7 +13,8 @@ import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { batchLlm, comparable, FAST_BATCHES } from './helpers/batch';
-import { collect, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { historiesText } from './helpers/histories';
+import { collect, idsOf, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
 const PRICES = { 'sim-1': { inputPerMillion: 1, outputPerMillion: 4 } };
@@ -87,7 +88,7 @@ describe('evol run --batch', () => {
   test('gives the records an online run of the same seeds gives, every call in a batch, at half the price', async () => {
     const chatBefore = sim.requests().filter((r) => !r.batchId).length;
     const batchesBefore = sim.batches().length;
-    const { records, final } = await batchRun('batch');
+    const { runId, records, final } = await batchRun('batch');
     expect(final.counts).toMatchObject({ done: seeds.length, completed: seeds.length, failed: 0 });
     expect(records.map(comparable)).toEqual(online.map(comparable));
     // Every call went through the Batch API: no chat request, and each row was in exactly one batch.
@@ -99,6 +100,20 @@ describe('evol run --batch', () => {
     expect(made.every((b) => b.status === 'completed')).toBe(true);
     // At least the seed's answer and every round's rewrite were asked in batches.
     expect(rows.length).toBeGreaterThanOrEqual(online.reduce((n, r) => n + 1 + r.steps.length, 0));
+    // The batcher's history holds ids and counts: no seed, no request, no answer.
+    const batcher = await collect(client.workflow.list({ query: `WorkflowId = "${idsOf(runId).batch}"` }));
+    expect(batcher.length).toBeGreaterThan(0);
+    const text = historiesText(
+      await Promise.all(batcher.map((e) => client.workflow.getHandle(e.workflowId, e.runId).fetchHistory())),
+    );
+    expect(text).toContain(made[0].customIds[0]);
+    for (const record of records) {
+      expect(text).not.toContain(record.seed);
+      for (const step of record.steps) {
+        if (step.instruction) expect(text).not.toContain(step.instruction);
+        if (step.response) expect(text).not.toContain(step.response.slice(0, 60));
+      }
+    }
     // Batch prices: half the online ones (the default batch columns).
     for (const [i, record] of records.entries()) {
       expect(online[i].costUsd).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import {
   takeBatch,
   type QueuedCall,
 } from '../../core/batch';
+import { ConfigFileSchema, resolveLlmConfig } from '../../core/config';
 import { DatasetRunConfigSchema } from '../../core/dataset';
 import { testRunConfig } from '../helpers/run-config';
 
@@ -77,6 +78,17 @@ describe('settings', () => {
     expect(DatasetRunConfigSchema.safeParse(testRunConfig(undefined, { batch: { maxRequests: 10 } })).success).toBe(
       true,
     );
+  });
+
+  test('the config file takes batch settings and `batch: true` per role, which reaches the resolved endpoint', () => {
+    const file = ConfigFileSchema.parse({
+      llm: { responder: { batch: true } },
+      batch: { maxWaitMs: 0, failedRows: 'online' },
+    });
+    expect(file.batch).toEqual({ maxWaitMs: 0, failedRows: 'online' });
+    const { llm } = resolveLlmConfig({ env: { OPENAI_API_KEY: 'x' }, file });
+    expect([llm.evolver.batch, llm.responder.batch, llm.judge.batch]).toEqual([undefined, true, undefined]);
+    expect(ConfigFileSchema.safeParse({ batch: { failedRows: 'later' } }).success).toBe(false);
   });
 
   test("settings beyond the provider's limits are refused", () => {

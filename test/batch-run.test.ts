@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import type { BatchSettings } from '../core/batch';
+import { SIMULATED_BATCH_SETTINGS, type BatchSettings } from '../core/batch';
 import type { RunProgress } from '../core/dataset';
 import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
@@ -15,7 +15,16 @@ import { LocalRunStore } from '../store/local-run-store';
 import { batchLlm, comparable, FAST_BATCHES } from './helpers/batch';
 import { historiesText } from './helpers/histories';
 import { collect, idsOf, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
-import { connectClient, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
+import { runCli, startWorkerProcess } from './helpers/worker-process';
+import {
+  connectClient,
+  eventually,
+  llmAt,
+  startWorker,
+  testAddress,
+  uniqueTaskQueue,
+  type TestWorker,
+} from './helpers/temporal';
 
 const PRICES = { 'sim-1': { inputPerMillion: 1, outputPerMillion: 4 } };
 
@@ -163,5 +172,54 @@ describe('evol run --batch', () => {
     for (const id of failing.customIds.slice(0, 2)) expect(later).not.toContain(id);
     // Exactly those two calls were made online.
     expect(sim.requests().filter((r) => !r.batchId).length - chatBefore).toBe(2);
+  });
+
+  test('evol run --batch on the simulated LLM: batch settings for it, and evol status lists the open batches', async () => {
+    const cliQueue = uniqueTaskQueue('batch-cli');
+    const cliDir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-batch-cli-'));
+    const env = { TEMPORAL_ADDRESS: testAddress(), EVOL_STORE_DIR: path.join(cliDir, 'runs'), EVOL_DATA_DIR: cliDir };
+    // A worker process: its simulated LLM (sim://local) is its own, started when a role first uses it.
+    const cliWorker = await startWorkerProcess({ address: testAddress(), taskQueue: cliQueue, env });
+    try {
+      const input = path.join(cliDir, 'seeds.jsonl');
+      fs.writeFileSync(
+        input,
+        sampleTexts(3, 'cli')
+          .map((instruction) => JSON.stringify({ instruction }))
+          .join('\n'),
+      );
+      const runId = `batch-cli-${Date.now().toString(36)}`;
+      const evol = (args: string[]) => runCli(args, { cwd: cliDir, env, timeoutMs: 60_000 });
+      const started = await evol(
+        ['run', '--input', input, '--run-id', runId, '--rounds', '1', '--batch'].concat([
+          '--llm',
+          'sim',
+          '--detach',
+          '--task-queue',
+          cliQueue,
+        ]),
+      );
+      expect(started.code).toBe(0);
+      expect(started.stderr).toMatch(/Batch API: the evolver, responder, judge calls go in batches/);
+      const cliStore = new LocalRunStore(path.join(cliDir, 'runs'));
+      const meta = await cliStore.readMeta(runId);
+      expect(meta.config.kind === 'dataset' && meta.config.llm.responder.batch).toBe(true);
+      expect(meta.config.kind === 'dataset' && meta.config.batch).toEqual(SIMULATED_BATCH_SETTINGS);
+
+      const status = await evol(['status', runId]);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/batches: \d+ open, \d+ calls queued/);
+      const json = await evol(['status', runId, '--json']);
+      expect(JSON.parse(json.stdout).batches).toMatchObject({ open: expect.any(Array), queued: expect.any(Number) });
+
+      await eventually(
+        async () => ((await collect(cliStore.records(runId))).length === 3 ? true : undefined),
+        'the three records of the --batch run',
+        120_000,
+      );
+    } finally {
+      await cliWorker.kill('SIGTERM');
+      fs.rmSync(cliDir, { recursive: true, force: true });
+    }
   });
 });

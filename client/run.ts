@@ -397,7 +397,7 @@ async function batchesOf(runId: string): Promise<BatcherStatus | undefined> {
 export function batchesSummary(status: BatcherStatus): string {
   const lines = status.open.map((b) => {
     const counts = b.counts ? `, ${b.counts.completed}/${b.counts.total} done, ${b.counts.failed} failed` : '';
-    return `    ${b.batchId ?? '(being sent)'}  ${b.role}  ${b.status}  ${b.requests} calls${counts}  age ${formatDuration(b.ageMs / 1000)}`;
+    return `    ${b.batchId ?? '(being sent)'}  ${b.roles.join('+')}  ${b.status}  ${b.requests} calls${counts}  age ${formatDuration(b.ageMs / 1000)}`;
   });
   return [
     `  batches: ${status.open.length} open, ${status.queued} calls queued${status.paused ? ' (held: paused)' : ''}, ${status.submitted} sent by the batcher since it started`,

@@ -106,7 +106,8 @@ export interface BatchCounts {
 export interface OpenBatchStatus {
   key: string;
   batchId?: string;
-  role: LlmRole;
+  /** The roles whose calls it holds (roles that share an endpoint share batches). */
+  roles: LlmRole[];
   status: string;
   requests: number;
   counts?: BatchCounts;

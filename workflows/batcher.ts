@@ -152,7 +152,7 @@ class Batcher {
       open: this.state.open.map((b) => ({
         key: b.key,
         ...(b.batchId ? { batchId: b.batchId } : {}),
-        role: b.role,
+        roles: [...new Set(b.calls.map((c) => c.role))],
         status: b.status ?? b.phase,
         requests: b.calls.length,
         ...(b.counts ? { counts: b.counts } : {}),

@@ -219,6 +219,11 @@ export async function runDataset(options: RunOptions): Promise<{ runId: string; 
   }
   if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
   const meta = exists ? await store.readMeta(runId) : await createRun(store, runId, options);
+  if (exists && options.batch && !(meta.config.kind === 'dataset' && usesBatch(meta.config.llm))) {
+    stderr(
+      `--batch is ignored: run ${runId} was created without it, and a run keeps the settings it was created with.`,
+    );
+  }
 
   const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
   try {

@@ -199,6 +199,8 @@ class SimulatedLlm implements SimLlm {
     }
     if (path === '/_sim/stats' && method === 'GET') return sendJson(res, 200, this.counters);
     if (path === '/_sim/counts' && method === 'GET') return sendJson(res, 200, Object.fromEntries(this.counts));
+    if (path === '/_sim/batches' && method === 'GET') return sendJson(res, 200, this.batchApi.batches());
+    if (path === '/_sim/batch-faults' && method === 'POST') return this.postBatchFault(req, res);
     sendError(res, 404, `no route for ${method} ${path} on the simulated LLM`);
   }
 
@@ -208,6 +210,21 @@ class SimulatedLlm implements SimLlm {
       object: 'list',
       data: ids.map((id) => ({ id, object: 'model', created: SIM_CREATED, owned_by: 'evolforge-sim' })),
     });
+  }
+
+  /** Scripts a fault for the next batch created (see SimBatchFault), e.g. `{"expireAfterFraction": 0.5}`. */
+  private async postBatchFault(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let fault: SimBatchFault;
+    try {
+      fault = JSON.parse(await readBody(req)) as SimBatchFault;
+    } catch {
+      return sendError(res, 400, 'the batch fault body is not valid JSON');
+    }
+    if (!fault || typeof fault !== 'object' || Array.isArray(fault)) {
+      return sendError(res, 400, 'a batch fault is an object: {"expireAfterFraction": 0.5}, {"failRows": 2} ...');
+    }
+    this.batchApi.addFault(fault);
+    sendJson(res, 200, { added: 1 });
   }
 
   private async postRules(req: IncomingMessage, res: ServerResponse): Promise<void> {

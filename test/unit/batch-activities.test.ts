@@ -281,4 +281,32 @@ describe('collectBatch and finishBatchCall', () => {
     });
     expect(batched).toMatchObject({ ok: true, gate: { passed: false, rule: 'evolver-refused' }, mode: 'batch' });
   });
+
+  test('a row that failed by its own error comes back as failed (a fault scripted over HTTP, as for a separate simulator)', async () => {
+    const base = sim.url.replace(/\/v1$/, '');
+    const scripted = await fetch(`${base}/_sim/batch-faults`, {
+      method: 'POST',
+      body: JSON.stringify({ failRows: 1 }),
+    });
+    expect(scripted.status).toBe(200);
+    const customIds = await prepare(['Explain tides.', 'Explain volcanoes.']);
+    const { batchId } = await new ActivityEnv().call(activities.submitBatch, {
+      runId: RUN,
+      role: 'evolver',
+      key: `failrow-${Date.now()}`,
+      customIds,
+      notBeforeMs: Date.now(),
+    });
+    await new ActivityEnv().call(activities.pollBatch, { runId: RUN, role: 'evolver', batchId });
+    const collected = await new ActivityEnv({}, recordingClient().client).call(activities.collectBatch, {
+      runId: RUN,
+      role: 'evolver',
+      batchId,
+      customIds,
+    });
+    expect(collected).toMatchObject({ done: 1, failed: [customIds[0]], unfinished: [] });
+    expect(collected.reasons[0]).toMatch(/HTTP 500/);
+    const listed = (await (await fetch(`${base}/_sim/batches`)).json()) as Array<{ id: string }>;
+    expect(listed.map((b) => b.id)).toContain(batchId);
+  });
 });

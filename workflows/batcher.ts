@@ -11,6 +11,7 @@
  * the cancel are kept. Cancel does the same and ends. Its history holds ids and counts, never requests or answers.
  */
 import {
+  ActivityFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -111,7 +112,7 @@ class Batcher {
   private lastBusyMs = Date.now();
   /** Counts what moves the next wake time: calls queued, batches closed, pause and resume. */
   changes = 0;
-  /** An error a batch's life ended in that was not the provider's (a bug): fails the workflow, not its task. */
+  /** An error a batch's life ended in that was not an activity's (a bug): thrown, it fails the workflow task. */
   failure?: Error;
 
   constructor(private readonly input: BatcherInput) {
@@ -252,8 +253,15 @@ class Batcher {
 
   private startTracking(batch: OpenBatch): void {
     this.track(batch)
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         if (isCancellation(err)) return; // the run is being cancelled: cancelOpenBatches takes over
+        if (err instanceof ActivityFailure) {
+          // The provider refused to go on with it (a key revoked mid-run, say): its rows are asked online, where the
+          // same error pauses the run with a message that says what to fix.
+          this.close(batch);
+          await this.askOnline(batch.calls, `the batch ${batch.batchId ?? batch.key} failed: ${messageOf(err)}`);
+          return;
+        }
         this.failure = err instanceof Error ? err : new Error(String(err));
       })
       .finally(() => {

@@ -23,7 +23,7 @@ import { parseRewrite } from '../core/rewrite';
 import { ZERO_USAGE, type LlmEndpoint, type StepVerdict, type Usage } from '../core/schemas';
 import type { ChatMessage } from '../core/chat';
 import type { SpendTag } from '../core/dataset';
-import type { LlmGateway } from './llm';
+import type { CallRole, CompleteOptions, Completion, LlmGateway } from './llm';
 import {
   attemptNumber,
   completeOrEmpty,
@@ -109,26 +109,34 @@ function gateVerdict(rewrite: string, answer: string, input: MutateInput, messag
   });
 }
 
-export function createEvolutionActivities(llm: LlmGateway) {
-  return {
-    /** Applies one evolving operation to an instruction with the evolver LLM, then checks the rewrite. */
-    async mutate(input: MutateInput): Promise<MutateResult> {
-      const { evolver, operation, instruction } = input;
-      const messages = buildMutationMessages(operation, instruction);
-      const returning = input.onUnusable === 'return';
-      const completion = returning
-        ? await completeOrEmpty(llm, 'evolver', evolver, reaskMessages(messages, 'evolver', input.reask), {
-            spend: input.spend,
-          })
-        : await llm.complete('evolver', evolver, messages);
+/** What one call asks: its role's endpoint, its messages and options. The same online and as a Batch API row. */
+export interface CallRequest {
+  role: CallRole;
+  endpoint: LlmEndpoint;
+  messages: ChatMessage[];
+  options?: CompleteOptions;
+}
+
+/**
+ * The three calls of a round, each in two halves: `request`, what to ask the LLM, and `result`, what its answer
+ * (or an empty one) means: the parsing, the gates and the elimination rules. Online, the activities below ask in
+ * between; in Batch API mode (activities/batch.ts), the request is a row of a batch and the result is read from the
+ * batch's output, so both modes judge answers by the same code.
+ */
+export const ROUND_CALLS = {
+  mutate: {
+    request(input: MutateInput): CallRequest {
+      const messages = buildMutationMessages(input.operation, input.instruction);
+      return { role: 'evolver', endpoint: input.evolver, messages: reaskMessages(messages, 'evolver', input.reask) };
+    },
+    /** The rewrite parsed, then rule 4 and the gates on it. */
+    result(input: MutateInput, completion: Completion | Unusable): MutateResult {
       if ('ok' in completion) return completion;
       // A learned method (a custom operation) may answer in labelled parts: keep only the final rewrite.
-      const parsed = operation.kind === 'custom' ? parseEvolAnswer(completion.text) : parseRewrite(completion.text);
-      if (!parsed.ok) {
-        if (returning) return unusableResult(`it holds no rewritten task (${parsed.reason})`, completion);
-        throw unusableFailure(`the evolver's answer holds no usable rewrite: ${parsed.reason}`);
-      }
-      if (!returning) return { instruction: parsed.text, usage: completion.usage };
+      const parsed =
+        input.operation.kind === 'custom' ? parseEvolAnswer(completion.text) : parseRewrite(completion.text);
+      if (!parsed.ok) return unusableResult(`it holds no rewritten task (${parsed.reason})`, completion);
+      const messages = buildMutationMessages(input.operation, input.instruction);
       return {
         ok: true,
         instruction: parsed.text,
@@ -137,21 +145,14 @@ export function createEvolutionActivities(llm: LlmGateway) {
         attempt: attemptNumber(),
       };
     },
-
-    /** Answers an instruction with the responder LLM; in 'return' mode rules 2 and 3 judge the answer. */
-    async respond(input: RespondInput): Promise<RespondResult> {
-      const messages = buildResponseMessages(input.instruction);
-      if (input.onUnusable !== 'return') {
-        const completion = await llm.complete('responder', input.responder, messages);
-        return { response: completion.text, usage: completion.usage };
-      }
-      const completion = await completeOrEmpty(
-        llm,
-        'responder',
-        input.responder,
-        reaskMessages(messages, 'responder', input.reask),
-        { spend: input.spend },
-      );
+  },
+  respond: {
+    request(input: RespondInput): CallRequest {
+      const messages = reaskMessages(buildResponseMessages(input.instruction), 'responder', input.reask);
+      return { role: 'responder', endpoint: input.responder, messages };
+    },
+    /** Rules 2 and 3 on the answer. */
+    result(_input: RespondInput, completion: Completion | Unusable): RespondResult {
       if ('ok' in completion) return completion;
       const sorry = checkSorryShort(completion.text);
       return {
@@ -162,18 +163,53 @@ export function createEvolutionActivities(llm: LlmGateway) {
         attempt: attemptNumber(),
       };
     },
-
-    /** Rule 1: the judge says whether the rewrite asks for anything its parent does not. */
-    async judgeEquality(input: JudgeEqualityInput): Promise<JudgeEqualityResult> {
+  },
+  judgeEquality: {
+    request(input: JudgeEqualityInput): CallRequest {
       const messages = reaskMessages(buildEqualityMessages(input.parent, input.instruction), 'judge', input.reask);
-      const completion = await completeOrEmpty(llm, 'judge', input.judge, messages, {
-        jsonSchema: EQUALITY_VERDICT_SCHEMA,
-        spend: input.spend,
-      });
+      return { role: 'judge', endpoint: input.judge, messages, options: { jsonSchema: EQUALITY_VERDICT_SCHEMA } };
+    },
+    /** Rule 1: EQUAL or NOT EQUAL, or an unusable answer. */
+    result(_input: JudgeEqualityInput, completion: Completion | Unusable): JudgeEqualityResult {
       if ('ok' in completion) return completion;
       const answer = parseEqualityAnswer(completion.text);
       if (!answer) return unusableResult('it gives neither EQUAL nor NOT EQUAL', completion);
       return { ok: true, verdict: equalityVerdict(answer), usage: completion.usage, attempt: attemptNumber() };
+    },
+  },
+};
+
+export type RoundCallKind = keyof typeof ROUND_CALLS;
+
+export function createEvolutionActivities(llm: LlmGateway) {
+  const ask = ({ role, endpoint, messages, options }: CallRequest, spend: SpendTag | undefined) =>
+    completeOrEmpty(llm, role, endpoint, messages, { ...options, spend });
+  return {
+    /** Applies one evolving operation to an instruction with the evolver LLM, then checks the rewrite. */
+    async mutate(input: MutateInput): Promise<MutateResult> {
+      if (input.onUnusable === 'return') {
+        return ROUND_CALLS.mutate.result(input, await ask(ROUND_CALLS.mutate.request(input), input.spend));
+      }
+      // The first release's way: an unusable answer is thrown, no gates.
+      const { evolver, operation, instruction } = input;
+      const completion = await llm.complete('evolver', evolver, buildMutationMessages(operation, instruction));
+      const parsed = operation.kind === 'custom' ? parseEvolAnswer(completion.text) : parseRewrite(completion.text);
+      if (!parsed.ok) throw unusableFailure(`the evolver's answer holds no usable rewrite: ${parsed.reason}`);
+      return { instruction: parsed.text, usage: completion.usage };
+    },
+
+    /** Answers an instruction with the responder LLM; in 'return' mode rules 2 and 3 judge the answer. */
+    async respond(input: RespondInput): Promise<RespondResult> {
+      if (input.onUnusable !== 'return') {
+        const completion = await llm.complete('responder', input.responder, buildResponseMessages(input.instruction));
+        return { response: completion.text, usage: completion.usage };
+      }
+      return ROUND_CALLS.respond.result(input, await ask(ROUND_CALLS.respond.request(input), input.spend));
+    },
+
+    /** Rule 1: the judge says whether the rewrite asks for anything its parent does not. */
+    async judgeEquality(input: JudgeEqualityInput): Promise<JudgeEqualityResult> {
+      return ROUND_CALLS.judgeEquality.result(input, await ask(ROUND_CALLS.judgeEquality.request(input), input.spend));
     },
 
     /** All four elimination rules in one call (histories from before judgeEquality): rules 2-4, then the judge. */

@@ -4,6 +4,7 @@
  */
 import type { RunStore } from '../store/types';
 import { createAutoEvolActivities } from './auto-evol';
+import { createBatchActivities } from './batch';
 import { createEvolutionActivities } from './evolution';
 import { createInstructionStartActivities } from './instruction-starts';
 import { LlmGateway } from './llm';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInstructionStartActivities(),
     ...createAutoEvolActivities(deps.llm, deps.store),
     ...createScoringActivities(deps.llm, deps.store),
+    ...createBatchActivities(deps.llm, deps.store),
   };
 }
 

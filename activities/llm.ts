@@ -34,7 +34,7 @@ export interface CompleteOptions {
 /** How a JSON schema is put in a request: OpenAI's way, llama-cpp-python's way, or not at all. */
 type SchemaStyle = 'json_schema' | 'json_object' | 'text';
 
-function withSchema(
+export function withSchema(
   request: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
   style: SchemaStyle,
   format: JsonSchemaFormat | undefined,
@@ -44,6 +44,20 @@ function withSchema(
   // llama-cpp-python's server: `json_object` constrained by a `schema` (not part of OpenAI's type).
   const responseFormat = { type: 'json_object', schema: format.schema } as unknown as { type: 'json_object' };
   return { ...request, response_format: responseFormat };
+}
+
+/** The chat-completion request `complete` sends an endpoint (before any JSON schema), and a Batch API row holds. */
+export function chatRequestOf(
+  endpoint: LlmEndpoint,
+  messages: ChatMessage[],
+): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming {
+  return {
+    model: endpoint.model,
+    messages,
+    temperature: endpoint.temperature,
+    max_tokens: endpoint.maxTokens,
+    ...(endpoint.topP !== undefined ? { top_p: endpoint.topP } : {}),
+  };
 }
 
 /**
@@ -98,6 +112,12 @@ export class LlmGateway {
     return client;
   }
 
+  /** The endpoint's client with its key from the worker's environment (the Batch API's calls use it too). */
+  async openAiClient(endpoint: LlmEndpoint): Promise<{ client: OpenAI; apiKey: string }> {
+    const apiKey = this.env()[endpoint.apiKeyEnv] || NO_KEY;
+    return { client: await this.client(endpoint, apiKey), apiKey };
+  }
+
   private async requireSimulated(): Promise<string> {
     if (!this.options.simulatedBaseUrl) throw new Error('this worker has no simulated LLM configured');
     return this.options.simulatedBaseUrl();
@@ -126,13 +146,7 @@ export class LlmGateway {
     let response: OpenAI.Chat.Completions.ChatCompletion;
     try {
       const client = await this.client(endpoint, apiKey);
-      const request: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming = {
-        model: endpoint.model,
-        messages,
-        temperature: endpoint.temperature,
-        max_tokens: endpoint.maxTokens,
-        ...(endpoint.topP !== undefined ? { top_p: endpoint.topP } : {}),
-      };
+      const request = chatRequestOf(endpoint, messages);
       let style: SchemaStyle = wantsSchema ? (this.schemaStyles.get(endpointKey) ?? 'json_schema') : 'text';
       for (;;) {
         try {

@@ -53,13 +53,13 @@ export async function completeOrEmpty(
     return await llm.complete(role, endpoint, messages, options);
   } catch (err) {
     if (!isEmptyCompletion(err)) throw err;
-    return {
-      ok: false,
-      unusable: { reason: 'the answer was empty', answer: '' },
-      usage: ZERO_USAGE,
-      attempt: attemptNumber(),
-    };
+    return emptyAnswer(ZERO_USAGE);
   }
+}
+
+/** An answer with no text in it: unusable, asked again like any other. */
+export function emptyAnswer(usage: Usage): Unusable {
+  return { ok: false, unusable: { reason: 'the answer was empty', answer: '' }, usage, attempt: attemptNumber() };
 }
 
 export function unusableResult(reason: string, completion: Completion): Unusable {

@@ -15,6 +15,8 @@ import { AutoEvolSettingsSchema, type AutoEvolInput, type AutoEvolLlm } from '..
 import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
 import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { pauseSignal, progressQuery, resumeSignal } from '../core/messages';
+import type { BatcherStatus } from '../core/batch';
+import { batchesQuery } from '../core/batch-messages';
 import { hash32 } from '../core/prng';
 import { autoSettingsOf, datasetSettingsOf, RunSettingsSchema, type RunMeta, type SeedRecord } from '../core/run';
 import type { InstructionEvolutionInput, Lineage, LlmConfig } from '../core/schemas';
@@ -346,4 +348,15 @@ export async function resumeRun(handle: WorkflowHandle, budget?: Budget): Promis
 /** Cancels the run and its running instructions; finished records stay in the store. */
 export async function cancelRun(handle: WorkflowHandle): Promise<void> {
   await handle.cancel();
+}
+
+/**
+ * A Batch API run's open batches and queued calls, asked of its batcher workflow while it runs; undefined when it is
+ * not running (no call queued since it last went idle, or the run does not use the Batch API).
+ */
+export async function openBatches(client: Client, meta: RunMeta): Promise<BatcherStatus | undefined> {
+  const handle = client.workflow.getHandle(workflowIdsOf(meta).batch);
+  const description = await describeIfAny(handle);
+  if (description?.status.name !== 'RUNNING') return undefined;
+  return handle.query(batchesQuery);
 }

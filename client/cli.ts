@@ -53,6 +53,12 @@ const unusableRetriesOption = () =>
 const verboseOption = () =>
   new Option('--verbose', 'also print the worker log (retries, LLM faults, warnings) to the terminal');
 
+const batchOption = () =>
+  new Option(
+    '--batch',
+    "send the LLM calls through the provider's Batch API: half price, answers within 24 hours per batch (settings: `batch` in the config file)",
+  );
+
 const llmOption = () =>
   new Option('--llm <mode>', 'auto: the simulated LLM unless one is configured; sim: always simulated; real: never')
     .choices(['auto', 'sim', 'real'])
@@ -165,6 +171,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
       "don't ask the responder to answer seeds that have no answer in the file (their rows then leave the export's mix)",
     )
     .option('--detach', 'start the run and return without following it')
+    .addOption(batchOption())
     .option('--config <file>', 'config file (JSON or YAML)')
     .addOption(llmOption())
     .addOption(unusableRetriesOption())
@@ -305,6 +312,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     )
     .option('--rounds <n>', 'rounds of evolution', positiveInt, 4)
     .option('--seed <n>', 'seed of the operation plans', integer, 0)
+    .addOption(batchOption())
     .option('--config <file>', 'config file (JSON or YAML)')
     .addOption(llmOption())
     .action(runDemo);

@@ -147,7 +147,13 @@ export async function runEvolve(
 }
 
 /** `npm start`: a dataset run over the sample seeds, followed with a progress bar, then exported. */
-export async function runDemo(options: { rounds: number; seed: number; config?: string; llm: LlmMode }): Promise<void> {
+export async function runDemo(options: {
+  rounds: number;
+  seed: number;
+  config?: string;
+  llm: LlmMode;
+  batch?: boolean;
+}): Promise<void> {
   const input = path.resolve(__dirname, '..', '..', 'samples', 'seeds.jsonl');
   const { runId, finished } = await runDataset({
     input,
@@ -159,6 +165,7 @@ export async function runDemo(options: { rounds: number; seed: number; config?: 
     llm: options.llm,
     taskQueue: process.env.EVOL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     runId: newRunId('demo'),
+    ...(options.batch ? { batch: true } : {}),
   });
   if (!finished) return;
   const out = path.join(defaultDataDir(), 'exports', `${runId}.json`);

@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { QueryDefinition, WorkflowHandle } from '@temporalio/client';
 import { describeSampling, resolveLlmConfig, resolveQuality, type LlmMode } from '../core/config';
-import type { LlmConfig } from '../core/schemas';
+import {
+  resolveBatchSettings,
+  SIMULATED_BATCH_SETTINGS,
+  usesBatch,
+  type BatcherStatus,
+  type BatchSettings,
+} from '../core/batch';
+import { LLM_ROLES, type LlmConfig } from '../core/schemas';
 import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { unscheduledRound } from '../core/plan';
@@ -18,6 +25,7 @@ import {
   createDatasetRun,
   findRunWorkflow,
   newRunId,
+  openBatches,
   pauseRun,
   requireRunWorkflow,
   resumeRun,
@@ -59,6 +67,8 @@ export interface RunOptions {
   verbose?: boolean;
   /** Answer seeds without an answer of their own, for the final mix (default true; `--no-seed-answers`). */
   seedAnswers?: boolean;
+  /** Every role's calls through the provider's Batch API (`--batch`); also `llm.<role>.batch` in the config file. */
+  batch?: boolean;
   llm: LlmMode;
   taskQueue: string;
 }
@@ -117,6 +127,13 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
   }
   const resolved = resolveLlmConfig({ env: process.env, file, mode: options.llm });
   stderr(resolved.description);
+  if (options.batch) {
+    for (const role of LLM_ROLES) resolved.llm[role] = { ...resolved.llm[role], batch: true };
+  }
+  const batch = usesBatch(resolved.llm)
+    ? { ...(resolved.simulated ? SIMULATED_BATCH_SETTINGS : {}), ...file?.batch }
+    : undefined;
+  if (batch) stderr(describeBatchMode(resolved.llm, batch));
   const sampled = withMethodSampling(resolved.llm, method.sampling, file);
   if (sampled.applied) stderr(`The method carries the evolver sampling it was made for: ${sampled.applied}.`);
   resolved.llm = withRateLimits(sampled.llm, options);
@@ -153,6 +170,7 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
       pageSize: 200,
       quality,
       answerSeeds: options.seedAnswers !== false,
+      ...(batch ? { batch } : {}),
     },
   });
 }
@@ -162,6 +180,17 @@ function withRateLimits(llm: LlmConfig, options: { rpm?: number; tpm?: number })
   if (!options.rpm && !options.tpm) return llm;
   const limits = { ...(options.rpm ? { rpm: options.rpm } : {}), ...(options.tpm ? { tpm: options.tpm } : {}) };
   return Object.fromEntries(Object.entries(llm).map(([role, e]) => [role, { ...e, ...limits }])) as LlmConfig;
+}
+
+/** One paragraph on what Batch API mode will do, printed before the run starts. */
+function describeBatchMode(llm: LlmConfig, settings: BatchSettings): string {
+  const s = resolveBatchSettings(settings);
+  const roles = LLM_ROLES.filter((role) => llm[role].batch);
+  return [
+    `Batch API: the ${roles.join(', ')} calls go in batches of up to ${s.maxRequests} (sent when full or after ${formatDuration(s.maxWaitMs / 1000)}), billed at batch prices.`,
+    `  A batch may take up to 24 hours, and each round waits for its batches: raise --concurrency so batches fill.`,
+    `  Failed rows are asked again ${s.failedRows === 'online' ? 'online' : `in the next batch (up to ${s.maxRowAttempts} batches, then online)`}.`,
+  ].join('\n');
 }
 
 /** What to tell a user who detached (Ctrl-C) from following a run or a learning run. */
@@ -199,6 +228,11 @@ export async function runDataset(options: RunOptions): Promise<{ runId: string; 
   }
   if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
   const meta = exists ? await store.readMeta(runId) : await createRun(store, runId, options);
+  if (exists && options.batch && !(meta.config.kind === 'dataset' && usesBatch(meta.config.llm))) {
+    stderr(
+      `--batch is ignored: run ${runId} was created without it, and a run keeps the settings it was created with.`,
+    );
+  }
 
   const session = await openSession({ taskQueue: options.taskQueue, handleSignals: false, verbose: options.verbose });
   try {
@@ -375,8 +409,39 @@ export async function runStatus(runId: string, options: { json?: boolean }): Pro
     `continue it with \`evol run --run-id ${runId} --resume\``,
   );
   if (!progress) throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
-  if (options.json) process.stdout.write(`${JSON.stringify({ ...progress, figures: figuresOf(progress) }, null, 2)}\n`);
-  else process.stdout.write(`${summaryOf(progress)}\n`);
+  const batches = progress.status === 'completed' ? undefined : await batchesOf(runId);
+  if (options.json) {
+    const json = { ...progress, figures: figuresOf(progress), ...(batches ? { batches } : {}) };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${summaryOf(progress)}\n`);
+    if (batches) process.stdout.write(`${batchesSummary(batches)}\n`);
+  }
+}
+
+/** A Batch API run's open batches, when its batcher is running; undefined for other runs. */
+async function batchesOf(runId: string): Promise<BatcherStatus | undefined> {
+  const meta = await metaIfStored(runId);
+  if (!meta || meta.config.kind !== 'dataset' || !usesBatch(meta.config.llm)) return undefined;
+  const session = await openSession({ handleSignals: true });
+  try {
+    return await session.run(async () => {
+      return (await openBatches(session.client, meta)) ?? { queued: 0, paused: false, open: [], submitted: 0 };
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+export function batchesSummary(status: BatcherStatus): string {
+  const lines = status.open.map((b) => {
+    const counts = b.counts ? `, ${b.counts.completed}/${b.counts.total} done, ${b.counts.failed} failed` : '';
+    return `    ${b.batchId ?? '(being sent)'}  ${b.roles.join('+')}  ${b.status}  ${b.requests} calls${counts}  age ${formatDuration(b.ageMs / 1000)}`;
+  });
+  return [
+    `  batches: ${status.open.length} open, ${status.queued} calls queued${status.paused ? ' (held: paused)' : ''}, ${status.submitted} sent by the batcher since it started`,
+    ...lines,
+  ].join('\n');
 }
 
 export async function runPause(runId: string): Promise<void> {

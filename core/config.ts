@@ -3,6 +3,7 @@
  * what workflows carry: endpoints, models and the *names* of key variables, never a key.
  */
 import { z } from 'zod';
+import { BatchSettingsSchema } from './batch';
 import {
   DEFAULT_QUALITY,
   LLM_ROLES,
@@ -53,6 +54,8 @@ export const ConfigFileSchema = z
     gates: QualitySettingsSchema.shape.gates.optional(),
     /** Rule 4 on the evolver's whole answer, label included, as the paper does (default false). */
     templateWordsOnRawAnswer: z.boolean().optional(),
+    /** Batch API mode's settings (batch size, waits, failed rows), for roles with `batch: true` or `--batch`. */
+    batch: BatchSettingsSchema.optional(),
   })
   .strict();
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;

@@ -3,6 +3,7 @@
  * what each instruction workflow reports back to it. Small by design: ids and numbers, no data.
  */
 import { z } from 'zod';
+import { BatchSettingsSchema } from './batch';
 import { ID_SCHEMES } from './ids';
 import { OperationSchema } from './operations';
 import { ModelPriceSchema, type ModelPrice } from './pricing';
@@ -48,6 +49,8 @@ export const DatasetRunConfigSchema = z
     answerSeeds: z.boolean().optional(),
     /** How the run's workflow ids are made (absent in runs created before the scheme had a number: the first). */
     idScheme: z.enum(ID_SCHEMES).optional(),
+    /** Batch API mode's settings, for roles with `batch: true` (absent: the defaults, core/batch.ts). */
+    batch: BatchSettingsSchema.optional(),
   })
   .strict();
 export type DatasetRunConfig = z.infer<typeof DatasetRunConfigSchema>;

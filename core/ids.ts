@@ -3,9 +3,9 @@
  *
  * Scheme 2 (runs created since it) puts a kind and a colon before the run id, which a run id cannot contain
  * (letters, digits, dots, dashes, underscores), so no two workflows of any two runs share an id:
- * `evol:run:<run>`, `evol:auto:<run>`, `evol:score:<run>`, `evol:instruction:<run>:<instruction id>`.
+ * `evol:run:<run>`, `evol:auto:<run>`, `evol:score:<run>`, `evol:batch:<run>`, `evol:instruction:<run>:<instruction id>`.
  *
- * Scheme 1 (runs created before) used `evol-run-<run>` and `evol-<run>-<instruction id>`, where run `run`'s seed
+ * Scheme 1 (runs created before) used `evol-run-<run>` (`evol-batch-<run>` for a batcher added since) and `evol-<run>-<instruction id>`, where run `run`'s seed
  * `line-1` and run `line-1` both had `evol-run-line-1`. It stays readable for those runs' workflows: a run keeps
  * the scheme it was created with (`idScheme` in its settings, absent: 1).
  */
@@ -19,6 +19,8 @@ export interface RunWorkflowIds {
   dataset: string;
   auto: string;
   score: string;
+  /** The batcher of a run whose calls go through the Batch API. */
+  batch: string;
   instruction(instructionId: string): string;
 }
 
@@ -29,6 +31,7 @@ export function runWorkflowIds(runId: string, scheme: IdScheme | undefined): Run
       dataset: `evol-run-${runId}`,
       auto: `evol-auto-${runId}`,
       score: `evol-score-${runId}`,
+      batch: `evol-batch-${runId}`,
       instruction: (instructionId) => `evol-${runId}-${instructionId}`,
     };
   }
@@ -36,6 +39,7 @@ export function runWorkflowIds(runId: string, scheme: IdScheme | undefined): Run
     dataset: `evol:run:${runId}`,
     auto: `evol:auto:${runId}`,
     score: `evol:score:${runId}`,
+    batch: `evol:batch:${runId}`,
     instruction: (instructionId) => `evol:instruction:${runId}:${instructionId}`,
   };
 }

@@ -173,6 +173,47 @@ async function recordBudgetRun(client: Client, store: LocalRunStore, taskQueue: 
   };
 }
 
+/**
+ * A small dataset run in Batch API mode: its batcher's first execution (it continues as new under the low threshold,
+ * or ends when idle) and one of its instruction workflows, whose calls went through batch rows.
+ */
+async function recordBatchRun(client: Client, store: LocalRunStore, taskQueue: string, llm: LlmConfig) {
+  const batched = (endpoint: LlmEndpoint): LlmEndpoint => ({ ...endpoint, batch: true });
+  const config: DatasetRunConfig = {
+    rounds: 1,
+    seed: 7,
+    llm: { evolver: batched(llm.evolver), responder: batched(llm.responder), judge: batched(llm.judge) },
+    method: 'general',
+    operations: [...GENERAL_OPERATIONS],
+    concurrency: 3,
+    budget: {},
+    prices: {},
+    pageSize: 3,
+    answerSeeds: true,
+    quality: { unusableRetries: 2, gates: {} },
+    batch: { maxWaitMs: 200, pollInitialMs: 200, pollMaxMs: 500, idleExitMs: 1000 },
+  };
+  const texts = ['Explain how sails work.', 'Describe a coral reef.', 'What is a spreadsheet?'];
+  const meta = await createDatasetRun(store, {
+    runId: 'fixture-batch',
+    inputFile: 'fixture',
+    seeds: texts.map((text, i) => ({ id: `b${i + 1}`, text, source: { file: 'fixture', line: i + 1 } })),
+    config,
+  });
+  const handle = await startDatasetRun(client, taskQueue, meta);
+  await handle.result();
+  const ids = workflowIdsOf(meta);
+  // The batcher ends once idle: wait for it, through any continue-as-new.
+  await client.workflow.getHandle(ids.batch).result();
+  const executions: WorkflowExecutionInfo[] = [];
+  for await (const e of client.workflow.list({ query: `WorkflowId = "${ids.batch}"` })) executions.push(e);
+  executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  return {
+    'batch-evolution': await client.workflow.getHandle(ids.batch, executions[0].runId).fetchHistory(),
+    'instruction-evolution-batch': await client.workflow.getHandle(ids.instruction('b1')).fetchHistory(),
+  };
+}
+
 /** A short Auto Evol-Instruct learning: a baseline and two optimization steps. */
 async function recordAutoEvol(client: Client, store: LocalRunStore, taskQueue: string, llm: LlmConfig) {
   const texts = Array.from({ length: 8 }, (_, i) => `Describe step ${i + 1} of making paper by hand.`);
@@ -215,6 +256,7 @@ async function main(): Promise<void> {
   // One unusable verdict, one judged-equal round and one rate-limited call, so the history holds a re-ask, an
   // elimination and a retry.
   const sim = await startSimLlm({
+    batchCompletionDelayMs: 300,
     rules: [
       { match: { kind: 'judge' }, content: 'Hard to say which is harder.', times: 1 },
       { match: { kind: 'judge' }, content: 'EQUAL', times: 1 },
@@ -243,6 +285,7 @@ async function main(): Promise<void> {
         ...(await recordDatasetRun(client, store, taskQueue, llmAt(sim.url))),
         ...(await recordAutoEvol(client, store, taskQueue, llmAt(sim.url))),
         ...(await recordBudgetRun(client, store, taskQueue, llmAt(sim.url))),
+        ...(await recordBatchRun(client, store, taskQueue, llmAt(sim.url))),
       };
     });
     await fs.mkdir(OUT_DIR, { recursive: true });

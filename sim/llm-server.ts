@@ -23,6 +23,7 @@ import { BodyTooLargeError, openAiErrorBody, readBody, sendError, sendJson, send
 import { DEFAULT_RECOGNISERS, findRecogniser } from './recognisers';
 import { parseRateLimits, RateLimiter } from './rate-limits';
 import { activateRule, ActiveRule, takeRule } from './rules';
+import { SimBatchApi, type SimBatchFault, type SimBatchRecord } from './batch-api';
 import {
   SIM_REQUEST_KINDS,
   SimFault,
@@ -38,6 +39,7 @@ import {
 
 export * from './types';
 export { parseResetDuration } from './rate-limits';
+export type { SimBatchFault, SimBatchRecord } from './batch-api';
 export { classifyRequest, DEFAULT_RECOGNISERS } from './recognisers';
 export { requestKey } from './completion';
 
@@ -103,8 +105,14 @@ class SimulatedLlm implements SimLlm {
   private readonly models = new Map<string, string>();
   private rateLimiter?: RateLimiter;
   private readonly promptCache?: PromptCache;
+  /** The Files and Batch API (sim/batch-api.ts); its rows are answered as chat requests are. */
+  private readonly batchApi: SimBatchApi;
 
   constructor(private readonly options: SimLlmOptions) {
+    this.batchApi = new SimBatchApi({
+      completionDelayMs: options.batchCompletionDelayMs,
+      answer: (body, batchId) => this.answerBatchRow(body, batchId),
+    });
     this.recognisers = [...(options.recognisers ?? []), ...DEFAULT_RECOGNISERS];
     this.faultRandom = createPrng(options.faultSeed ?? 0);
     for (const rule of options.rules ?? []) this.addRule(rule);
@@ -160,6 +168,14 @@ class SimulatedLlm implements SimLlm {
     this.seq = 0;
   }
 
+  batches(): SimBatchRecord[] {
+    return this.batchApi.batches();
+  }
+
+  addBatchFault(fault: SimBatchFault): void {
+    this.batchApi.addFault(fault);
+  }
+
   stats(): SimStats {
     const { total, byKind, byOutcome, faultsInjected, rateLimited } = this.counters;
     return {
@@ -189,6 +205,7 @@ class SimulatedLlm implements SimLlm {
     const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     if (isChatPath(path) && method === 'POST') return this.chatCompletion(req, res);
+    if (await this.batchApi.route(req, res, path, method)) return;
     if ((path === '/v1/models' || path === '/models') && method === 'GET') return this.listModels(res);
     if (path === '/_sim/rules' && method === 'POST') return this.postRules(req, res);
     if (path === '/_sim/limits' && method === 'POST') return this.postLimits(req, res);
@@ -206,6 +223,8 @@ class SimulatedLlm implements SimLlm {
     }
     if (path === '/_sim/stats' && method === 'GET') return sendJson(res, 200, this.counters);
     if (path === '/_sim/counts' && method === 'GET') return sendJson(res, 200, Object.fromEntries(this.counts));
+    if (path === '/_sim/batches' && method === 'GET') return sendJson(res, 200, this.batchApi.batches());
+    if (path === '/_sim/batch-faults' && method === 'POST') return this.postBatchFault(req, res);
     sendError(res, 404, `no route for ${method} ${path} on the simulated LLM`);
   }
 
@@ -215,6 +234,21 @@ class SimulatedLlm implements SimLlm {
       object: 'list',
       data: ids.map((id) => ({ id, object: 'model', created: SIM_CREATED, owned_by: 'evolforge-sim' })),
     });
+  }
+
+  /** Scripts a fault for the next batch created (see SimBatchFault), e.g. `{"expireAfterFraction": 0.5}`. */
+  private async postBatchFault(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let fault: SimBatchFault;
+    try {
+      fault = JSON.parse(await readBody(req)) as SimBatchFault;
+    } catch {
+      return sendError(res, 400, 'the batch fault body is not valid JSON');
+    }
+    if (!fault || typeof fault !== 'object' || Array.isArray(fault)) {
+      return sendError(res, 400, 'a batch fault is an object: {"expireAfterFraction": 0.5}, {"failRows": 2} ...');
+    }
+    this.batchApi.addFault(fault);
+    sendJson(res, 200, { added: 1 });
   }
 
   private async postRules(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -341,6 +375,39 @@ class SimulatedLlm implements SimLlm {
           headers,
         );
     }
+  }
+
+  /**
+   * One row of a batch, answered as the chat endpoint answers the same request (rules included; a rule's fault is a
+   * failed row), and recorded like one.
+   */
+  private answerBatchRow(body: unknown, batchId: string): { status: number; body: unknown } {
+    const parsed = parseChatRequest(body);
+    if (typeof parsed === 'string') return { status: 400, body: openAiErrorBody(400, parsed) };
+    const request = { ...parsed, model: this.internModel(parsed.model) };
+    const recogniser = findRecogniser(request.messages, this.recognisers);
+    const key = requestKey(request.model, request.messages);
+    const rule = takeRule(this.rules, {
+      text: request.messages.map((m) => m.content).join('\n'),
+      model: request.model,
+      kind: recogniser.kind,
+    });
+    const action: Action = rule ? actionForRule(rule) : { type: 'answer' };
+    const call = {
+      key,
+      kind: recogniser.kind,
+      model: request.model,
+      operation: recogniser.operation?.(request.messages),
+    };
+    this.recordAction(call, action, request.messages);
+    this.records[this.records.length - 1].batchId = batchId;
+    if (action.type === 'error') return { status: action.status, body: action.body ?? openAiErrorBody(action.status) };
+    if (action.type === 'fault') {
+      if (action.fault === 'empty-content') return { status: 200, body: buildCompletion(key, request, '') };
+      return { status: 500, body: openAiErrorBody(500, `simulated fault ${action.fault}`) };
+    }
+    const content = action.content ?? structured(request, recogniser.answer(request.messages));
+    return { status: 200, body: buildCompletion(key, request, content) };
   }
 
   private sendCompletion(

@@ -1,12 +1,12 @@
 /**
  * Runs the simulated LLM on its own:
- *   node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N]
+ *   node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--batch-delay-ms N]
  *     [--rpm N] [--tpm N] [--burst-seconds N] [--prompt-cache] [--prompt-cache-min-tokens N]
  */
 import { SimLlmOptions, startSimLlm } from './llm-server';
 
 const USAGE =
-  'usage: node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--keep-messages]\n' +
+  'usage: node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--batch-delay-ms N] [--keep-messages]\n' +
   '  [--rpm N] [--tpm N] [--burst-seconds N] [--prompt-cache] [--prompt-cache-min-tokens N]';
 
 function numberArg(flag: string, value: string | undefined, check: (n: number) => boolean): number {
@@ -37,6 +37,9 @@ function parseArgs(argv: readonly string[]): SimLlmOptions {
         break;
       case '--fault-seed':
         options.faultSeed = numberArg(flag, value(), Number.isInteger);
+        break;
+      case '--batch-delay-ms':
+        options.batchCompletionDelayMs = numberArg(flag, value(), (n) => n >= 0);
         break;
       case '--keep-messages':
         options.keepMessages = true;

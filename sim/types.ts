@@ -45,6 +45,8 @@ export interface SimRequestRecord {
   receivedAt: number;
   /** Only with `keepMessages: true`. */
   messages?: ChatMessage[];
+  /** The batch it was a row of, when it came through the Batch API. */
+  batchId?: string;
 }
 
 /**
@@ -74,6 +76,8 @@ export interface SimLlmOptions {
   keepMessages?: boolean;
   /** Extra recognisers, tried before the built-in ones. */
   recognisers?: SimRecogniser[];
+  /** How long a batch of the Batch API takes to finish (default 1000 ms). */
+  batchCompletionDelayMs?: number;
   /** OpenAI-style rate limits: over one, a request gets a 429 with `retry-after`; off by default. */
   rateLimits?: SimRateLimits;
   /**
@@ -116,6 +120,10 @@ export interface SimLlm {
   stats(): SimStats;
   /** Replaces the rate limits (full buckets); undefined or `{}` turns them off. */
   setRateLimits(limits?: SimRateLimits): void;
+  /** Every batch created through the Batch API, oldest first. */
+  batches(): import('./batch-api').SimBatchRecord[];
+  /** Scripts a fault for the next batch created (expiry after a share of rows, failed rows, a lost answer). */
+  addBatchFault(fault: import('./batch-api').SimBatchFault): void;
   /** Stops listening and destroys open sockets, including hanging ones. */
   close(): Promise<void>;
 }

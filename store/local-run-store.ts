@@ -5,6 +5,8 @@
  *   <run>/records/<xx>/<id>.json   one lineage per finished instruction (xx: a hash shard)
  *   <run>/scores/<xx>/<row>.json   one difficulty score per scored row (`evol score`), written once
  *   <run>/scores/plan.json         the rows the last `evol score` chose
+ *   <run>/batch/requests/<xx>/<custom id>.json   a Batch API row waiting for its batch (--batch)
+ *   <run>/batch/results/<xx>/<custom id>.json    its answer, once its batch is collected
  * Writes are atomic: a run appears whole (its directory is renamed into place) and a record is
  * linked into place, which fails if it exists, so a retried write changes nothing.
  */
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hash32 } from '../core/prng';
 import type { MethodVersion } from '../core/auto-evol';
+import type { BatchRequestRecord, BatchResultRecord } from '../core/batch';
 import type { Lineage } from '../core/schemas';
 import type { RowScore } from '../core/scoring';
 import { UserError } from '../core/validation';
@@ -172,6 +175,27 @@ export class LocalRunStore implements RunStore {
   async saveRecord(lineage: Lineage): Promise<'written' | 'exists'> {
     const final = this.recordPath(lineage.runId, lineage.instructionId);
     return writeOnce(final, JSON.stringify(lineage));
+  }
+
+  private batchPath(runId: string, kind: 'requests' | 'results', customId: string): string {
+    const shard = (hash32(customId) & 0xff).toString(16).padStart(2, '0');
+    return path.join(this.runDir(runId), 'batch', kind, shard, `${encodeURIComponent(customId)}.json`);
+  }
+
+  async saveBatchRequest(runId: string, request: BatchRequestRecord): Promise<'written' | 'exists'> {
+    return writeOnce(this.batchPath(runId, 'requests', request.customId), JSON.stringify(request));
+  }
+
+  async batchRequest(runId: string, customId: string): Promise<BatchRequestRecord | undefined> {
+    return readJsonIfThere<BatchRequestRecord>(this.batchPath(runId, 'requests', customId));
+  }
+
+  async saveBatchResult(runId: string, result: BatchResultRecord): Promise<'written' | 'exists'> {
+    return writeOnce(this.batchPath(runId, 'results', result.customId), JSON.stringify(result));
+  }
+
+  async batchResult(runId: string, customId: string): Promise<BatchResultRecord | undefined> {
+    return readJsonIfThere<BatchResultRecord>(this.batchPath(runId, 'results', customId));
   }
 
   async hasRecord(runId: string, id: string): Promise<boolean> {

@@ -4,6 +4,7 @@
  * Keys are (run id, instruction id), so a shared store (object storage, a database) can implement it.
  */
 import type { MethodVersion } from '../core/auto-evol';
+import type { BatchRequestRecord, BatchResultRecord } from '../core/batch';
 import type { Lineage } from '../core/schemas';
 import type { RunMeta, SeedRecord } from '../core/run';
 import type { RowScore } from '../core/scoring';
@@ -39,4 +40,10 @@ export interface RunStore {
   saveMethodVersion(runId: string, version: MethodVersion): Promise<'written' | 'exists'>;
   /** Every method version of the run, oldest first (by save time, then step). */
   methodVersions(runId: string): Promise<MethodVersion[]>;
+  /** A Batch API row waiting for its batch (Batch API mode), by its custom_id; a second write changes nothing. */
+  saveBatchRequest(runId: string, request: BatchRequestRecord): Promise<'written' | 'exists'>;
+  batchRequest(runId: string, customId: string): Promise<BatchRequestRecord | undefined>;
+  /** A Batch API row's answer, by its custom_id; a second write changes nothing. */
+  saveBatchResult(runId: string, result: BatchResultRecord): Promise<'written' | 'exists'>;
+  batchResult(runId: string, customId: string): Promise<BatchResultRecord | undefined>;
 }

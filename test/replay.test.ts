@@ -52,6 +52,10 @@ const FIXTURES = [
   'dataset-evolution-budget',
   'instruction-evolution-budget-held',
   'rate-limiter',
+  // Batch API mode: a run's batcher (its first execution, which continued as new) and an instruction whose calls
+  // went through batch rows.
+  'batch-evolution',
+  'instruction-evolution-batch',
 ];
 
 describe('committed histories replay with the current workflow code', () => {
@@ -66,7 +70,9 @@ describe('committed histories replay with the current workflow code', () => {
         (await loadHistory(name)).events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
       );
     }
-    expect(types).toEqual(new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun', 'rateLimiter']));
+    expect(types).toEqual(
+      new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun', 'rateLimiter', 'batchEvolution']),
+    );
   });
 
   test('the dataset fixture really continued as new', async () => {

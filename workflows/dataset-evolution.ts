@@ -45,6 +45,7 @@ import { addUsage } from '../core/usage';
 import { localStartActivities, storeActivities } from './activity-options';
 import { instructionEvolution } from './instruction-evolution';
 import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal, spendUpdate } from '../core/messages';
+import { usesBatch } from '../core/batch';
 
 /**
  * The handlers change the run's state; the loop wakes when there is something to do and does one thing, first come
@@ -240,13 +241,16 @@ class DatasetRun {
     );
   }
 
-  /** Tells every running instruction of the current pause (or resume). */
+  /**
+   * Tells every running instruction of the current pause (or resume), and the run's batcher in Batch API mode (it
+   * cancels its open batches at the provider on pause, and sends again on resume).
+   */
   async propagatePause(): Promise<void> {
     const paused = this.state.paused;
     await Promise.all(
-      [...this.inFlight].map(async (id) => {
+      [...[...this.inFlight].map((id) => this.workflowIdOf(id)), ...this.batcherIds()].map(async (workflowId) => {
         try {
-          const handle = getExternalWorkflowHandle(this.workflowIdOf(id));
+          const handle = getExternalWorkflowHandle(workflowId);
           await (paused
             ? handle.signal(pauseSignal, {})
             : handle.signal(resumeSignal, { resumes: this.state.resumes ?? 0 }));
@@ -305,14 +309,22 @@ class DatasetRun {
     return this.progress();
   }
 
-  /** The run was cancelled: so is every instruction still running (even though this workflow's scope is). */
+  /** The batcher's workflow id, when the run uses the Batch API (it may not be running: signals to it may fail). */
+  private batcherIds(): string[] {
+    return usesBatch(this.config.llm) ? [this.ids.batch] : [];
+  }
+
+  /**
+   * The run was cancelled: so is every instruction still running (even though this workflow's scope is), and the
+   * batcher in Batch API mode (it cancels its open batches at the provider).
+   */
   async cancelAll(): Promise<void> {
     this.status = 'cancelled';
     await CancellationScope.nonCancellable(() =>
       Promise.all(
-        [...this.inFlight].map(async (id) => {
+        [...[...this.inFlight].map((id) => this.workflowIdOf(id)), ...this.batcherIds()].map(async (workflowId) => {
           try {
-            await getExternalWorkflowHandle(this.workflowIdOf(id)).cancel();
+            await getExternalWorkflowHandle(workflowId).cancel();
           } catch {
             // Already closed.
           }

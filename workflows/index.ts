@@ -4,3 +4,4 @@ export { datasetEvolution } from './dataset-evolution';
 export { autoEvol } from './auto-evol';
 export { scoreRun } from './score-run';
 export { rateLimiter } from './rate-limiter';
+export { batchEvolution } from './batcher';

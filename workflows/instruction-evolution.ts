@@ -16,7 +16,7 @@ import type { InstructionReport, SpendTag } from '../core/dataset';
 import { LlmFailure, UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
-import { costOf } from '../core/pricing';
+import { costOf, type CallMode } from '../core/pricing';
 import type { Operation } from '../core/operations';
 import type { UnusableAnswer } from '../core/reask';
 import { DEFAULT_QUALITY } from '../core/quality';
@@ -41,6 +41,8 @@ import type { Unusable } from '../activities/evolution';
 import { llmActivities, localStoreActivities, storeActivities } from './activity-options';
 import { instructionFinishedSignal, lineageQuery, pauseSignal, resumeSignal } from '../core/messages';
 import { askUntilUsable } from './reask';
+import { batchResultSignal } from '../core/batch-messages';
+import { BatchOutcomes, batchCalls, type BatchCallContext, type RoundLlmCalls } from './batch-calls';
 
 /**
  * Returns the whole lineage when started on its own; in a dataset run (`saveToStore`), where the lineage goes to the
@@ -59,6 +61,8 @@ export async function instructionEvolution(input: InstructionEvolutionInput): Pr
   setHandler(pauseSignal, () => run.pause());
   setHandler(resumeSignal, (signal) => run.resume(signal?.resumes));
   setHandler(lineageQuery, () => run.lineage);
+  // Batch API mode: the run's batcher says when a call's answer is in (workflows/batch-calls.ts).
+  setHandler(batchResultSignal, (word) => run.batchOutcomes.hear(word));
   // The rounds are awaited, and a failure is handled, here in the workflow function itself, not in helpers a call
   // deeper: the seed's answer (and, when a round fails, the other of its two calls) may still be running, and any
   // await added between a failed round and the failed ending could reorder their commands within a workflow task.
@@ -92,8 +96,10 @@ class InstructionRun {
   private readonly localStore = localStoreActivities();
   /** Every LLM call waits here while the instruction is paused. */
   private readonly whenRunning = () => condition(() => !this.paused);
-  private readonly cost = (endpoint: LlmEndpoint, usage: Usage) =>
-    costOf(usage, this.settings.prices?.[endpoint.model]);
+  private readonly cost = (endpoint: LlmEndpoint, usage: Usage, mode?: CallMode) =>
+    costOf(usage, this.settings.prices?.[endpoint.model], mode);
+  /** What the run's batcher said of this instruction's batch rows (Batch API mode). */
+  readonly batchOutcomes = new BatchOutcomes();
 
   constructor(private readonly input: InstructionEvolutionInput) {
     this.settings = {
@@ -226,6 +232,10 @@ class InstructionRun {
       quality: settings.quality ?? DEFAULT_QUALITY,
       spendOf: this.spendOf,
       holdForBudget: this.holdForBudget,
+      // Batch API mode is for a dataset run's instructions: their calls' rows and answers go to its run store.
+      ...(input.saveToStore
+        ? { batch: { runId: input.runId, instructionId: input.instructionId, outcomes: this.batchOutcomes } }
+        : {}),
     };
     if (v2 && input.saveToStore && settings.answerSeeds === true && !this.seedHasOutput) {
       this.seedAnswer = answerSeed(calls, lineage.seed);
@@ -304,27 +314,21 @@ interface CallContext {
   llm: LlmConfig;
   retry: InstructionEvolutionInput['llmRetry'];
   whenRunning: () => Promise<void>;
-  cost: (endpoint: LlmEndpoint, usage: Usage) => number;
+  cost: (endpoint: LlmEndpoint, usage: Usage, mode?: CallMode) => number;
+  /** Where a role whose endpoint has `batch: true` sends its calls as batch rows (dataset runs). */
+  batch?: BatchCallContext;
   /** Whose budget a call counts against (dataset runs), and what to do when it is reached. */
   spendOf?: (endpoint: LlmEndpoint) => SpendTag | undefined;
   holdForBudget?: (resumes: number) => void;
 }
 
-/** The LLM activities a round calls. */
-type LlmActivities = ReturnType<typeof llmActivities>;
-interface LlmCalls {
-  mutate: (input: Parameters<LlmActivities['mutate']>[0]) => ReturnType<LlmActivities['mutate']>;
-  respond: (input: Parameters<LlmActivities['respond']>[0]) => ReturnType<LlmActivities['respond']>;
-  judgeEquality: (input: Parameters<LlmActivities['judgeEquality']>[0]) => ReturnType<LlmActivities['judgeEquality']>;
-}
-
-/** The same activities, each call tagged with whose budget it counts against. */
-function withSpend(activities: LlmActivities, spend: SpendTag | undefined): LlmCalls {
-  if (!spend) return activities;
+/** The same calls, each tagged with whose budget it counts against. */
+function withSpend(calls: RoundLlmCalls, spend: SpendTag | undefined): RoundLlmCalls {
+  if (!spend) return calls;
   return {
-    mutate: (input) => activities.mutate({ ...input, spend }),
-    respond: (input) => activities.respond({ ...input, spend }),
-    judgeEquality: (input) => activities.judgeEquality({ ...input, spend }),
+    mutate: (input) => calls.mutate({ ...input, spend }),
+    respond: (input) => calls.respond({ ...input, spend }),
+    judgeEquality: (input) => calls.judgeEquality({ ...input, spend }),
   };
 }
 
@@ -356,19 +360,26 @@ class RoundCalls {
     private readonly context: CallContext & { quality: QualitySettings },
     /** What the activities of these calls are labelled with in Temporal UI, e.g. `round 2 · add-constraints`. */
     private readonly summaryPrefix: string,
+    /** Names these calls among the instruction's, e.g. `r2` (a batch row's custom_id starts with it). */
+    private readonly callKey: string,
   ) {}
 
   /** One call, asked again at once while its answer is unusable, at most `unusableRetries` times. */
   async ask<T extends { ok?: boolean; usage: Usage; attempt?: number }>(
     role: LlmRole,
     label: string,
-    call: (activities: LlmCalls, reask?: UnusableAnswer) => Promise<T | Unusable>,
+    call: (activities: RoundLlmCalls, reask?: UnusableAnswer) => Promise<T | Unusable>,
   ): Promise<{ result: T | Unusable; asks: number }> {
-    const { llm, retry, whenRunning, cost, quality, spendOf, holdForBudget } = this.context;
+    const { llm, retry, whenRunning, cost, quality, batch, spendOf, holdForBudget } = this.context;
     return askUntilUsable(quality.unusableRetries, async (reask, asks) => {
       if (asks > 1) this.reasks++;
       const summary = `${this.summaryPrefix} · ${label}${asks > 1 ? ` · ask ${asks}` : ''}`;
-      const activities = withSpend(llmActivities(llm, { summary, retry }), spendOf?.(llm[role]));
+      const spend = spendOf?.(llm[role]);
+      const online = withSpend(llmActivities(llm, { summary, retry }), spend);
+      const activities =
+        batch && llm[role].batch
+          ? withSpend(batchCalls(batch, `${this.callKey}.${label}.${asks}`, online, summary), spend)
+          : online;
       let result: T | Unusable;
       for (;;) {
         await whenRunning();
@@ -382,7 +393,8 @@ class RoundCalls {
           holdForBudget(resumes);
         }
       }
-      const spent = cost(llm[role], result.usage);
+      // A batch row is priced at the provider's batch rates.
+      const spent = cost(llm[role], result.usage, (result as { mode?: CallMode }).mode);
       this.usage = addUsage(this.usage, result.usage);
       this.costUsd += spent;
       const before = this.byRole[role] ?? { usage: ZERO_USAGE, costUsd: 0 };
@@ -409,7 +421,7 @@ function unusableVerdict(rule: UnusableRule, who: string, asks: number, unusable
  */
 async function evolveRound(context: RoundContext & { quality: QualitySettings }): Promise<LineageStep> {
   const { round, operation, parent, llm, quality } = context;
-  const calls = new RoundCalls(context, stepSummary(round, operation.id));
+  const calls = new RoundCalls(context, stepSummary(round, operation.id), `r${round}`);
   const finish = (instruction: string, response: string, verdict: StepVerdict): LineageStep => ({
     round,
     operation: operation.id,
@@ -482,7 +494,7 @@ async function answerSeed(
   context: CallContext & { quality: QualitySettings },
   seed: string,
 ): Promise<{ response?: string; calls: SeedCalls }> {
-  const calls = new RoundCalls(context, 'seed');
+  const calls = new RoundCalls(context, 'seed', 'seed');
   const { result } = await calls.ask('responder', 'respond', (a, reask) =>
     a.respond({
       responder: context.llm.responder,

@@ -15,6 +15,9 @@ import OpenAI, { toFile } from 'openai';
 import { BATCH_KEY_METADATA, completionOf, parseBatchRow, type BatchCounts, type BatcherInput } from '../core/batch';
 import { batchResultSignal, enqueueBatchCallSignal } from '../core/batch-messages';
 import { runWorkflowIds } from '../core/ids';
+import { LlmFailure } from '../core/llm-failures';
+import { pauseSignal } from '../core/messages';
+import { costOf } from '../core/pricing';
 import { datasetSettingsOf } from '../core/run';
 import type { LlmEndpoint, LlmRole } from '../core/schemas';
 import { EvolKind, EvolRunId } from '../core/search-attributes';
@@ -108,6 +111,48 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
     return { openai, fail };
   }
 
+  /**
+   * A batch is priced before it is sent: its rows' prompts (about four characters a token) and the answers the run's
+   * calls gave on average so far (half the row's max_tokens before any), at batch prices. One that would take the
+   * run's spend to its budget is not sent: the run pauses, saying so, and the batch goes when a resume raises it.
+   */
+  async function refuseOverBudget(runId: string, lines: string[]): Promise<void> {
+    const settings = await settingsOf(runId);
+    const runWorkflowId = runWorkflowIds(runId, settings.idScheme).dataset;
+    const view = await llm.gate.spendOf(runWorkflowId);
+    const { maxTokens, maxCost } = view?.budget ?? settings.budget;
+    if (!view || (maxTokens === undefined && maxCost === undefined)) return;
+    const { spent } = view;
+    const averageAnswer = spent.calls ? spent.usage.completionTokens / spent.calls : undefined;
+    let tokens = 0;
+    let costUsd = 0;
+    for (const line of lines) {
+      const body = (
+        JSON.parse(line) as { body: { model: string; max_tokens?: number; messages: { content: string }[] } }
+      ).body;
+      const promptTokens = Math.ceil(body.messages.reduce((n, m) => n + String(m.content).length, 0) / 4);
+      const completionTokens = Math.round(averageAnswer ?? (body.max_tokens ?? 0) / 2);
+      const usage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+      tokens += usage.totalTokens;
+      costUsd += costOf(usage, settings.prices[body.model], 'batch');
+    }
+    const tokensOver = maxTokens !== undefined && spent.usage.totalTokens + tokens > maxTokens;
+    const costOver = maxCost !== undefined && spent.costUsd + costUsd > maxCost;
+    if (!tokensOver && !costOver) return;
+    const reason = tokensOver
+      ? `token budget: the next batch (${lines.length} rows, about ${tokens} tokens) would take the ${spent.usage.totalTokens} tokens spent past ${maxTokens}. Raise it with: evol resume ${runId} --max-tokens N`
+      : `cost budget: the next batch (${lines.length} rows, about $${costUsd.toFixed(4)} at batch prices) would take the $${spent.costUsd.toFixed(4)} spent past $${maxCost}. Raise it with: evol resume ${runId} --max-cost USD`;
+    await Context.current()
+      .client.workflow.getHandle(runWorkflowId)
+      .signal(pauseSignal, { reason })
+      .catch(() => undefined);
+    throw ApplicationFailure.create({
+      type: LlmFailure.BudgetReached,
+      message: `not sent: ${reason}`,
+      nonRetryable: true,
+    });
+  }
+
   /** Tells the instruction workflows waiting for these rows that their answers are in. */
   async function tellWaiting(runId: string, customIds: string[]): Promise<void> {
     const { client } = Context.current();
@@ -197,6 +242,8 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
       const completion = read.text.trim()
         ? { text: read.text, usage: read.usage, model: read.model ?? endpoint.model }
         : emptyAnswer(read.usage);
+      // Counted against the run's budget now, at batch prices, as an online call is when it ends.
+      llm.gate.record(call.input.spend, completion.usage, 'batch');
       const result =
         call.kind === 'mutate'
           ? ROUND_CALLS.mutate.result(call.input, completion)
@@ -235,6 +282,7 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
             if (!request) throw new Error(`batch row ${customId} is not in the run store of ${runId}`);
             lines.push(request.line);
           }
+          await refuseOverBudget(runId, lines);
           const file = await openai.files.create(
             { file: await toFile(Buffer.from(lines.join('\n') + '\n'), `evol-${key}.jsonl`), purpose: 'batch' },
             { timeout: FILE_TIMEOUT_MS },

@@ -16,7 +16,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ZERO_SPEND, type Spend, type SpendTag, type SpendView } from '../core/dataset';
 import { LlmFailure } from '../core/llm-failures';
 import { leaseUpdate, spendUpdate } from '../core/messages';
-import { costOf } from '../core/pricing';
+import { costOf, type CallMode } from '../core/pricing';
 import {
   leaseRates,
   parseResetDuration,
@@ -91,10 +91,22 @@ class SpendLedger {
   /** After a call (answered or not): its spend, reported at once when it reaches the budget. */
   settle(usage: Usage | undefined, costUsd: number): void {
     this.inFlight--;
+    this.add(usage, costUsd);
+  }
+
+  /** A call's spend, counted as it is learned (a Batch API row's when its answer is read). */
+  add(usage: Usage | undefined, costUsd: number): void {
+    this.lastUsedMs = Date.now();
     if (usage) this.unreported = addSpend(this.unreported, { calls: 1, usage, costUsd });
     if (this.closed) return;
     if (this.overBudget()) void this.report();
     else this.timer ??= setTimeout(() => void this.report(), SPEND_REPORT_MS).unref();
+  }
+
+  /** The run's spend (this worker's unreported calls included) and budget, fresh from the run. */
+  async current(): Promise<SpendView | undefined> {
+    await this.report();
+    return this.view && { ...this.view, spent: addSpend(this.view.spent, addSpend(this.unreported, this.inTransit)) };
   }
 
   private overBudget(): boolean {
@@ -416,6 +428,16 @@ export class CallGate {
         ledger?.settle(usage, usage ? costOf(usage, spend?.price) : 0);
       },
     };
+  }
+
+  /** A call made outside this gate (a Batch API row, read when its batch is done): its spend, counted now. */
+  record(spend: SpendTag | undefined, usage: Usage, mode: CallMode): void {
+    if (spend) this.ledger(spend.runWorkflowId).add(usage, costOf(usage, spend.price, mode));
+  }
+
+  /** A run's spend and budget as its workflow has them now (undefined when it cannot be reached). */
+  spendOf(runWorkflowId: string): Promise<SpendView | undefined> {
+    return this.ledger(runWorkflowId).current();
   }
 
   private ledger(runWorkflowId: string): SpendLedger {

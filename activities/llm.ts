@@ -93,8 +93,8 @@ export class LlmGateway {
    */
   private readonly schemaStyles = new Map<string, SchemaStyle>();
   private readonly env: () => NodeJS.ProcessEnv;
-  /** Budgets and rate limits, in front of every call this worker makes. */
-  private readonly gate = new CallGate();
+  /** Budgets and rate limits, in front of every call this worker makes (Batch API activities count through it). */
+  readonly gate = new CallGate();
 
   constructor(private readonly options: LlmGatewayOptions = {}) {
     this.env = options.env ?? (() => process.env);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { SIMULATED_BATCH_SETTINGS, type BatchSettings } from '../core/batch';
 import type { RunProgress } from '../core/dataset';
+import { progressQuery, resumeSignal } from '../core/messages';
 import type { Lineage } from '../core/schemas';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
@@ -128,6 +129,47 @@ describe('evol run --batch', () => {
       expect(online[i].costUsd).toBeGreaterThan(0);
       expect(record.costUsd).toBeCloseTo(online[i].costUsd / 2, 12);
     }
+  });
+
+  test('a batch that would cross the budget is not sent: the run pauses saying so, and a raised budget sends it', async () => {
+    const runId = `budget-${Date.now().toString(36)}`;
+    const batchesBefore = sim.batches().length;
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds,
+      llm: batchLlm(sim.url),
+      config: {
+        rounds: 2,
+        concurrency: 10,
+        answerSeeds: true,
+        prices: PRICES,
+        // Less than the first batch (ten rewrites and ten seed answers) is priced at.
+        budget: { maxTokens: 1500 },
+        batch: FAST_BATCHES,
+      },
+    });
+    const paused = await eventually(
+      async () => {
+        const p = await handle.query(progressQuery);
+        return p.status === 'paused' ? p : undefined;
+      },
+      'the run to pause before its first batch',
+      30_000,
+    );
+    expect(paused.pauseReason).toMatch(
+      /^token budget: the next batch \(\d+ rows, about \d+ tokens\) would take the 0 tokens spent past 1500/,
+    );
+    expect(sim.batches().length).toBe(batchesBefore);
+    await handle.signal(resumeSignal, { budget: { maxTokens: 10_000_000 } });
+    const final = (await handle.result()) as RunProgress;
+    expect(final.counts).toMatchObject({ done: seeds.length, completed: seeds.length, failed: 0 });
+    expect(sim.batches().length).toBeGreaterThan(batchesBefore);
+    // Every row's spend was counted as its answer was read, at batch prices.
+    expect(final.spent!.calls).toBeGreaterThan(0);
+    expect(final.spent!.costUsd).toBeCloseTo(final.counts.costUsd, 9);
   });
 
   test('a batch that expires with half its rows done loses none of them; failed rows go in the next batch', async () => {

@@ -12,6 +12,7 @@
  */
 import {
   ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -40,7 +41,7 @@ import {
   type ResolvedBatchSettings,
 } from '../core/batch';
 import { batchesQuery, batchResultSignal, enqueueBatchCallSignal } from '../core/batch-messages';
-import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
+import { LlmFailure, NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { pauseSignal, resumeSignal } from '../core/messages';
 import { costOf } from '../core/pricing';
 import type { Activities } from '../activities';
@@ -287,9 +288,16 @@ class Batcher {
         this.state.submitted++;
       } catch (err) {
         if (isCancellation(err)) throw err;
+        this.close(batch);
+        if (isBudgetRefusal(err)) {
+          // It would cross the run's budget: not sent. The run pauses (the activity told it why); the rows wait in
+          // the queue, and go when a resume that raises the budget resumes this batcher too.
+          this.state.queue.unshift(...batch.calls);
+          this.pause();
+          return;
+        }
         // It could not be sent (a configuration error, or the provider down for long): ask its rows online, where
         // the same error stops the run with a message that says what to fix.
-        this.close(batch);
         await this.askOnline(batch.calls, `the batch could not be sent: ${messageOf(err)}`);
         return;
       }
@@ -393,4 +401,13 @@ class Batcher {
 function messageOf(err: unknown): string {
   const cause = (err as { cause?: unknown })?.cause;
   return cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err);
+}
+
+/** The submit activity refused the batch because it would cross the run's budget. */
+function isBudgetRefusal(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === LlmFailure.BudgetReached
+  );
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { summaryOf } from '../client/run';
 import type { RunProgress } from '../core/dataset';
 import { progressQuery, resumeSignal } from '../core/messages';
@@ -33,6 +33,19 @@ describe('budgets that hold: spend counted per call as it happens', () => {
     worker = await startWorker({ taskQueue, store, env: () => ({ EVOL_TEST_API_KEY: 'k' }) });
   });
 
+  /** The run's progress once every call in flight has ended and been counted. */
+  function settledProgress(handle: WorkflowHandle): Promise<RunProgress> {
+    return eventually(
+      async () => {
+        const progress = await handle.query(progressQuery);
+        const answered = sim.requests().filter((r) => r.outcome === 'ok').length;
+        return sim.stats().inFlight === 0 && progress.spent?.calls === answered ? progress : undefined;
+      },
+      'every call in flight to end and be counted',
+      30_000,
+    );
+  }
+
   afterAll(async () => {
     await worker?.close();
     await connection?.close();
@@ -55,15 +68,7 @@ describe('budgets that hold: spend counted per call as it happens', () => {
     });
     await waitForProgress(handle, (p) => p.status === 'paused', 'the budget to pause the run');
     // The calls in flight at that moment finish and are counted; nothing starts after them.
-    const settled = await eventually(
-      async () => {
-        const progress = await handle.query(progressQuery);
-        const answered = sim.requests().filter((r) => r.outcome === 'ok').length;
-        return sim.stats().inFlight === 0 && progress.spent?.calls === answered ? progress : undefined;
-      },
-      'every call in flight to end and be counted',
-      30_000,
-    );
+    const settled = await settledProgress(handle);
     const { spent, budgetReached } = settled;
     expect(settled.status).toBe('paused');
     expect(settled.pauseReason).toMatch(/^token budget reached: \d+ of 500 tokens spent/);
@@ -111,15 +116,7 @@ describe('budgets that hold: spend counted per call as it happens', () => {
       config: { rounds: 2, concurrency: 8, budget: { maxCost: 0.4 }, prices },
     });
     await waitForProgress(handle, (p) => p.status === 'paused', 'the cost budget to pause the run');
-    const settled = await eventually(
-      async () => {
-        const progress = await handle.query(progressQuery);
-        const answered = sim.requests().filter((r) => r.outcome === 'ok').length;
-        return sim.stats().inFlight === 0 && progress.spent?.calls === answered ? progress : undefined;
-      },
-      'every call in flight to end and be counted',
-      30_000,
-    );
+    const settled = await settledProgress(handle);
     expect(settled.pauseReason).toMatch(/^cost budget reached: \$0\.\d{4} of \$0\.4 spent/);
     const at = settled.budgetReached!;
     expect(at.spent.costUsd).toBeGreaterThanOrEqual(0.4);

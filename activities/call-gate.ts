@@ -31,6 +31,19 @@ import { addUsage, type Usage } from '../core/usage';
 /** Longest a call waits at the rate gate inside its activity; beyond it the activity is retried after the wait. */
 export const MAX_GATE_WAIT_MS = 10_000;
 
+/**
+ * Longest a call waits for a word from Temporal (the run's spend, a lease) before it goes on with what its worker
+ * knows: with the server away, a call must not sit in its activity until its timeout, and then run twice.
+ */
+const WAIT_FOR_TEMPORAL_MS = 1_000;
+
+/** Waits for `work` at most `ms`; it goes on in the background either way. */
+async function atMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Spend is reported to the run at least this often while its calls go on (at once when the budget is reached). */
 const SPEND_REPORT_MS = 1_000;
 
@@ -79,10 +92,10 @@ class SpendLedger {
   /** Before a call: throws the budget-held failure when the run's budget is reached. */
   async admit(): Promise<void> {
     this.lastUsedMs = Date.now();
-    if (!this.view && !this.closed) await this.report(false);
+    if (!this.view && !this.closed) await atMost(this.report(false), WAIT_FOR_TEMPORAL_MS);
     if (this.overBudget()) {
       // Maybe raised by a resume since: ask the run before holding the call.
-      await this.report(false);
+      await atMost(this.report(false), WAIT_FOR_TEMPORAL_MS);
       if (this.overBudget()) throw budgetHeldFailure(this.view!);
     }
     this.inFlight++;
@@ -327,7 +340,17 @@ class EndpointLimiter {
         this.renewing = undefined;
       });
     }
-    if (!this.lease) await this.renewing;
+    if (!this.lease) {
+      await atMost(this.renewing, WAIT_FOR_TEMPORAL_MS);
+      // No word from the limiter yet (the server away): go on a small share until it answers.
+      this.lease ??= {
+        share: 0.5,
+        limits: { ...this.learned, ...this.configured },
+        blockedUntilMs: 0,
+        renewInMs: 1000,
+      };
+      this.applyLease();
+    }
   }
 
   private async renew(): Promise<void> {
@@ -373,6 +396,12 @@ class EndpointLimiter {
     this.blockToShare = 0;
     this.lease = lease;
     this.leaseAtMs = Date.now();
+    this.applyLease();
+  }
+
+  /** The current lease's share in the buckets. */
+  private applyLease(): void {
+    const lease = this.lease!;
     this.blockedUntilMs = Math.max(this.blockedUntilMs, lease.blockedUntilMs);
     const rates = leaseRates(lease);
     const now = Date.now();

@@ -28,7 +28,10 @@ import {
 import { SIM_BASE_URL, type LlmEndpoint } from '../core/schemas';
 import { addUsage, type Usage } from '../core/usage';
 
-/** Longest a call waits at the rate gate inside its activity; beyond it the activity is retried after the wait. */
+/**
+ * Longest a call waits at the rate gate inside its activity. Beyond it a dataset run's call waits in its workflow on
+ * a durable timer (no attempt spent, no activity slot held); any other is retried by Temporal after the wait.
+ */
 export const MAX_GATE_WAIT_MS = 10_000;
 
 /**
@@ -191,6 +194,8 @@ function addSpend(a: Spend, b: Spend): Spend {
 
 interface Waiter {
   tokens: number;
+  /** Its workflow waits out a long wait on a durable timer (a dataset run's call), else Temporal retries it. */
+  waitsInWorkflow: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
   sinceMs: number;
@@ -241,7 +246,7 @@ class EndpointLimiter {
   }
 
   /** Waits for this call's turn; throws a retryable failure when the wait would be long. */
-  async admit(tokens: number, endpoint: LlmEndpoint): Promise<void> {
+  async admit(tokens: number, endpoint: LlmEndpoint, waitsInWorkflow: boolean): Promise<void> {
     this.lastUsedMs = Date.now();
     this.configured = {
       ...(endpoint.rpm ? { rpm: endpoint.rpm } : {}),
@@ -252,8 +257,11 @@ class EndpointLimiter {
       return;
     }
     await this.ensureLease();
+    // Behind the calls already queued, its turn would come too late: it is told when to come back instead.
+    const expected = this.expectedWait(tokens);
+    if (expected > MAX_GATE_WAIT_MS) throw this.holdFailure(expected, waitsInWorkflow);
     await new Promise<void>((resolve, reject) => {
-      this.queue.push({ tokens, resolve, reject, sinceMs: Date.now() });
+      this.queue.push({ tokens, waitsInWorkflow, resolve, reject, sinceMs: Date.now() });
       this.pump();
     });
     this.inFlight++;
@@ -293,6 +301,38 @@ class EndpointLimiter {
     }
   }
 
+  /** When a call queued now would go: after the provider's hold, and once the buckets hold it and the queue before it. */
+  private expectedWait(tokens: number): number {
+    const now = Date.now();
+    const queuedTokens = this.queue.reduce((n, w) => n + w.tokens, 0);
+    return Math.max(
+      this.blockedUntilMs - now,
+      this.requests?.timeFor(this.queue.length + 1, now) ?? 0,
+      this.tokens?.timeFor(queuedTokens + tokens, now) ?? 0,
+      0,
+    );
+  }
+
+  /** A call held longer than the gate waits: its workflow waits (a dataset run's call), or Temporal retries it. */
+  private holdFailure(wait: number, waitsInWorkflow: boolean): ApplicationFailure {
+    const where = `model "${this.endpoint.model}" at ${this.endpoint.baseURL}`;
+    const waitMs = Math.max(1, Math.round(wait));
+    const seconds = Math.ceil(wait / 1000);
+    return waitsInWorkflow
+      ? ApplicationFailure.create({
+          type: LlmFailure.RateLimitWait,
+          message: `held by the rate limits of ${where} (this worker's share): the call waits ${seconds} s in its workflow, then goes`,
+          nonRetryable: true,
+          details: [{ waitMs }],
+        })
+      : ApplicationFailure.create({
+          type: LlmFailure.RateLimited,
+          message: `held by the rate limits of ${where} (this worker's share); tried again in ${seconds} s`,
+          nonRetryable: false,
+          nextRetryDelay: waitMs,
+        });
+  }
+
   /** Lets queued calls go while the buckets allow, then sleeps until the next one can. */
   private pump(): void {
     clearTimeout(this.timer);
@@ -317,14 +357,7 @@ class EndpointLimiter {
       }
       if (now - head.sinceMs + wait > MAX_GATE_WAIT_MS) {
         this.queue.shift();
-        head.reject(
-          ApplicationFailure.create({
-            type: LlmFailure.RateLimited,
-            message: `held by the rate limits of model "${this.endpoint.model}" at ${this.endpoint.baseURL} (this worker's share); tried again in ${Math.ceil(wait / 1000)} s`,
-            nonRetryable: false,
-            nextRetryDelay: Math.max(1, Math.round(wait)),
-          }),
-        );
+        head.reject(this.holdFailure(wait, head.waitsInWorkflow));
         continue;
       }
       this.timer = setTimeout(() => this.pump(), Math.min(wait, 1000));
@@ -443,7 +476,7 @@ export class CallGate {
     const limiter = this.limiter(endpoint);
     const charged = limiter.estimate(promptChars);
     try {
-      await limiter.admit(charged, endpoint);
+      await limiter.admit(charged, endpoint, spend !== undefined);
     } catch (err) {
       ledger?.settle(undefined, 0);
       throw err;

@@ -13,6 +13,8 @@ export const LlmFailure = {
   Unexpected: 'LlmUnexpectedError',
   /** Not a fault: the run's budget is reached, and the call waits (in its workflow) for a resume that raises it. */
   BudgetReached: 'BudgetReached',
+  /** Not a fault: the endpoint's rate limit has no room for a while, and the call waits in its workflow, then goes. */
+  RateLimitWait: 'RateLimitWait',
 } as const;
 
 /** Failures that retrying cannot fix: the run must stop until the setting is corrected. */

@@ -144,6 +144,14 @@ export class TokenBucket {
     return this.perSecond > 0 ? Math.ceil((needed / this.perSecond) * 1000) : Number.POSITIVE_INFINITY;
   }
 
+  /** Milliseconds until `amount` could be taken in all, the capacity aside (a queue's worth of calls). */
+  timeFor(amount: number, nowMs: number): number {
+    this.refill(nowMs);
+    const needed = amount - this.level;
+    if (needed <= 0) return 0;
+    return this.perSecond > 0 ? Math.ceil((needed / this.perSecond) * 1000) : Number.POSITIVE_INFINITY;
+  }
+
   take(amount: number, nowMs: number): void {
     this.refill(nowMs);
     this.level -= amount;

@@ -9,7 +9,8 @@ import type { Client, Connection } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
-import { sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
+import { historiesText } from './helpers/histories';
+import { idsOf, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { connectClient, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
 describe('rate limits shared across workers', () => {
@@ -84,4 +85,32 @@ describe('rate limits shared across workers', () => {
     const seconds = (Math.max(...times) - Math.min(...times)) / 1000;
     expect(seconds).toBeLessThanOrEqual((times.length / perSecond) * 1.5);
   });
+
+  test('a call the limit holds long waits in its workflow on a timer, spending no attempt', async () => {
+    sim.setRateLimits(undefined);
+    const store = new LocalRunStore(storeDir);
+    const taskQueue = uniqueTaskQueue('limits-wait');
+    workers.push(await startWorker({ taskQueue, store, env: () => ({ EVOL_TEST_API_KEY: 'k' }) }));
+    const runId = `limits-wait-${process.pid}-${Date.now().toString(36)}`;
+    // 30 requests a minute is one every 2 s: with 4 instructions, calls queue past the gate's 10 s at once.
+    const handle = await startRun({
+      client,
+      store,
+      taskQueue,
+      runId,
+      seeds: seedsFromTexts(sampleTexts(4, 'limits wait')),
+      llm: llmAt(sim.url, { rpm: 30 }),
+      config: { rounds: 1, concurrency: 4, answerSeeds: false },
+    });
+    const final = (await handle.result()) as RunProgress;
+    expect(final.counts).toMatchObject({ done: 4, completed: 4, failed: 0, retries: 0 });
+    const histories = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        client.workflow.getHandle(idsOf(runId).instruction(`s${i + 1}`)).fetchHistory(),
+      ),
+    );
+    const timers = histories.flatMap((h) => h.events ?? []).filter((e) => e.timerStartedEventAttributes);
+    expect(timers.length).toBeGreaterThan(0);
+    expect(historiesText(histories)).toContain('RateLimitWait');
+  }, 120_000);
 });

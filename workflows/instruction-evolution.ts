@@ -10,6 +10,7 @@ import {
   getExternalWorkflowHandle,
   patched,
   setHandler,
+  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { InstructionReport, SpendTag } from '../core/dataset';
@@ -332,6 +333,13 @@ function withSpend(calls: RoundLlmCalls, spend: SpendTag | undefined): RoundLlmC
   };
 }
 
+/** How long a call held by its endpoint's rate limit is to wait, or undefined for any other error. */
+function rateLimitWait(err: unknown): number | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  if (err.cause.type !== LlmFailure.RateLimitWait) return undefined;
+  return (err.cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 1000;
+}
+
 /** The resume count a call held by the run's budget carries, or undefined for any other error. */
 function budgetHold(err: unknown): number | undefined {
   if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
@@ -387,6 +395,12 @@ class RoundCalls {
           result = await call(activities, reask);
           break;
         } catch (err) {
+          const waitMs = rateLimitWait(err);
+          if (waitMs !== undefined) {
+            // The endpoint's rate limit has no room for a while: wait here, durably, then ask again.
+            await sleep(waitMs);
+            continue;
+          }
           const resumes = budgetHold(err);
           if (resumes === undefined || !holdForBudget) throw err;
           // Held by the run's budget: wait (paused) for a resume that raises it, then ask again.

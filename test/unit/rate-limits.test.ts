@@ -144,6 +144,22 @@ describe('the call gate of one worker (no Temporal client: its limits are its ow
     await outcome;
   });
 
+  test("a dataset run's call (one with a spend tag) waits out a long hold in its workflow instead", async () => {
+    const gate = new CallGate();
+    const e = endpoint({ rpm: 6000 });
+    const spend = { runWorkflowId: 'evol:run:r' };
+    const first = await gate.admit(e, 40, spend);
+    first.settle({ status: 429, headers: new Headers({ 'retry-after-ms': String(MAX_GATE_WAIT_MS + 5000) }) });
+    const refused = gate.admit(e, 40, spend);
+    const outcome = expect(refused).rejects.toMatchObject({
+      type: 'RateLimitWait',
+      nonRetryable: true,
+      details: [{ waitMs: expect.any(Number) }],
+    });
+    await jest.advanceTimersByTimeAsync(0);
+    await outcome;
+  });
+
   test('limits announced in x-ratelimit headers are used when none is configured', async () => {
     const gate = new CallGate();
     const e = endpoint({});

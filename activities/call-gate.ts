@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { ZERO_SPEND, type Spend, type SpendTag, type SpendView } from '../core/dataset';
+import { budgetReachedBy, ZERO_SPEND, type Spend, type SpendTag, type SpendView } from '../core/dataset';
 import { LlmFailure } from '../core/llm-failures';
 import { leaseUpdate, spendUpdate } from '../core/messages';
 import { costOf, type CallMode } from '../core/pricing';
@@ -71,11 +71,11 @@ export function budgetHeldFailure(view: SpendView): ApplicationFailure {
 }
 
 function overBudget(view: SpendView, extra: Spend): boolean {
-  const { maxTokens, maxCost } = view.budget;
-  const tokens = view.spent.usage.totalTokens + extra.usage.totalTokens;
-  const cost = view.spent.costUsd + extra.costUsd;
-  return (maxTokens !== undefined && tokens >= maxTokens) || (maxCost !== undefined && cost >= maxCost);
+  return budgetReachedBy(view.budget, addSpend(view.spent, extra));
 }
+
+/** What a worker goes on with when the run gives no word (no client, or the run has ended): no budget. */
+const NO_WORD: SpendView = { spent: ZERO_SPEND, budget: {}, stopped: false, resumes: 0 };
 
 /** One dataset run's spend as this worker knows it: the run's last answer, plus what it has not reported yet. */
 class SpendLedger {
@@ -140,7 +140,7 @@ class SpendLedger {
     }
     const target = activityClient();
     if (!target || this.closed) {
-      this.view ??= { spent: ZERO_SPEND, budget: {}, stopped: false, resumes: 0 };
+      this.view ??= NO_WORD;
       return;
     }
     clearTimeout(this.timer);
@@ -172,13 +172,13 @@ class SpendLedger {
           .catch(() => 'UNKNOWN');
         if (status !== 'RUNNING' && status !== 'UNKNOWN') {
           this.closed = true;
-          this.view ??= { spent: ZERO_SPEND, budget: {}, stopped: false, resumes: 0 };
+          this.view ??= NO_WORD;
           return;
         }
         if (attempt >= 5) {
           // Kept for the next report.
           this.unreported = addSpend(this.unreported, sent);
-          this.view ??= { spent: ZERO_SPEND, budget: {}, stopped: false, resumes: 0 };
+          this.view ??= NO_WORD;
           void err;
           return;
         }
@@ -376,14 +376,14 @@ class EndpointLimiter {
     if (!this.lease) {
       await atMost(this.renewing, WAIT_FOR_TEMPORAL_MS);
       // No word from the limiter yet (the server away): go on a small share until it answers.
-      this.lease ??= {
-        share: 0.5,
-        limits: { ...this.learned, ...this.configured },
-        blockedUntilMs: 0,
-        renewInMs: 1000,
-      };
+      this.lease ??= this.provisionalLease();
       this.applyLease();
     }
+  }
+
+  /** Without a word from the limiter (the server away): a small share, asked again soon. */
+  private provisionalLease(): Lease {
+    return { share: 0.5, limits: { ...this.learned, ...this.configured }, blockedUntilMs: 0, renewInMs: 1000 };
   }
 
   private async renew(): Promise<void> {
@@ -410,12 +410,7 @@ class EndpointLimiter {
         });
       } catch {
         // The limiter cannot be reached: keep the last lease a little longer, or go alone on a small share.
-        lease = this.lease ?? {
-          share: 0.5,
-          limits: { ...this.learned, ...this.configured },
-          blockedUntilMs: 0,
-          renewInMs: 1000,
-        };
+        lease = this.lease ?? this.provisionalLease();
       }
     } else {
       // No Temporal client, or a simulated LLM of this process's own: the limits are this worker's alone.

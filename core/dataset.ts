@@ -110,6 +110,15 @@ export interface SpendView {
   resumes: number;
 }
 
+/** The budget is reached by this spend: its tokens or its cost at or past the limit set. */
+export function budgetReachedBy(budget: Budget, spend: Pick<Spend, 'usage' | 'costUsd'>): boolean {
+  const { maxTokens, maxCost } = budget;
+  return (
+    (maxTokens !== undefined && spend.usage.totalTokens >= maxTokens) ||
+    (maxCost !== undefined && spend.costUsd >= maxCost)
+  );
+}
+
 /** The moment the budget was reached: what was spent then and the calls still in flight (they finish). */
 export interface BudgetReached {
   spent: Spend;

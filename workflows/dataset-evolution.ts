@@ -35,6 +35,7 @@ import {
   type SpendReport,
   type SpendView,
   ZERO_SPEND,
+  budgetReachedBy,
 } from '../core/dataset';
 import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
@@ -481,9 +482,7 @@ function runSpend(state: DatasetState): Spend {
 }
 
 function overBudget(state: DatasetState): boolean {
-  const { maxTokens, maxCost } = state.budget;
-  const { usage, costUsd } = runSpend(state);
-  return (maxTokens !== undefined && usage.totalTokens >= maxTokens) || (maxCost !== undefined && costUsd >= maxCost);
+  return budgetReachedBy(state.budget, runSpend(state));
 }
 
 function budgetReached(state: DatasetState): string | undefined {

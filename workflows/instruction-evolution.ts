@@ -333,19 +333,23 @@ function withSpend(calls: RoundLlmCalls, spend: SpendTag | undefined): RoundLlmC
   };
 }
 
+/** The details of an activity's failure of this type (a call held, not failed), or undefined for any other error. */
+function heldCall<T>(err: unknown, type: string): Partial<T> | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  if (err.cause.type !== type) return undefined;
+  return (err.cause.details?.[0] ?? {}) as Partial<T>;
+}
+
 /** How long a call held by its endpoint's rate limit is to wait, or undefined for any other error. */
 function rateLimitWait(err: unknown): number | undefined {
-  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
-  if (err.cause.type !== LlmFailure.RateLimitWait) return undefined;
-  return (err.cause.details?.[0] as { waitMs?: number } | undefined)?.waitMs ?? 1000;
+  const held = heldCall<{ waitMs: number }>(err, LlmFailure.RateLimitWait);
+  return held && (held.waitMs ?? 1000);
 }
 
 /** The resume count a call held by the run's budget carries, or undefined for any other error. */
 function budgetHold(err: unknown): number | undefined {
-  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
-  if (err.cause.type !== LlmFailure.BudgetReached) return undefined;
-  const details = err.cause.details?.[0] as { resumes?: number } | undefined;
-  return details?.resumes ?? 0;
+  const held = heldCall<{ resumes: number }>(err, LlmFailure.BudgetReached);
+  return held && (held.resumes ?? 0);
 }
 
 interface RoundContext extends CallContext {

@@ -78,12 +78,18 @@ interface BenchOptions {
   /** Replace the dev server's SQLite pragmas and add dynamic config, to compare settings (see README). */
   sqlitePragmas: string[];
   dynamicConfig: Record<string, unknown>;
+  /** Node options for the worker processes, e.g. `--cpu-prof` (see README). */
+  workerNodeArgs: string[];
 }
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
+}
+
+function append(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -117,6 +123,12 @@ function parseOptions(argv: string[]): BenchOptions {
     .option('--keep', 'keep the temp dirs (Temporal state, run store, server log)')
     .option('--sqlite-pragma <pragma=value>', "replaces the dev server's SQLite settings, repeatable", collect, [])
     .option('--dynamic-config <key=json>', "the dev server's dynamic config value, repeatable", collectConfig, {})
+    .option(
+      '--worker-node-arg <arg>',
+      'a Node option for each worker process (e.g. --cpu-prof), repeatable',
+      append,
+      [],
+    )
     .parse(argv);
   const opts = program.opts<{
     seeds: number;
@@ -132,12 +144,19 @@ function parseOptions(argv: string[]): BenchOptions {
     keep?: boolean;
     sqlitePragma: string[];
     dynamicConfig: Record<string, unknown>;
+    workerNodeArg: string[];
   }>();
-  const { sqlitePragma, json, keep, ...rest } = opts;
+  const { sqlitePragma, json, keep, workerNodeArg, ...rest } = opts;
   if (rest.burstSeconds !== undefined && !rest.rpm && !rest.tpm) {
     program.error('--burst-seconds needs --rpm or --tpm');
   }
-  return { ...rest, json: Boolean(json), keep: Boolean(keep), sqlitePragmas: sqlitePragma };
+  return {
+    ...rest,
+    json: Boolean(json),
+    keep: Boolean(keep),
+    sqlitePragmas: sqlitePragma,
+    workerNodeArgs: workerNodeArg,
+  };
 }
 
 const limited = (options: BenchOptions): boolean => Boolean(options.rpm || options.tpm);
@@ -254,7 +273,15 @@ async function startWorker(
 ): Promise<NodeProcess> {
   // Every instruction workflow has at most one activity running, the dataset workflow one more.
   const maxConcurrent = 3 * options.concurrency + 16;
-  const args = [CLI, 'worker', '--task-queue', TASK_QUEUE, '--max-concurrent', String(maxConcurrent)];
+  const args = [
+    ...options.workerNodeArgs,
+    CLI,
+    'worker',
+    '--task-queue',
+    TASK_QUEUE,
+    '--max-concurrent',
+    String(maxConcurrent),
+  ];
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: address,

@@ -8,6 +8,7 @@ import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { UserError } from '../core/validation';
 import { installQuietRuntime } from '../worker/runtime';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../worker/workflow-source';
 import { openSession } from './embedded';
 
 type History = temporal.api.history.v1.IHistory;
@@ -49,7 +50,10 @@ export async function replayHistory(
   const events = history.events?.length ?? 0;
   const workflowType = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? undefined;
   try {
-    await Worker.runReplayHistory({ workflowsPath, replayName: 'evol-replay' }, history);
+    await Worker.runReplayHistory(
+      { workflowsPath, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS, replayName: 'evol-replay' },
+      history,
+    );
     return { deterministic: true, workflowType, events };
   } catch (err) {
     if ((err as Error)?.name === 'DeterminismViolationError') {

@@ -4,8 +4,8 @@
  * one line of a batch's output or error file says. No I/O here: the activities in activities/batch.ts talk to the
  * provider and the run store.
  */
-import { z } from 'zod';
 import type { ModelPrice } from './pricing';
+import type { BatchSettings } from './settings-schemas';
 import type { LlmRole } from './schemas';
 
 /** OpenAI's limits for one batch: requests per input file and the file's size. */
@@ -14,26 +14,7 @@ export const PROVIDER_BATCH_LIMITS = { requests: 50_000, bytes: 200 * 1024 * 102
 /** The metadata key a batch is created with; a retried submission finds its batch by it instead of creating another. */
 export const BATCH_KEY_METADATA = 'evol_batch_key';
 
-export const BatchSettingsSchema = z
-  .object({
-    /** Calls per batch at most (the provider's limit is 50,000). */
-    maxRequests: z.number().int().positive().max(PROVIDER_BATCH_LIMITS.requests).optional(),
-    /** Bytes of one batch's input file at most (the provider's limit is 200 MB). */
-    maxBytes: z.number().int().positive().max(PROVIDER_BATCH_LIMITS.bytes).optional(),
-    /** A queued call waits at most this long for its batch to fill before the batch is sent as it is. */
-    maxWaitMs: z.number().int().nonnegative().optional(),
-    /** First wait before asking the provider how a batch is doing; it grows by half each poll, up to pollMaxMs. */
-    pollInitialMs: z.number().int().positive().optional(),
-    pollMaxMs: z.number().int().positive().optional(),
-    /** A row that failed inside a finished batch: asked again in the next batch, or online at once. */
-    failedRows: z.enum(['next-batch', 'online']).optional(),
-    /** Batches a row is sent in at most before it is asked online (expired or cancelled batches do not count). */
-    maxRowAttempts: z.number().int().positive().optional(),
-    /** The batcher workflow ends after this long with nothing queued and no batch open (the next call starts it). */
-    idleExitMs: z.number().int().positive().optional(),
-  })
-  .strict();
-export type BatchSettings = z.infer<typeof BatchSettingsSchema>;
+export type { BatchSettings } from './settings-schemas';
 export type ResolvedBatchSettings = Required<BatchSettings>;
 
 export const DEFAULT_BATCH_SETTINGS: ResolvedBatchSettings = {

@@ -3,7 +3,7 @@
  * what workflows carry: endpoints, models and the *names* of key variables, never a key.
  */
 import { z } from 'zod';
-import { BatchSettingsSchema } from './batch';
+import { BatchSettingsSchema } from './settings-schemas';
 import {
   DEFAULT_QUALITY,
   LLM_ROLES,

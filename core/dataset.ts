@@ -2,62 +2,11 @@
  * Shapes of a dataset run: its configuration, the counts the datasetEvolution workflow keeps, and
  * what each instruction workflow reports back to it. Small by design: ids and numbers, no data.
  */
-import { z } from 'zod';
-import { BatchSettingsSchema } from './batch';
-import { ID_SCHEMES } from './ids';
-import { OperationSchema } from './operations';
-import { ModelPriceSchema, type ModelPrice } from './pricing';
-import { LlmConfigSchema, LlmRetrySchema, QualitySettingsSchema } from './schemas';
+import type { ModelPrice } from './pricing';
+import type { Budget, DatasetRunConfig } from './settings-schemas';
 import type { Usage } from './usage';
 
-export const BudgetSchema = z
-  .object({
-    /** Pause the run once this many tokens (all roles) are spent. */
-    maxTokens: z.number().int().nonnegative().optional(),
-    /** Pause the run once this many US dollars are spent, by the run's price table. */
-    maxCost: z.number().nonnegative().optional(),
-  })
-  .strict();
-export type Budget = z.infer<typeof BudgetSchema>;
-
-/** What `evol run` resolved for a dataset run (no secrets), as its dataset workflow is started with it. */
-export const DatasetRunConfigSchema = z
-  .object({
-    rounds: z.number().int().positive(),
-    seed: z.number().int(),
-    llm: LlmConfigSchema,
-    /** The method set's name (general, code, math, or a file) and its operations. */
-    method: z.string().min(1),
-    operations: z.array(OperationSchema).min(1),
-    /** Instruction workflows running at once (the sliding window). */
-    concurrency: z.number().int().positive(),
-    budget: BudgetSchema,
-    /** Prices of the models this run uses, US dollars per million tokens. */
-    prices: z.record(z.string(), ModelPriceSchema),
-    /** Seed ids fetched per page from the run store. */
-    pageSize: z.number().int().positive(),
-    /** Set by `evol retry`: go on from failed attempts (from their last good round, or from `fromRound`). */
-    retry: z
-      .object({ fromRound: z.number().int().positive().optional(), onlyFailed: z.boolean().optional() })
-      .strict()
-      .optional(),
-    /** Retry policy of the LLM calls, when not the default. */
-    llmRetry: LlmRetrySchema.optional(),
-    /** Re-ask limit and gates (absent in runs created before them: the defaults). */
-    quality: QualitySettingsSchema.optional(),
-    /** Answer seeds that have none of their own, for the paper's final mix (absent in runs created before it: no). */
-    answerSeeds: z.boolean().optional(),
-    /** How the run's workflow ids are made (absent in runs created before the scheme had a number: the first). */
-    idScheme: z.enum(ID_SCHEMES).optional(),
-    /** Batch API mode's settings, for roles with `batch: true` (absent: the defaults, core/batch.ts). */
-    batch: BatchSettingsSchema.optional(),
-  })
-  .strict();
-export type DatasetRunConfig = z.infer<typeof DatasetRunConfigSchema>;
-
-/** A dataset run's settings as the run store keeps them. */
-export const DatasetRunSettingsSchema = DatasetRunConfigSchema.extend({ kind: z.literal('dataset') });
-export type DatasetRunSettings = z.infer<typeof DatasetRunSettingsSchema>;
+export type { Budget, DatasetRunConfig, DatasetRunSettings } from './settings-schemas';
 
 /** What an instruction workflow tells its dataset workflow when it ends. */
 export interface InstructionReport {

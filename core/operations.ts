@@ -3,7 +3,6 @@
  * instruction a little harder, and in-breadth mutation that writes a new, rarer instruction of the
  * same domain. Every prompt sentence here is our own wording.
  */
-import { z } from 'zod';
 import { ChatMessage, fillTemplate, INSTRUCTION_PLACEHOLDER } from './chat';
 
 /** `downward` makes an instruction easier (WizardMath's downward evolution). */
@@ -32,21 +31,6 @@ export interface RoundRange {
   from: number;
   to?: number;
 }
-
-/** An operation as a run keeps it in its settings (method files have their own, friendlier schema). */
-export const OperationSchema: z.ZodType<Operation> = z
-  .object({
-    id: z.string().min(1),
-    kind: z.enum(OPERATION_KINDS),
-    weight: z.number().nonnegative(),
-    system: z.string(),
-    template: z.string().min(1),
-    rounds: z
-      .object({ from: z.number().int().positive(), to: z.number().int().positive().optional() })
-      .strict()
-      .optional(),
-  })
-  .strict();
 
 export function inRounds(range: RoundRange | undefined, round: number): boolean {
   return range === undefined || (round >= range.from && (range.to === undefined || round <= range.to));

@@ -2,24 +2,10 @@
  * Cost of LLM usage, from a per-model price table in US dollars per million tokens. The defaults
  * are list prices at the time of writing; users override or extend them with `--prices FILE`.
  */
-import { z } from 'zod';
+import type { ModelPrice, PriceTable } from './settings-schemas';
 import type { Usage } from './usage';
 
-export const ModelPriceSchema = z
-  .object({
-    inputPerMillion: z.number().nonnegative(),
-    outputPerMillion: z.number().nonnegative(),
-    /** Prompt tokens served from the provider's prompt cache. Default: the input price. */
-    cachedInputPerMillion: z.number().nonnegative().optional(),
-    /** Through the Batch API. Default: half the online price, as OpenAI charges. */
-    batchInputPerMillion: z.number().nonnegative().optional(),
-    batchOutputPerMillion: z.number().nonnegative().optional(),
-  })
-  .strict();
-export type ModelPrice = z.infer<typeof ModelPriceSchema>;
-
-export const PriceTableSchema = z.record(z.string().min(1), ModelPriceSchema);
-export type PriceTable = z.infer<typeof PriceTableSchema>;
+export type { ModelPrice, PriceTable } from './settings-schemas';
 
 export const DEFAULT_PRICES: PriceTable = {
   'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6, cachedInputPerMillion: 0.075 },

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AutoRunSettingsSchema, type AutoRunSettings } from './auto-evol';
-import { DatasetRunSettingsSchema, type DatasetRunSettings } from './dataset';
+import { DatasetRunSettingsSchema, type DatasetRunSettings } from './settings-schemas';
 import { UserError, describeIssues } from './validation';
 
 /** One normalized seed instruction. */

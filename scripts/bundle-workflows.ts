@@ -6,11 +6,12 @@
  */
 import { promises as fs } from 'node:fs';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_FILE, WORKFLOWS_ENTRY } from '../worker/workflow-source';
+import { WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_ENTRY } from '../worker/workflow-source';
 
 async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_ENTRY,
+    ...WORKFLOW_BUNDLER_OPTIONS,
     logger: new DefaultLogger('WARN'),
   });
   await fs.writeFile(WORKFLOW_BUNDLE_FILE, code);

@@ -21,7 +21,16 @@ function newestMtimeMs(dir: string): number {
   return newest;
 }
 
-export type WorkflowSource = { workflowBundle: { codePath: string } } | { workflowsPath: string };
+/**
+ * How every workflow bundle is made (at build, at a worker's start, in the tests). zod is left out: a worker
+ * evaluates the bundle's modules again for each workflow it creates, and zod with the settings schemas cost about a
+ * fifth of the workflow thread's time (core/settings-schemas.ts). Workflow code that used zod would now fail on its
+ * first workflow rather than run slowly.
+ */
+export const WORKFLOW_BUNDLER_OPTIONS = { ignoreModules: ['zod'] };
+
+export type WorkflowSource =
+  { workflowBundle: { codePath: string } } | { workflowsPath: string; bundlerOptions: typeof WORKFLOW_BUNDLER_OPTIONS };
 
 export function workflowSource(): WorkflowSource {
   try {
@@ -31,5 +40,5 @@ export function workflowSource(): WorkflowSource {
   } catch {
     // No bundle (running from source, or built without it): bundle at start.
   }
-  return { workflowsPath: WORKFLOWS_ENTRY };
+  return { workflowsPath: WORKFLOWS_ENTRY, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS };
 }

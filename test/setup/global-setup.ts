@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { findFreePorts, startDevServer, type DevServer } from '../../server/dev-server';
 import { ensureTemporalCli } from '../../server/temporal-cli';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../../worker/workflow-source';
 
 /** What global setup leaves on globalThis for global teardown (they run in the same process). */
 export interface EvolTestGlobals {
@@ -77,7 +78,11 @@ async function bundleWorkflows(workflowsPath: string, tempDir: string): Promise<
   const { bundleWorkflowCode, DefaultLogger } = await import('@temporalio/worker');
   let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
   try {
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+    bundle = await bundleWorkflowCode({
+      workflowsPath,
+      logger: new DefaultLogger('WARN'),
+      ...WORKFLOW_BUNDLER_OPTIONS,
+    });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(`Bundling ${workflowsPath} for the tests failed; fix the workflow code first.\n${message}`);

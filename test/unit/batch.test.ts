@@ -12,7 +12,7 @@ import {
   type QueuedCall,
 } from '../../core/batch';
 import { ConfigFileSchema, resolveLlmConfig } from '../../core/config';
-import { DatasetRunConfigSchema } from '../../core/dataset';
+import { DatasetRunConfigSchema } from '../../core/settings-schemas';
 import { testRunConfig } from '../helpers/run-config';
 
 function call(customId: string, group = 'g', queuedAtMs = 0, bytes = 100): QueuedCall {

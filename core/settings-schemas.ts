@@ -1,0 +1,115 @@
+/**
+ * The zod schemas of a run's stored settings (prices, Batch API settings, operations, budget, a dataset run's whole
+ * configuration) and the types inferred from them. They live apart from the pure modules they describe
+ * (core/pricing.ts, core/batch.ts, core/operations.ts, core/dataset.ts) because those are in the workflow bundle, and
+ * a worker evaluates its bundle's modules again for every workflow it creates: building zod and these schemas there
+ * cost about a fifth of the workflow thread's time (bench/README.md, issue 14). Workflow code imports from here
+ * only with `import type`; the bundler is told to leave zod out (worker/workflow-source.ts), so a value import
+ * fails every workflow at once instead of slowing them down.
+ */
+import { z } from 'zod';
+import { PROVIDER_BATCH_LIMITS } from './batch';
+import { ID_SCHEMES } from './ids';
+import { OPERATION_KINDS, type Operation } from './operations';
+import { LlmConfigSchema, LlmRetrySchema, QualitySettingsSchema } from './schemas';
+
+export const ModelPriceSchema = z
+  .object({
+    inputPerMillion: z.number().nonnegative(),
+    outputPerMillion: z.number().nonnegative(),
+    /** Prompt tokens served from the provider's prompt cache. Default: the input price. */
+    cachedInputPerMillion: z.number().nonnegative().optional(),
+    /** Through the Batch API. Default: half the online price, as OpenAI charges. */
+    batchInputPerMillion: z.number().nonnegative().optional(),
+    batchOutputPerMillion: z.number().nonnegative().optional(),
+  })
+  .strict();
+export type ModelPrice = z.infer<typeof ModelPriceSchema>;
+
+export const PriceTableSchema = z.record(z.string().min(1), ModelPriceSchema);
+export type PriceTable = z.infer<typeof PriceTableSchema>;
+
+export const BatchSettingsSchema = z
+  .object({
+    /** Calls per batch at most (the provider's limit is 50,000). */
+    maxRequests: z.number().int().positive().max(PROVIDER_BATCH_LIMITS.requests).optional(),
+    /** Bytes of one batch's input file at most (the provider's limit is 200 MB). */
+    maxBytes: z.number().int().positive().max(PROVIDER_BATCH_LIMITS.bytes).optional(),
+    /** A queued call waits at most this long for its batch to fill before the batch is sent as it is. */
+    maxWaitMs: z.number().int().nonnegative().optional(),
+    /** First wait before asking the provider how a batch is doing; it grows by half each poll, up to pollMaxMs. */
+    pollInitialMs: z.number().int().positive().optional(),
+    pollMaxMs: z.number().int().positive().optional(),
+    /** A row that failed inside a finished batch: asked again in the next batch, or online at once. */
+    failedRows: z.enum(['next-batch', 'online']).optional(),
+    /** Batches a row is sent in at most before it is asked online (expired or cancelled batches do not count). */
+    maxRowAttempts: z.number().int().positive().optional(),
+    /** The batcher workflow ends after this long with nothing queued and no batch open (the next call starts it). */
+    idleExitMs: z.number().int().positive().optional(),
+  })
+  .strict();
+export type BatchSettings = z.infer<typeof BatchSettingsSchema>;
+
+/** An operation as a run keeps it in its settings (method files have their own, friendlier schema). */
+export const OperationSchema: z.ZodType<Operation> = z
+  .object({
+    id: z.string().min(1),
+    kind: z.enum(OPERATION_KINDS),
+    weight: z.number().nonnegative(),
+    system: z.string(),
+    template: z.string().min(1),
+    rounds: z
+      .object({ from: z.number().int().positive(), to: z.number().int().positive().optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const BudgetSchema = z
+  .object({
+    /** Pause the run once this many tokens (all roles) are spent. */
+    maxTokens: z.number().int().nonnegative().optional(),
+    /** Pause the run once this many US dollars are spent, by the run's price table. */
+    maxCost: z.number().nonnegative().optional(),
+  })
+  .strict();
+export type Budget = z.infer<typeof BudgetSchema>;
+
+/** What `evol run` resolved for a dataset run (no secrets), as its dataset workflow is started with it. */
+export const DatasetRunConfigSchema = z
+  .object({
+    rounds: z.number().int().positive(),
+    seed: z.number().int(),
+    llm: LlmConfigSchema,
+    /** The method set's name (general, code, math, or a file) and its operations. */
+    method: z.string().min(1),
+    operations: z.array(OperationSchema).min(1),
+    /** Instruction workflows running at once (the sliding window). */
+    concurrency: z.number().int().positive(),
+    budget: BudgetSchema,
+    /** Prices of the models this run uses, US dollars per million tokens. */
+    prices: z.record(z.string(), ModelPriceSchema),
+    /** Seed ids fetched per page from the run store. */
+    pageSize: z.number().int().positive(),
+    /** Set by `evol retry`: go on from failed attempts (from their last good round, or from `fromRound`). */
+    retry: z
+      .object({ fromRound: z.number().int().positive().optional(), onlyFailed: z.boolean().optional() })
+      .strict()
+      .optional(),
+    /** Retry policy of the LLM calls, when not the default. */
+    llmRetry: LlmRetrySchema.optional(),
+    /** Re-ask limit and gates (absent in runs created before them: the defaults). */
+    quality: QualitySettingsSchema.optional(),
+    /** Answer seeds that have none of their own, for the paper's final mix (absent in runs created before it: no). */
+    answerSeeds: z.boolean().optional(),
+    /** How the run's workflow ids are made (absent in runs created before the scheme had a number: the first). */
+    idScheme: z.enum(ID_SCHEMES).optional(),
+    /** Batch API mode's settings, for roles with `batch: true` (absent: the defaults, core/batch.ts). */
+    batch: BatchSettingsSchema.optional(),
+  })
+  .strict();
+export type DatasetRunConfig = z.infer<typeof DatasetRunConfigSchema>;
+
+/** A dataset run's settings as the run store keeps them. */
+export const DatasetRunSettingsSchema = DatasetRunConfigSchema.extend({ kind: z.literal('dataset') });
+export type DatasetRunSettings = z.infer<typeof DatasetRunSettingsSchema>;

@@ -3,7 +3,8 @@
  * Tuning that matters against rate-limited LLM APIs:
  * - maxConcurrentActivityTaskExecutions bounds in-flight LLM calls per worker;
  * - maxTaskQueueActivitiesPerSecond is enforced by the server across every worker of the queue,
- *   so one provider limit holds however many workers run.
+ *   so one provider limit holds however many workers run;
+ * - the heap's growth between full garbage collections is bounded (see limitHeapGrowth).
  */
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
@@ -13,6 +14,7 @@ import type { SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { defaultStoreDir } from '../store/location';
 import type { RunStore } from '../store/types';
+import { limitHeapGrowth } from './heap';
 import { workflowSource } from './workflow-source';
 
 export const DEFAULT_TASK_QUEUE = 'evolforge';
@@ -55,6 +57,7 @@ function lazySimulatedLlm(): { baseUrl: () => Promise<string>; close: () => Prom
 }
 
 export async function createEvolWorker(options: EvolWorkerOptions): Promise<EvolWorker> {
+  limitHeapGrowth();
   const sim = lazySimulatedLlm();
   const activities = createActivities({
     llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }),

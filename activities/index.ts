@@ -20,7 +20,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createEvolutionActivities(deps.llm),
     ...createRunStoreActivities(deps.store),
-    ...createInstructionStartActivities(),
+    ...createInstructionStartActivities(deps.store),
     ...createAutoEvolActivities(deps.llm, deps.store),
     ...createScoringActivities(deps.llm, deps.store),
     ...createBatchActivities(deps.llm, deps.store),

@@ -7,13 +7,44 @@ import type { InstructionStart, Lineage } from '../core/schemas';
 import type { RunStore } from '../store/types';
 import { instructionFinishedSignal } from '../core/messages';
 
-export function createRunStoreActivities(store: RunStore) {
-  /** The steps a failed attempt finished: all of them, or those before round `fromRound`. */
-  const earlierSteps = async (runId: string, instructionId: string, fromRound?: number) => {
-    const steps = (await store.failedAttempt(runId, instructionId))?.steps ?? [];
-    return fromRound === undefined ? steps : steps.filter((s) => s.round < fromRound);
-  };
+export interface InstructionStartRead {
+  runId: string;
+  instructionId: string;
+  withRunSettings: boolean;
+  resumeFrom?: { fromRound?: number };
+}
 
+/**
+ * Everything an instruction workflow of a dataset run reads before its first round: the seed's text, and when asked
+ * the run's settings and the steps of an earlier failed attempt (all of them, or those before `fromRound`).
+ */
+export async function readInstructionStart(
+  store: RunStore,
+  { runId, instructionId, withRunSettings, resumeFrom }: InstructionStartRead,
+): Promise<InstructionStart> {
+  const seed = await store.seed(runId, instructionId);
+  const start: InstructionStart = { text: seed.text, hasOutput: Boolean(seed.output?.trim()) };
+  if (withRunSettings) {
+    const config = datasetSettingsOf(await store.readMeta(runId));
+    start.run = {
+      llm: config.llm,
+      operations: config.operations,
+      prices: config.prices ?? {},
+      ...(config.quality ? { quality: config.quality } : {}),
+      ...(config.answerSeeds !== undefined ? { answerSeeds: config.answerSeeds } : {}),
+    };
+  }
+  if (resumeFrom) start.earlierSteps = await earlierSteps(store, runId, instructionId, resumeFrom.fromRound);
+  return start;
+}
+
+/** The steps a failed attempt finished: all of them, or those before round `fromRound`. */
+async function earlierSteps(store: RunStore, runId: string, instructionId: string, fromRound?: number) {
+  const steps = (await store.failedAttempt(runId, instructionId))?.steps ?? [];
+  return fromRound === undefined ? steps : steps.filter((s) => s.round < fromRound);
+}
+
+export function createRunStoreActivities(store: RunStore) {
   return {
     /**
      * A page of seed ids in input order, and which of them to skip: those already recorded (a resumed
@@ -55,34 +86,11 @@ export function createRunStoreActivities(store: RunStore) {
 
     /**
      * Everything an instruction workflow of a dataset run reads before its first round, in one call (it runs as a
-     * local activity, inside the workflow task that then schedules the first LLM call): the seed's text, and when
-     * asked the run's settings and the steps of an earlier failed attempt.
+     * local activity, inside the workflow task that then schedules the first LLM call), when the activity that
+     * started it did not read it already (see startInstruction).
      */
-    async beginInstruction({
-      runId,
-      instructionId,
-      withRunSettings,
-      resumeFrom,
-    }: {
-      runId: string;
-      instructionId: string;
-      withRunSettings: boolean;
-      resumeFrom?: { fromRound?: number };
-    }): Promise<InstructionStart> {
-      const seed = await store.seed(runId, instructionId);
-      const start: InstructionStart = { text: seed.text, hasOutput: Boolean(seed.output?.trim()) };
-      if (withRunSettings) {
-        const config = datasetSettingsOf(await store.readMeta(runId));
-        start.run = {
-          llm: config.llm,
-          operations: config.operations,
-          prices: config.prices ?? {},
-          ...(config.quality ? { quality: config.quality } : {}),
-          ...(config.answerSeeds !== undefined ? { answerSeeds: config.answerSeeds } : {}),
-        };
-      }
-      if (resumeFrom) start.earlierSteps = await earlierSteps(runId, instructionId, resumeFrom.fromRound);
-      return start;
+    async beginInstruction(read: InstructionStartRead): Promise<InstructionStart> {
+      return readInstructionStart(store, read);
     },
 
     /**
@@ -125,7 +133,7 @@ export function createRunStoreActivities(store: RunStore) {
       instructionId: string;
       fromRound?: number;
     }) {
-      return { steps: await earlierSteps(runId, instructionId, fromRound) };
+      return { steps: await earlierSteps(store, runId, instructionId, fromRound) };
     },
 
     /**

@@ -927,7 +927,7 @@ function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagn
   const datasetTasks = m.dataset.map((h) => workflowTaskTimings(h.history.events ?? []));
   return {
     instructionWorkflowMs: spread(m.instructions.map((h) => workflowSpanMs(h.history.events ?? []))),
-    idealInstructionWorkflowMs: 3 * m.options.rounds * m.options.latencyMs,
+    idealInstructionWorkflowMs: ROUND_TRIPS_PER_ROUND * m.options.rounds * m.options.latencyMs,
     gapBetweenLlmCallsMs: spread(timings.flatMap(gapsBetweenCalls)),
     instructionWorkflowTask: {
       scheduleToStartMs: spread(instructionTasks.flatMap((t) => t.scheduleToStart)),

@@ -198,6 +198,13 @@ export interface InstructionEvolutionInput {
   prices?: Record<string, import('./pricing').ModelPrice>;
   /** Re-ask limit and gates; the defaults when absent (a dataset run reads its own from the run store). */
   quality?: QualitySettings;
+  /**
+   * What a dataset run's instruction reads from the run store before its first round (its seed, the run's settings,
+   * an earlier attempt), read by the activity that starts it: the workflow then schedules its first call in its
+   * first workflow task. Absent (instructions started before it, or not by that activity): the workflow reads them
+   * in a local activity of its own.
+   */
+  begun?: InstructionStart;
   /** Write the finished lineage to the run store (dataset runs). */
   saveToStore?: boolean;
   /** The dataset workflow to report to when this one ends. */

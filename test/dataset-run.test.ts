@@ -146,6 +146,17 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     // Asked once each: every responder request is a round's response, or one of the four seeds' answers.
     const answeredRounds = records.flatMap((r) => r.steps).filter((s) => s.response !== '').length;
     expect(sim.requests().filter((r) => r.kind === 'respond')).toHaveLength(answeredRounds + 4);
+    // Each instruction was started with what it reads before its first round (the activity that started it read it):
+    // its first workflow task schedules its first calls, with no local activity (marker) of its own before them.
+    for (const seed of [seeds[0], seeds[1]]) {
+      const { events } = await client.workflow
+        .getHandle(runWorkflowIds(id, CURRENT_ID_SCHEME).instruction(seed.id))
+        .fetchHistory();
+      const firstCall = events!.findIndex((e) => e.activityTaskScheduledEventAttributes);
+      const before = events!.slice(0, firstCall);
+      expect(before.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);
+      expect(before.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+    }
     const out = path.join(storeDir, `${id}.json`);
     const exported = await exportRun(store, id, {
       format: 'alpaca',

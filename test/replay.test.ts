@@ -30,6 +30,9 @@ const FIXTURES = [
   // Recorded before the patched('initial-round-attributes') change: old running workflows must still replay.
   'instruction-evolution-v1',
   'instruction-evolution-dataset-child',
+  // Recorded before a dataset run's instructions were started with their seed and settings in their input: the
+  // first workflow task reads them in a local activity.
+  'instruction-evolution-dataset-child-v3',
   'instruction-evolution-dataset-child-v2',
   // Recorded before patched('lean-dataset-child'): a dataset run's child that reads its seed and saves its record
   // with ordinary activities and reports by signal.

@@ -23,6 +23,7 @@ import type { UnusableAnswer } from '../core/reask';
 import { DEFAULT_QUALITY } from '../core/quality';
 import type {
   InstructionEvolutionInput,
+  InstructionStart,
   Lineage,
   LineageStep,
   LlmConfig,
@@ -95,8 +96,13 @@ class InstructionRun {
   private seedAnswer?: Promise<{ response?: string; calls: SeedCalls }>;
   private readonly store = storeActivities();
   private readonly localStore = localStoreActivities();
-  /** Every LLM call waits here while the instruction is paused. */
-  private readonly whenRunning = () => condition(() => !this.paused);
+  /**
+   * Every LLM call waits here while the instruction is paused. No condition when it is not: each promise made in a
+   * workflow costs the worker a stack trace (the SDK keeps one per promise), and a condition makes several.
+   */
+  private readonly whenRunning = async () => {
+    if (this.paused) await condition(() => !this.paused);
+  };
   private readonly cost = (endpoint: LlmEndpoint, usage: Usage, mode?: CallMode) =>
     costOf(usage, this.settings.prices?.[endpoint.model], mode);
   /** What the run's batcher said of this instruction's batch rows (Batch API mode). */
@@ -171,7 +177,9 @@ class InstructionRun {
     // tasks fewer and its dataset workflow's history no longer carries the settings once per seed. Histories
     // recorded before it (one activity per read, the report sent as a signal) replay on the old path.
     this.beganLean = this.input.saveToStore === true && patched('lean-dataset-child');
-    if (this.beganLean) await this.readInOneLocalActivity();
+    // Started by a dataset run's activity that already read them (its input says so, so replay takes the same path).
+    if (this.beganLean && this.input.begun) this.take(this.input.begun);
+    else if (this.beganLean) await this.readInOneLocalActivity();
     else await this.readWithActivities();
     const llm = this.settings.llm;
     if (!llm) {
@@ -184,13 +192,20 @@ class InstructionRun {
   }
 
   private async readInOneLocalActivity(): Promise<void> {
+    const { input } = this;
+    this.take(
+      await this.localStore.beginInstruction({
+        runId: input.runId,
+        instructionId: input.instructionId,
+        withRunSettings: input.llm === undefined,
+        ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
+      }),
+    );
+  }
+
+  /** What a dataset run's instruction read from the run store: its seed, the run's settings, an earlier attempt. */
+  private take(start: InstructionStart): void {
     const { input, lineage } = this;
-    const start = await this.localStore.beginInstruction({
-      runId: input.runId,
-      instructionId: input.instructionId,
-      withRunSettings: input.llm === undefined,
-      ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
-    });
     lineage.seed = lineage.final = input.instruction ?? start.text;
     this.seedHasOutput = start.hasOutput === true;
     if (start.run) this.settings = start.run;

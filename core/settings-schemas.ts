@@ -4,8 +4,8 @@
  * (core/pricing.ts, core/batch.ts, core/operations.ts, core/dataset.ts) because those are in the workflow bundle, and
  * a worker evaluates its bundle's modules again for every workflow it creates: building zod and these schemas there
  * cost about a fifth of the workflow thread's time (bench/README.md, issue 14). Workflow code imports from here
- * only with `import type`; the bundler is told to leave zod out (worker/workflow-source.ts), so a value import
- * fails every workflow at once instead of slowing them down.
+ * only with `import type`; the bundler is told to leave zod out (worker/workflow-source.ts), so with a value import
+ * every workflow task fails at once (zod is an empty module there) instead of every workflow running slowly.
  */
 import { z } from 'zod';
 import { PROVIDER_BATCH_LIMITS } from './batch';

@@ -24,8 +24,9 @@ function newestMtimeMs(dir: string): number {
 /**
  * How every workflow bundle is made (at build, at a worker's start, in the tests). zod is left out: a worker
  * evaluates the bundle's modules again for each workflow it creates, and zod with the settings schemas cost about a
- * fifth of the workflow thread's time (core/settings-schemas.ts). Workflow code that used zod would now fail on its
- * first workflow rather than run slowly.
+ * fifth of the workflow thread's time (core/settings-schemas.ts). Workflow code that used zod would find it empty
+ * (webpack's "(ignored)" module): every workflow task fails at once, with the error, rather than every workflow
+ * running slowly.
  */
 export const WORKFLOW_BUNDLER_OPTIONS = { ignoreModules: ['zod'] };
 

@@ -34,6 +34,7 @@ import { ensureTemporalCli } from '../server/temporal-cli';
 import type { SimRequestRecord, SimStats } from '../sim/types';
 import { LocalRunStore } from '../store/local-run-store';
 import type { RunMeta, SeedRecord } from '../core/run';
+import { addHistograms, meanOf, type Histograms } from './prometheus';
 
 const DIST = path.resolve(__dirname, '..');
 const CLI = path.join(DIST, 'client', 'cli.js');
@@ -235,6 +236,8 @@ interface Environment {
   simPort: number;
   sim: NodeProcess;
   workers: NodeProcess[];
+  /** Where each worker serves the SDK's Prometheus metrics (EVOL_METRICS_ADDRESS). */
+  metricsPorts: number[];
   client: Client;
   storeDir: string;
 }
@@ -268,6 +271,7 @@ async function startWorker(
   name: string,
   address: string,
   storeDir: string,
+  metricsPort: number,
   options: BenchOptions,
   cleanup: Cleanup,
 ): Promise<NodeProcess> {
@@ -287,6 +291,7 @@ async function startWorker(
     TEMPORAL_ADDRESS: address,
     TEMPORAL_NAMESPACE: 'default',
     EVOL_STORE_DIR: storeDir,
+    EVOL_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
     [API_KEY_ENV]: 'bench',
   };
   const worker = spawnNode(name, args, env, cleanup);
@@ -296,17 +301,27 @@ async function startWorker(
 
 async function startEnvironment(tempDir: string, options: BenchOptions, cleanup: Cleanup): Promise<Environment> {
   const storeDir = path.join(tempDir, 'store');
-  const [serverPort, simPort] = await findFreePorts(2);
+  const [serverPort, simPort, ...metricsPorts] = await findFreePorts(2 + options.workers);
   const [server, sim] = await Promise.all([
     startServer(path.join(tempDir, 'temporal'), serverPort, options, cleanup),
     startSim(simPort, options, cleanup),
   ]);
   const workers = await Promise.all(
-    workerLabels(options).map((label) => startWorker(label, server.address, storeDir, options, cleanup)),
+    workerLabels(options).map((label, i) =>
+      startWorker(label, server.address, storeDir, metricsPorts[i], options, cleanup),
+    ),
   );
   const connection = await Connection.connect({ address: server.address });
   cleanup.add(() => connection.close());
-  return { server, simPort, sim, workers, client: new Client({ connection, namespace: 'default' }), storeDir };
+  return {
+    server,
+    simPort,
+    sim,
+    workers,
+    metricsPorts,
+    client: new Client({ connection, namespace: 'default' }),
+    storeDir,
+  };
 }
 
 /** `worker` alone, else `worker 1` … `worker N`: the names of the worker processes in the figures. */
@@ -801,6 +816,8 @@ interface Figures {
     datasetBytesByEventType: EventTypeBytes[];
     /** Average instruction workflows open, from the visibility records of all of them, over C. */
     windowOccupancy: number;
+    /** Means from the workers' own SDK metrics (ms), undefined where nothing was observed. */
+    sdk: SdkFigures;
   };
 }
 
@@ -821,6 +838,8 @@ interface Measured {
   dataset: FetchedHistory[];
   instructions: FetchedHistory[];
   openMsTotal: number;
+  /** The workers' SDK metrics at the end of the run. */
+  sdk: Histograms;
 }
 
 function withoutHistory({ workflowId, runId, events, bytes }: HistoryFigure): HistoryFigure {
@@ -920,6 +939,56 @@ function cpuMsPerSeed(m: Measured, label: string): number | undefined {
   return cores === undefined ? undefined : round((cores * m.wallMs) / m.options.seeds, 1);
 }
 
+/** What the SDK in the workers measured itself, in ms (means over the run). */
+interface SdkFigures {
+  /** A workflow task from the worker's receipt to its reply (local activities included), by workflow type. */
+  workflowTaskMs: { instruction?: number; dataset?: number };
+  /** The same tasks' schedule-to-start, as the worker saw it. */
+  workflowTaskScheduleToStartMs?: number;
+  /** Local activities by workflow type (the instruction's record, the dataset workflow's starts). */
+  localActivityMs: { instruction?: number; dataset?: number };
+  /** Calls to the Temporal server, by operation. */
+  serverCallMs: Record<string, number | undefined>;
+}
+
+const SERVER_CALLS = [
+  'RespondWorkflowTaskCompleted',
+  'RespondActivityTaskCompleted',
+  'StartWorkflowExecution',
+  'SignalWorkflowExecution',
+  'UpdateWorkflowExecution',
+];
+
+function sdkFiguresOf(sdk: Histograms): SdkFigures {
+  const byType = (metric: string) => ({
+    instruction: meanOf(sdk, `${metric}{instructionEvolution}`),
+    dataset: meanOf(sdk, `${metric}{datasetEvolution}`),
+  });
+  return {
+    workflowTaskMs: byType('temporal_workflow_task_execution_latency'),
+    workflowTaskScheduleToStartMs: meanOf(sdk, 'temporal_workflow_task_schedule_to_start_latency'),
+    localActivityMs: byType('temporal_local_activity_execution_latency'),
+    serverCallMs: Object.fromEntries(
+      SERVER_CALLS.map((op) => [
+        op,
+        meanOf(sdk, `temporal_request_latency{${op}}`) ?? meanOf(sdk, `temporal_long_request_latency{${op}}`),
+      ]),
+    ),
+  };
+}
+
+function sdkLines(s: SdkFigures): string[] {
+  const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${v} ms`);
+  const calls = Object.entries(s.serverCallMs)
+    .filter(([, v]) => v !== undefined)
+    .map(([op, v]) => `${op} ${ms(v)}`)
+    .join(', ');
+  return [
+    `  worker's workflow tasks (SDK):    receipt to reply, mean: instruction ${ms(s.workflowTaskMs.instruction)}, dataset ${ms(s.workflowTaskMs.dataset)}; schedule-to-start ${ms(s.workflowTaskScheduleToStartMs)}; local activities: instruction ${ms(s.localActivityMs.instruction)}, dataset ${ms(s.localActivityMs.dataset)}`,
+    `  worker's calls to the server (SDK): mean ${calls || 'n/a'}`,
+  ];
+}
+
 function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagnostics'] {
   const instructionTasks = m.instructions.map((h) => workflowTaskTimings(h.history.events ?? []));
   const datasetEvents = m.dataset.flatMap((h) => h.history.events ?? []);
@@ -940,6 +1009,7 @@ function diagnosticsOf(m: Measured, timings: ActivityTiming[][]): Figures['diagn
     signalToNextStartMs: spread(m.dataset.flatMap((h) => refillDelays(h.history.events ?? []))),
     startToFirstActivityMs: spread(firstActivityDelays(m.instructions)),
     windowOccupancy: round(m.openMsTotal / (m.options.concurrency * m.wallMs), 3),
+    sdk: sdkFiguresOf(m.sdk),
     instructionHistoryEvents: spread(m.instructions.map((h) => h.events)),
     instructionHistoryBytes: spread(m.instructions.map((h) => h.bytes)),
     cpuMsPerSeed: { worker: cpuMsPerSeed(m, 'worker'), server: cpuMsPerSeed(m, 'server') },
@@ -1255,6 +1325,7 @@ function describe(f: Figures): string[] {
     `  CPU per seed:                     worker ${d.cpuMsPerSeed.worker} ms, server ${d.cpuMsPerSeed.server} ms`,
     `  dataset history bytes by event:   ${d.datasetBytesByEventType.map((t) => `${t.type} ${Math.round(t.share * 100)}% (${t.count} x ${t.avgBytes} B)`).join(', ')}`,
     `  window occupancy:                 ${d.windowOccupancy} (instruction workflows open on average / C)`,
+    ...sdkLines(d.sdk),
   ];
 }
 
@@ -1308,10 +1379,12 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
   const spend: SpendSample[] = [];
   let stopSpend: (() => Promise<void>) | undefined;
   let progress: RunProgress;
+  let sdk: Histograms;
   try {
     const handle = await startDatasetRun(env.client, TASK_QUEUE, meta);
     if (limited(options)) stopSpend = sampleSpend(env.client, workflowIdsOf(meta).dataset, spend);
     progress = await waitForResult(handle, env.workers);
+    sdk = await scrapeWorkers(env.metricsPorts);
   } finally {
     stopProgress();
     await stopSpend?.();
@@ -1341,7 +1414,22 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
     dataset,
     instructions,
     openMsTotal,
+    sdk,
   };
+}
+
+/** Every worker's SDK metrics, histograms summed over the workers. */
+async function scrapeWorkers(ports: number[]): Promise<Histograms> {
+  const histograms: Histograms = new Map();
+  for (const port of ports) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      addHistograms(await response.text(), histograms);
+    } catch (err) {
+      note(`could not read the SDK metrics at 127.0.0.1:${port}: ${String(err)}`);
+    }
+  }
+  return histograms;
 }
 
 async function main(): Promise<void> {

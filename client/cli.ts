@@ -124,6 +124,10 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--max-concurrent <n>', 'LLM calls in flight in this worker', positiveInt, 100)
     .option('--rate-limit <perSecond>', 'LLM calls per second for the whole task queue, all workers together', Number)
     .addOption(verboseOption())
+    .addHelpText(
+      'after',
+      "\nEnvironment: EVOL_METRICS_ADDRESS=IP:PORT serves the Temporal SDK's Prometheus metrics there (workflow task and\nserver call latencies, task slots); EVOL_HEAP_GROWING_PERCENT bounds the heap's growth between collections\n(default 40, 0 leaves it to V8).",
+    )
     .action(runWorkerCommand);
 
   program

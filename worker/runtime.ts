@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+import { UserError } from '../core/validation';
 
 export interface RuntimeLogOptions {
   /** Let the runtime shut workers down on SIGINT/SIGTERM (commands that follow a run handle Ctrl-C themselves). */
@@ -16,6 +17,23 @@ export interface RuntimeLogOptions {
   verbose?: boolean;
   /** Default: EVOL_LOG_LEVEL, else INFO into a file and WARN onto the terminal. */
   level?: LogLevel;
+  /** IP:port where the Temporal SDK's metrics are served for Prometheus. Default: EVOL_METRICS_ADDRESS, else none. */
+  metricsAddress?: string;
+}
+
+/**
+ * Where to serve the SDK's Prometheus metrics (workflow task latencies, task slots, the latency of each call to the
+ * Temporal server), or undefined for none. A value that is not IP:port is refused, naming where it came from.
+ */
+export function metricsAddressOf(value: string | undefined, from = 'EVOL_METRICS_ADDRESS'): string | undefined {
+  const address = value?.trim();
+  if (!address) return undefined;
+  if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(address)) {
+    throw new UserError(
+      `${from} must be an IP address and port (e.g. 127.0.0.1:9464, or 0.0.0.0:9464 for every interface), not "${address}": fix or unset it`,
+    );
+  }
+  return address;
 }
 
 let installed: { logFile?: string } | undefined;
@@ -76,11 +94,15 @@ export function installQuietRuntime(options: RuntimeLogOptions = {}): void {
   const logger = options.logFile
     ? new DefaultLogger(level, fileLogFunction(options.logFile, options.verbose ?? false))
     : new DefaultLogger(level);
+  const metricsAddress = metricsAddressOf(options.metricsAddress ?? process.env.EVOL_METRICS_ADDRESS);
   installed = { ...(options.logFile ? { logFile: options.logFile } : {}) };
   Runtime.install({
     ...(options.handleSignals === false ? { shutdownSignals: [] } : {}),
     logger,
     telemetryOptions: {
+      ...(metricsAddress
+        ? { metrics: { prometheus: { bindAddress: metricsAddress, useSecondsForDurations: false } } }
+        : {}),
       logging: {
         filter: {
           core: level === 'DEBUG' || level === 'TRACE' ? level : options.logFile ? 'WARN' : 'ERROR',

@@ -1,0 +1,43 @@
+/**
+ * Reading the Temporal SDK's Prometheus metrics, which a worker serves at EVOL_METRICS_ADDRESS: the mean of each
+ * histogram, by metric and by the one label that tells its series apart here (the server call's `operation`, the
+ * `workflow_type`), summed over every worker scraped.
+ */
+
+export interface Histogram {
+  count: number;
+  sum: number;
+}
+
+/** `metric` or `metric{label}` (label: the operation or workflow type) -> its histogram's count and sum. */
+export type Histograms = Map<string, Histogram>;
+
+const SERIES = /^(\w+)_(sum|count)(?:\{([^}]*)\})?\s+(\S+)$/;
+
+function keyOf(metric: string, labels: string | undefined): string {
+  const label = labels && /(?:operation|workflow_type)="([^"]*)"/.exec(labels)?.[1];
+  return label ? `${metric}{${label}}` : metric;
+}
+
+/** Adds the histograms of one scrape (Prometheus text format) to `into`. */
+export function addHistograms(text: string, into: Histograms = new Map()): Histograms {
+  for (const line of text.split('\n')) {
+    const match = SERIES.exec(line.trim());
+    if (!match) continue;
+    const [, metric, part, labels, raw] = match;
+    const value = Number(raw);
+    if (!Number.isFinite(value)) continue;
+    const key = keyOf(metric, labels);
+    const histogram = into.get(key) ?? { count: 0, sum: 0 };
+    histogram[part as 'sum' | 'count'] += value;
+    into.set(key, histogram);
+  }
+  return into;
+}
+
+/** The mean of one histogram, rounded to 0.1, or undefined when it has no observation. */
+export function meanOf(histograms: Histograms, key: string): number | undefined {
+  const histogram = histograms.get(key);
+  if (!histogram || histogram.count === 0) return undefined;
+  return Math.round((histogram.sum / histogram.count) * 10) / 10;
+}

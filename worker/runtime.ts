@@ -17,20 +17,18 @@ export interface RuntimeLogOptions {
   verbose?: boolean;
   /** Default: EVOL_LOG_LEVEL, else INFO into a file and WARN onto the terminal. */
   level?: LogLevel;
-  /** IP:port where the Temporal SDK's metrics are served for Prometheus. Default: EVOL_METRICS_ADDRESS, else none. */
-  metricsAddress?: string;
 }
 
 /**
  * Where to serve the SDK's Prometheus metrics (workflow task latencies, task slots, the latency of each call to the
- * Temporal server), or undefined for none. A value that is not IP:port is refused, naming where it came from.
+ * Temporal server), from EVOL_METRICS_ADDRESS, or undefined for none. A value that is not IP:port is refused.
  */
-export function metricsAddressOf(value: string | undefined, from = 'EVOL_METRICS_ADDRESS'): string | undefined {
-  const address = value?.trim();
+function metricsAddressOf(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const address = env.EVOL_METRICS_ADDRESS?.trim();
   if (!address) return undefined;
   if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(address)) {
     throw new UserError(
-      `${from} must be an IP address and port (e.g. 127.0.0.1:9464, or 0.0.0.0:9464 for every interface), not "${address}": fix or unset it`,
+      `EVOL_METRICS_ADDRESS must be an IP address and port (e.g. 127.0.0.1:9464, or 0.0.0.0:9464 for every interface), not "${address}": fix or unset it`,
     );
   }
   return address;
@@ -94,7 +92,7 @@ export function installQuietRuntime(options: RuntimeLogOptions = {}): void {
   const logger = options.logFile
     ? new DefaultLogger(level, fileLogFunction(options.logFile, options.verbose ?? false))
     : new DefaultLogger(level);
-  const metricsAddress = metricsAddressOf(options.metricsAddress ?? process.env.EVOL_METRICS_ADDRESS);
+  const metricsAddress = metricsAddressOf();
   installed = { ...(options.logFile ? { logFile: options.logFile } : {}) };
   Runtime.install({
     ...(options.handleSignals === false ? { shutdownSignals: [] } : {}),

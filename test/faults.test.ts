@@ -227,8 +227,11 @@ describe('fault suite: crashes, a server restart and a flaky LLM lose nothing an
             240_000,
           );
           await worker.kill('SIGKILL');
-          // No worker runs now: what the server has running is exactly what the kill interrupted.
-          crashes.push({ at: Date.now(), llmCallsInFlight: await inFlight() });
+          // No worker runs now: what the server has running is exactly what the kill interrupted. The crash's instant
+          // is the end of this workerless spell, not its start: a request the worker sent just before it died can be
+          // read by the simulated LLM (in this process) after the kill was seen, and must count as before the crash.
+          const llmCallsInFlight = await inFlight();
+          crashes.push({ at: Date.now(), llmCallsInFlight });
           worker = await startWorker();
         }
         return crashes;

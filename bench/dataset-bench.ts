@@ -9,7 +9,6 @@
  * as shares of the limits, and the share of requests answered 429.
  * See bench/README.md for what each figure means and the targets.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,23 +34,31 @@ import type { SimRequestRecord, SimStats } from '../sim/types';
 import { LocalRunStore } from '../store/local-run-store';
 import type { RunMeta, SeedRecord } from '../core/run';
 import { addHistograms, meanOf, type Histograms } from './prometheus';
+import type { FloorFigures } from './floor-bench';
+import {
+  Cleanup,
+  delay,
+  MACHINE,
+  note,
+  ProcessSampler,
+  round,
+  spawnNode,
+  waitForOutput,
+  type NodeProcess,
+} from './proc';
 
 const DIST = path.resolve(__dirname, '..');
 const CLI = path.join(DIST, 'client', 'cli.js');
 const SIM = path.join(DIST, 'sim', 'main.js');
+const FLOOR = path.join(DIST, 'bench', 'floor-bench.js');
 const TASK_QUEUE = 'evolforge-bench';
 const API_KEY_ENV = 'EVOL_BENCH_API_KEY';
 const LLM_ACTIVITIES = new Set(['mutate', 'respond', 'eliminate']);
 const HISTORY_SAMPLE = 200;
 const HISTORY_EVENT_LIMIT = 10_000;
-const RSS_INTERVAL_MS = 500;
 const PROGRESS_INTERVAL_MS = 15_000;
-const STOP_GRACE_MS = 10_000;
-const OUTPUT_TAIL_CHARS = 20_000;
 /** How often the run's spend is read while a rate limit is given, for its tokens per minute. */
 const SPEND_SAMPLE_MS = 1_000;
-
-const note = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type History = temporal.api.history.v1.IHistory;
@@ -81,6 +88,8 @@ interface BenchOptions {
   dynamicConfig: Record<string, unknown>;
   /** Node options for the worker processes, e.g. `--cpu-prof` (see README). */
   workerNodeArgs: string[];
+  /** Run the floor bench (bare Temporal, same N R L C) first and print this run's share of it. */
+  floor: boolean;
 }
 
 function positiveInt(value: string): number {
@@ -122,6 +131,10 @@ function parseOptions(argv: string[]): BenchOptions {
     .option('--rate-step-s <n>', 'seconds per step of the rates-over-time line (with a limit)', positiveInt, 10)
     .option('--json', 'also print the figures as one JSON object')
     .option('--keep', 'keep the temp dirs (Temporal state, run store, server log)')
+    .option(
+      '--floor',
+      "first run the same seeds, rounds, latency and concurrency on bare Temporal (bench/floor-bench.ts), then print this run's share of it",
+    )
     .option('--sqlite-pragma <pragma=value>', "replaces the dev server's SQLite settings, repeatable", collect, [])
     .option('--dynamic-config <key=json>', "the dev server's dynamic config value, repeatable", collectConfig, {})
     .option(
@@ -143,11 +156,12 @@ function parseOptions(argv: string[]): BenchOptions {
     rateStepS: number;
     json?: boolean;
     keep?: boolean;
+    floor?: boolean;
     sqlitePragma: string[];
     dynamicConfig: Record<string, unknown>;
     workerNodeArg: string[];
   }>();
-  const { sqlitePragma, json, keep, workerNodeArg, ...rest } = opts;
+  const { sqlitePragma, json, keep, floor, workerNodeArg, ...rest } = opts;
   if (rest.burstSeconds !== undefined && !rest.rpm && !rest.tpm) {
     program.error('--burst-seconds needs --rpm or --tpm');
   }
@@ -155,6 +169,7 @@ function parseOptions(argv: string[]): BenchOptions {
     ...rest,
     json: Boolean(json),
     keep: Boolean(keep),
+    floor: Boolean(floor),
     sqlitePragmas: sqlitePragma,
     workerNodeArgs: workerNodeArg,
   };
@@ -164,72 +179,6 @@ const limited = (options: BenchOptions): boolean => Boolean(options.rpm || optio
 
 // ---------------------------------------------------------------------------------------------------------------
 // Processes and cleanup
-
-/** Undo steps, run last-in first-out, once, whether the bench ends, fails or is interrupted. */
-class Cleanup {
-  private readonly steps: Array<() => Promise<void>> = [];
-  private running?: Promise<void>;
-
-  add(step: () => Promise<void>): void {
-    this.steps.push(step);
-  }
-
-  run(): Promise<void> {
-    this.running ??= (async () => {
-      for (const step of this.steps.reverse()) {
-        await step().catch((err: unknown) => note(`cleanup step failed: ${String(err)}`));
-      }
-    })();
-    return this.running;
-  }
-}
-
-interface NodeProcess {
-  name: string;
-  pid: number;
-  exited: Promise<number | null>;
-  /** The end of its stdout and stderr, kept for error messages rather than shown. */
-  tail(): string;
-  stop(): Promise<void>;
-}
-
-function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv, cleanup: Cleanup): NodeProcess {
-  const child: ChildProcess = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-OUTPUT_TAIL_CHARS));
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', () => resolve(null));
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
-  };
-  cleanup.add(stop);
-  if (child.pid === undefined) throw new Error(`could not start the ${name} process`);
-  return { name, pid: child.pid, exited, tail: () => output, stop };
-}
-
-async function waitForOutput(proc: NodeProcess, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exitCode: number | null | undefined;
-  void proc.exited.then((code) => (exitCode = code));
-  while (!proc.tail().includes(text)) {
-    if (exitCode !== undefined)
-      throw new Error(`the ${proc.name} exited (${exitCode}) before it was ready:\n${proc.tail()}`);
-    if (Date.now() > deadline) throw new Error(`the ${proc.name} was not ready after ${timeoutMs} ms:\n${proc.tail()}`);
-    await delay(100);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 interface Environment {
   server: DevServer;
@@ -469,88 +418,6 @@ async function waitForResult(handle: WorkflowHandle, workers: NodeProcess[]): Pr
   }
 }
 
-/** Peak VmRSS of each process, sampled from /proc, and the CPU time each (and the whole machine) spent meanwhile. */
-class ProcessSampler {
-  private readonly peaksKb = new Map<string, number>();
-  private readonly cpuTicks = new Map<string, { first: number; last: number }>();
-  private readonly timer: NodeJS.Timeout;
-  private readonly startedAt = Date.now();
-  private stoppedAt?: number;
-
-  constructor(private readonly pids: Record<string, number | undefined>) {
-    void this.sample();
-    this.timer = setInterval(() => void this.sample(), RSS_INTERVAL_MS);
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sample();
-    this.stoppedAt = Date.now();
-  }
-
-  peakMb(label: string): number | undefined {
-    const kb = this.peaksKb.get(label);
-    return kb === undefined ? undefined : round(kb / 1024, 1);
-  }
-
-  /** Average CPU cores used over the sampled time. */
-  cores(label: string): number | undefined {
-    const ticks = this.cpuTicks.get(label);
-    const seconds = ((this.stoppedAt ?? Date.now()) - this.startedAt) / 1000;
-    return ticks === undefined ? undefined : round((ticks.last - ticks.first) / CLOCK_TICKS / seconds, 2);
-  }
-
-  private async sample(): Promise<void> {
-    this.recordTicks(MACHINE, await readMachineBusyTicks());
-    for (const [label, pid] of Object.entries(this.pids)) {
-      if (pid === undefined) continue;
-      const kb = await readRssKb(pid);
-      if (kb !== undefined) this.peaksKb.set(label, Math.max(kb, this.peaksKb.get(label) ?? 0));
-      this.recordTicks(label, await readCpuTicks(pid));
-    }
-  }
-
-  private recordTicks(label: string, ticks: number | undefined): void {
-    if (ticks === undefined) return;
-    const seen = this.cpuTicks.get(label);
-    this.cpuTicks.set(label, { first: seen?.first ?? ticks, last: ticks });
-  }
-}
-
-const CLOCK_TICKS = 100;
-const MACHINE = 'machine';
-
-async function readRssKb(pid: number): Promise<number | undefined> {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(await fs.readFile(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** utime + stime; the command name (field 2) may hold spaces, so fields are counted after its closing paren. */
-async function readCpuTicks(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every CPU's busy time (all but idle and iowait), to see load from other processes on the machine. */
-async function readMachineBusyTicks(): Promise<number | undefined> {
-  try {
-    const [, ...values] = (await fs.readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/);
-    const ticks = values.slice(0, 8).map(Number);
-    return ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4];
-  } catch {
-    return undefined;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Histories
 
@@ -742,13 +609,18 @@ function spread(values: number[]): Spread {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), count: sorted.length };
 }
 
-function round(value: number, digits = 0): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
 /** LLM round trips one after another in a round: mutate, then respond and judgeEquality at once. */
 const ROUND_TRIPS_PER_ROUND = 2;
+
+/** The floor bench's run of the same N, R, L and C (with `--floor`), and this run's share of it. */
+interface FloorShare {
+  roundsPerSecond: number;
+  callsPerSecond: number;
+  cpuMsPerSeed: { worker?: number; server?: number };
+  /** This run's evolved rounds/s over the floor's, and its LLM calls/s over the floor's calls/s. */
+  roundsShare: number;
+  callsShare: number;
+}
 
 interface Figures {
   seeds: number;
@@ -801,6 +673,7 @@ interface Figures {
   continuedAsNew: number;
   datasetExecutions: HistoryFigure[];
   /** Where the time goes, for when the ratio falls short. */
+  floor?: FloorShare;
   diagnostics: {
     instructionWorkflowMs: Spread;
     idealInstructionWorkflowMs: number;
@@ -1284,6 +1157,13 @@ function serverSettings(f: Figures): string {
   return settings.join(' ');
 }
 
+function describeFloor(floor: FloorShare): string[] {
+  return [
+    `platform floor:             ${floor.roundsPerSecond} rounds/s, ${floor.callsPerSecond} calls/s; CPU per seed worker ${floor.cpuMsPerSeed.worker} ms, server ${floor.cpuMsPerSeed.server} ms  (bare Temporal + openai client, same N R L C, run just before: bench/floor-bench.ts)`,
+    `share of the floor:         rounds/s ${floor.roundsShare}, calls/s ${floor.callsShare}`,
+  ];
+}
+
 function describe(f: Figures): string[] {
   const d = f.diagnostics;
   return [
@@ -1301,6 +1181,7 @@ function describe(f: Figures): string[] {
     `evolved rounds/s:           ${f.roundsPerSecond}  (seeds x rounds / wall time)`,
     `ideal C/(k L), k=${ROUND_TRIPS_PER_ROUND}:         ${f.idealRoundsPerSecond} rounds/s  (k: LLM round trips one after another per round)`,
     `ratio rounds/ideal:         ${f.roundsRatio}`,
+    ...(f.floor ? describeFloor(f.floor) : []),
     `calls per seed:             ${f.callsPerSeed}`,
     `wall ms per seed:           ${f.wallMsPerSeed}`,
     `added latency per call:     ${spreadText(f.addedLatencyMs)}  (completed - scheduled - L)`,
@@ -1432,6 +1313,34 @@ async function scrapeWorkers(ports: number[]): Promise<Histograms> {
   return histograms;
 }
 
+/** The floor bench with this run's N, R, L and C, its calls through the openai client; its own processes, ended. */
+async function runFloor(options: BenchOptions, cleanup: Cleanup): Promise<FloorFigures> {
+  note('first the floor: the same run on bare Temporal (bench/floor-bench.ts --http)');
+  const args = [FLOOR, '--http', '--json', '--seeds', String(options.seeds), '--rounds', String(options.rounds)];
+  args.push('--latency-ms', String(options.latencyMs), '--concurrency', String(options.concurrency));
+  const floor = spawnNode('floor bench', args, process.env, cleanup);
+  const code = await floor.exited;
+  const json = floor
+    .tail()
+    .split('\n')
+    .reverse()
+    .find((line) => line.startsWith('{'));
+  if (code !== 0 || !json) throw new Error(`the floor bench failed (exit ${code}):\n${floor.tail()}`);
+  const figures = JSON.parse(json) as FloorFigures;
+  note(`the floor: ${figures.roundsPerS} rounds/s, ${figures.callsPerS} calls/s`);
+  return figures;
+}
+
+function shareOf(floor: FloorFigures, f: Figures): FloorShare {
+  return {
+    roundsPerSecond: floor.roundsPerS,
+    callsPerSecond: floor.callsPerS,
+    cpuMsPerSeed: { worker: floor.cpuMsPerSeed.worker, server: floor.cpuMsPerSeed.server },
+    roundsShare: round(f.roundsPerSecond / floor.roundsPerS, 3),
+    callsShare: round(f.llmCallsPerSecond / floor.callsPerS, 3),
+  };
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   const cleanup = new Cleanup();
@@ -1442,8 +1351,10 @@ async function main(): Promise<void> {
       if (options.keep) note(`kept ${tempDir}`);
       else await fs.rm(tempDir, { recursive: true, force: true });
     });
+    const floor = options.floor ? await runFloor(options, cleanup) : undefined;
     const env = await startEnvironment(tempDir, options, cleanup);
     const figures = figuresOf(await measure(env, options));
+    if (floor) figures.floor = shareOf(floor, figures);
     process.stdout.write(`${describe(figures).join('\n')}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {

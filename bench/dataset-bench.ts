@@ -40,16 +40,20 @@ import {
   delay,
   MACHINE,
   note,
+  onInterrupt,
+  positiveInt,
   ProcessSampler,
   round,
   spawnNode,
+  startSimProcess,
   waitForOutput,
+  withRunShape,
   type NodeProcess,
+  type RunShape,
 } from './proc';
 
 const DIST = path.resolve(__dirname, '..');
 const CLI = path.join(DIST, 'client', 'cli.js');
-const SIM = path.join(DIST, 'sim', 'main.js');
 const FLOOR = path.join(DIST, 'bench', 'floor-bench.js');
 const TASK_QUEUE = 'evolforge-bench';
 const API_KEY_ENV = 'EVOL_BENCH_API_KEY';
@@ -67,11 +71,7 @@ const EventType = temporal.api.enums.v1.EventType;
 // ---------------------------------------------------------------------------------------------------------------
 // Options
 
-interface BenchOptions {
-  seeds: number;
-  rounds: number;
-  latencyMs: number;
-  concurrency: number;
+interface BenchOptions extends RunShape {
   /** `evol worker` processes on the task queue. */
   workers: number;
   /** Limits the simulated LLM enforces and every endpoint of the run is given. */
@@ -90,12 +90,6 @@ interface BenchOptions {
   workerNodeArgs: string[];
   /** Run the floor bench (bare Temporal, same N R L C) first and print this run's share of it. */
   floor: boolean;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 function append(value: string, previous: string[]): string[] {
@@ -118,12 +112,8 @@ function collectConfig(value: string, previous: Record<string, unknown>): Record
 }
 
 function parseOptions(argv: string[]): BenchOptions {
-  const program = new Command('dataset-bench')
+  const program = withRunShape(new Command('dataset-bench'), 'seed instructions')
     .description('runs one dataset run against the simulated LLM at a fixed latency and prints its figures')
-    .option('--seeds <n>', 'seed instructions in the run', positiveInt, 1000)
-    .option('--rounds <n>', 'rounds of evolution per seed', positiveInt, 2)
-    .option('--latency-ms <ms>', 'latency of every simulated LLM call', positiveInt, 500)
-    .option('--concurrency <n>', 'instruction workflows running at once', positiveInt, 32)
     .option('--workers <n>', '`evol worker` processes on the task queue', positiveInt, 1)
     .option('--rpm <n>', 'requests per minute the simulated LLM allows and every endpoint is given', positiveInt)
     .option('--tpm <n>', 'tokens per minute the simulated LLM allows and every endpoint is given', positiveInt)
@@ -206,14 +196,12 @@ async function startServer(dataDir: string, port: number, options: BenchOptions,
   return server;
 }
 
-async function startSim(port: number, options: BenchOptions, cleanup: Cleanup): Promise<NodeProcess> {
-  const args = [SIM, '--port', String(port), '--latency-ms', String(options.latencyMs)];
+function startSim(port: number, options: BenchOptions, cleanup: Cleanup): Promise<NodeProcess> {
+  const args: string[] = [];
   if (options.rpm) args.push('--rpm', String(options.rpm));
   if (options.tpm) args.push('--tpm', String(options.tpm));
   if (options.burstSeconds) args.push('--burst-seconds', String(options.burstSeconds));
-  const sim = spawnNode('simulated LLM', args, process.env, cleanup);
-  await waitForOutput(sim, 'simulated LLM listening', 30_000);
-  return sim;
+  return startSimProcess(port, options.latencyMs, args, cleanup);
 }
 
 async function startWorker(
@@ -277,15 +265,6 @@ async function startEnvironment(tempDir: string, options: BenchOptions, cleanup:
 function workerLabels(options: BenchOptions): string[] {
   if (options.workers === 1) return ['worker'];
   return Array.from({ length: options.workers }, (_, i) => `worker ${i + 1}`);
-}
-
-function onInterrupt(cleanup: Cleanup): void {
-  const stop = (signal: NodeJS.Signals) => {
-    note(`${signal}: stopping the worker, the simulated LLM and the Temporal server`);
-    void cleanup.run().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1344,7 +1323,7 @@ function shareOf(floor: FloorFigures, f: Figures): FloorShare {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   const cleanup = new Cleanup();
-  onInterrupt(cleanup);
+  onInterrupt(cleanup, 'the worker, the simulated LLM and the Temporal server');
   try {
     const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-bench-'));
     cleanup.add(async () => {

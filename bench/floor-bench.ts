@@ -14,45 +14,41 @@ import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { findFreePorts, startDevServer } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
-import { Cleanup, note, ProcessSampler, round, spawnNode, waitForOutput } from './proc';
+import {
+  Cleanup,
+  nonNegativeInt,
+  note,
+  onInterrupt,
+  ProcessSampler,
+  round,
+  spawnNode,
+  startSimProcess,
+  waitForOutput,
+  withRunShape,
+  type RunShape,
+} from './proc';
 import type { SimStats } from '../sim/types';
 import type { floorInstruction } from './floor-workflows';
 
 const TASK_QUEUE = 'evolforge-floor';
 const ROUND_TRIPS_PER_ROUND = 2;
 
-interface FloorOptions {
-  seeds: number;
-  rounds: number;
-  latencyMs: number;
-  concurrency: number;
+/** The run the floor is measured on: the dataset bench's N, R, L and C, and what each call carries. */
+interface FloorShape extends RunShape {
   payloadBytes: number;
   http: boolean;
+}
+
+interface FloorOptions extends FloorShape {
   json: boolean;
 }
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number, 0 or more');
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = nonNegativeInt(value);
-  if (n === 0) throw new InvalidArgumentError('must be a whole number above 0');
-  return n;
-}
-
 function parseOptions(argv: string[]): FloorOptions {
-  return new Command('floor-bench')
+  return withRunShape(new Command('floor-bench'), 'workflows')
     .description("runs the dataset bench's shape on a bare Temporal worker and prints what the platform reaches")
-    .option('--seeds <n>', 'workflows in the run', positiveInt, 1000)
-    .option('--rounds <n>', 'rounds per workflow (one call, then two at once)', positiveInt, 2)
-    .option('--latency-ms <ms>', 'how long every call waits', nonNegativeInt, 500)
-    .option('--concurrency <n>', 'workflows running at once', positiveInt, 32)
     .option('--payload-bytes <n>', "bytes in each call's input and in its answer", nonNegativeInt, 2000)
     .option('--http', 'each call asks the simulated LLM (its own process) through the openai client', false)
     .option('--json', 'also print the figures as one JSON object', false)
@@ -61,13 +57,7 @@ function parseOptions(argv: string[]): FloorOptions {
 }
 
 /** What the floor bench prints with `--json` (and `npm run bench -- --floor` reads). */
-export interface FloorFigures {
-  seeds: number;
-  rounds: number;
-  latencyMs: number;
-  concurrency: number;
-  payloadBytes: number;
-  http: boolean;
+export interface FloorFigures extends FloorShape {
   wallS: number;
   /** Calls the workflows made (each counts its own), and with `--http` the requests the simulated LLM received. */
   calls: number;
@@ -98,9 +88,7 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   const cleanup = new Cleanup();
-  const stop = () => void cleanup.run().finally(() => process.exit(130));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  onInterrupt(cleanup, 'the worker, the simulated LLM and the Temporal server');
   try {
     const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-floor-'));
     cleanup.add(() => fs.rm(tempDir, { recursive: true, force: true }));
@@ -113,21 +101,7 @@ async function main(): Promise<void> {
       reuseExisting: false,
     });
     cleanup.add(() => server.stop());
-    const sim = options.http
-      ? spawnNode(
-          'simulated LLM',
-          [
-            path.join(__dirname, '..', 'sim', 'main.js'),
-            '--port',
-            String(simPort),
-            '--latency-ms',
-            String(options.latencyMs),
-          ],
-          process.env,
-          cleanup,
-        )
-      : undefined;
-    if (sim) await waitForOutput(sim, 'simulated LLM listening', 30_000);
+    const sim = options.http ? await startSimProcess(simPort, options.latencyMs, [], cleanup) : undefined;
     const maxConcurrent = 3 * options.concurrency + 16;
     const workerArgs = [path.join(__dirname, 'floor-worker.js'), server.address, TASK_QUEUE, String(maxConcurrent)];
     if (sim) workerArgs.push(`http://127.0.0.1:${simPort}/v1`);

@@ -1,15 +1,47 @@
 /**
- * What the benches share: their child processes (started, watched, stopped on the way out) and what /proc says of
- * each process's memory and CPU.
+ * What the benches share: the run's shape on the command line, their child processes (started, watched, stopped
+ * on the way out) and what /proc says of each process's memory and CPU.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
 
 const RSS_INTERVAL_MS = 500;
 const STOP_GRACE_MS = 10_000;
 const OUTPUT_TAIL_CHARS = 20_000;
+const SIM = path.join(__dirname, '..', 'sim', 'main.js');
 
 export const note = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');
+  return n;
+}
+
+export function positiveInt(value: string): number {
+  const n = nonNegativeInt(value);
+  if (n === 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/** N, R, L and C: the options every bench of a dataset run's shape takes, with the same defaults. */
+export interface RunShape {
+  seeds: number;
+  rounds: number;
+  latencyMs: number;
+  concurrency: number;
+}
+
+/** Adds the {@link RunShape} options; `unit` names what N counts (seed instructions, workflows). */
+export function withRunShape(command: Command, unit: string): Command {
+  return command
+    .option('--seeds <n>', `${unit} in the run`, positiveInt, 1000)
+    .option('--rounds <n>', 'rounds of evolution per seed (one call, then two at once)', positiveInt, 2)
+    .option('--latency-ms <ms>', 'latency of every LLM call', positiveInt, 500)
+    .option('--concurrency <n>', `${unit} running at once`, positiveInt, 32);
+}
 
 export function round(value: number, digits = 0): number {
   const f = 10 ** digits;
@@ -76,6 +108,33 @@ export async function waitForOutput(proc: NodeProcess, text: string, timeoutMs: 
     if (Date.now() > deadline) throw new Error(`the ${proc.name} was not ready after ${timeoutMs} ms:\n${proc.tail()}`);
     await delay(100);
   }
+}
+
+/** The simulated LLM in its own process, answering after `latencyMs`; `args`: more of its options (limits). */
+export async function startSimProcess(
+  port: number,
+  latencyMs: number,
+  args: string[],
+  cleanup: Cleanup,
+): Promise<NodeProcess> {
+  const sim = spawnNode(
+    'simulated LLM',
+    [SIM, '--port', String(port), '--latency-ms', String(latencyMs), ...args],
+    process.env,
+    cleanup,
+  );
+  await waitForOutput(sim, 'simulated LLM listening', 30_000);
+  return sim;
+}
+
+/** Ctrl-C or SIGTERM stops what `cleanup` holds (`what`, for the message) before the bench exits. */
+export function onInterrupt(cleanup: Cleanup, what: string): void {
+  const stop = (signal: NodeJS.Signals) => {
+    note(`${signal}: stopping ${what}`);
+    void cleanup.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
 
 export function delay(ms: number): Promise<void> {

@@ -596,6 +596,8 @@ interface FloorShare {
   roundsPerSecond: number;
   callsPerSecond: number;
   cpuMsPerSeed: { worker?: number; server?: number };
+  /** The floor worker's workflow tasks from receipt to reply (SDK metrics, mean). */
+  workflowTaskMs?: number;
   /** This run's evolved rounds/s over the floor's, and its LLM calls/s over the floor's calls/s. */
   roundsShare: number;
   callsShare: number;
@@ -1140,6 +1142,7 @@ function describeFloor(floor: FloorShare): string[] {
   return [
     `platform floor:             ${floor.roundsPerSecond} rounds/s, ${floor.callsPerSecond} calls/s; CPU per seed worker ${floor.cpuMsPerSeed.worker} ms, server ${floor.cpuMsPerSeed.server} ms  (bare Temporal + openai client, same N R L C, run just before: bench/floor-bench.ts)`,
     `share of the floor:         rounds/s ${floor.roundsShare}, calls/s ${floor.callsShare}`,
+    `  the floor's workflow tasks:   receipt to reply ${floor.workflowTaskMs ?? 'n/a'} ms (SDK, mean; this run's below)`,
   ];
 }
 
@@ -1315,6 +1318,7 @@ function shareOf(floor: FloorFigures, f: Figures): FloorShare {
     roundsPerSecond: floor.roundsPerS,
     callsPerSecond: floor.callsPerS,
     cpuMsPerSeed: { worker: floor.cpuMsPerSeed.worker, server: floor.cpuMsPerSeed.server },
+    workflowTaskMs: floor.sdk.workflowTaskMs,
     roundsShare: round(f.roundsPerSecond / floor.roundsPerS, 3),
     callsShare: round(f.llmCallsPerSecond / floor.callsPerS, 3),
   };

@@ -31,6 +31,7 @@ import {
   type RunShape,
 } from './proc';
 import type { SimStats } from '../sim/types';
+import { addHistograms, meanOf } from './prometheus';
 import type { floorInstruction } from './floor-workflows';
 
 const TASK_QUEUE = 'evolforge-floor';
@@ -72,6 +73,31 @@ export interface FloorFigures extends FloorShape {
   cores: Record<'worker' | 'server' | 'sim' | 'bench', number | undefined>;
   cpuMsPerSeed: Record<'worker' | 'server' | 'sim' | 'bench', number | undefined>;
   peakRssMb: Record<'worker' | 'server', number | undefined>;
+  /** Means from the worker's own SDK metrics, as the dataset bench prints them for `evol worker`. */
+  sdk: FloorSdkFigures;
+}
+
+interface FloorSdkFigures {
+  /** A workflow task from the worker's receipt to its reply, and its schedule-to-start. */
+  workflowTaskMs?: number;
+  workflowTaskScheduleToStartMs?: number;
+  respondWorkflowTaskCompletedMs?: number;
+  respondActivityTaskCompletedMs?: number;
+}
+
+async function workerMetrics(port: number): Promise<FloorSdkFigures> {
+  try {
+    const sdk = addHistograms(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    return {
+      workflowTaskMs: meanOf(sdk, 'temporal_workflow_task_execution_latency{floorInstruction}'),
+      workflowTaskScheduleToStartMs: meanOf(sdk, 'temporal_workflow_task_schedule_to_start_latency'),
+      respondWorkflowTaskCompletedMs: meanOf(sdk, 'temporal_request_latency{RespondWorkflowTaskCompleted}'),
+      respondActivityTaskCompletedMs: meanOf(sdk, 'temporal_request_latency{RespondActivityTaskCompleted}'),
+    };
+  } catch (err) {
+    note(`could not read the floor worker's SDK metrics: ${String(err)}`);
+    return {};
+  }
 }
 
 async function simRequestCount(port: number): Promise<number> {
@@ -79,6 +105,8 @@ async function simRequestCount(port: number): Promise<number> {
   if (!response.ok) throw new Error(`GET /_sim/stats answered ${response.status}`);
   return ((await response.json()) as SimStats).total;
 }
+
+const msText = (value: number | undefined) => (value === undefined ? 'n/a' : `${value} ms`);
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -92,7 +120,7 @@ async function main(): Promise<void> {
   try {
     const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-floor-'));
     cleanup.add(() => fs.rm(tempDir, { recursive: true, force: true }));
-    const [port, simPort] = await findFreePorts(2);
+    const [port, simPort, metricsPort] = await findFreePorts(3);
     const server = await startDevServer({
       cliPath: await ensureTemporalCli({ log: note }),
       dataDir: tempDir,
@@ -105,7 +133,12 @@ async function main(): Promise<void> {
     const maxConcurrent = 3 * options.concurrency + 16;
     const workerArgs = [path.join(__dirname, 'floor-worker.js'), server.address, TASK_QUEUE, String(maxConcurrent)];
     if (sim) workerArgs.push(`http://127.0.0.1:${simPort}/v1`);
-    const worker = spawnNode('floor worker', workerArgs, process.env, cleanup);
+    const worker = spawnNode(
+      'floor worker',
+      workerArgs,
+      { ...process.env, FLOOR_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` },
+      cleanup,
+    );
     await waitForOutput(worker, 'floor worker polling', 120_000);
     const connection = await Connection.connect({ address: server.address });
     cleanup.add(() => connection.close());
@@ -136,6 +169,7 @@ async function main(): Promise<void> {
     const wallS = (Date.now() - startedAt) / 1000;
     await processes.stop();
     const simRequests = sim ? await simRequestCount(simPort) : undefined;
+    const sdk = await workerMetrics(metricsPort);
 
     spans.sort((a, b) => a - b);
     const roundsPerS = (options.seeds * options.rounds) / wallS;
@@ -174,6 +208,7 @@ async function main(): Promise<void> {
         bench: cpuMsPerSeed('bench'),
       },
       peakRssMb: { worker: processes.peakMb('worker'), server: processes.peakMb('server') },
+      sdk,
     };
     const lines = [
       `floor: ${figures.seeds} workflows x ${figures.rounds} rounds, L ${figures.latencyMs} ms, C ${figures.concurrency}, payload ${figures.payloadBytes} B, ${options.http ? 'calls through the openai client to the simulated LLM' : 'calls wait in the activity'} (bare Temporal, no EvolForge code)`,
@@ -184,6 +219,7 @@ async function main(): Promise<void> {
       `CPU cores used (average): worker ${figures.cores.worker}, server ${figures.cores.server}, sim ${figures.cores.sim ?? '-'}, bench ${figures.cores.bench}`,
       `CPU per workflow:         worker ${figures.cpuMsPerSeed.worker} ms, server ${figures.cpuMsPerSeed.server} ms, sim ${figures.cpuMsPerSeed.sim ?? '-'} ms, bench (the client) ${figures.cpuMsPerSeed.bench} ms`,
       `peak RSS:                 worker ${figures.peakRssMb.worker} MB, server ${figures.peakRssMb.server} MB`,
+      `worker's SDK metrics:     workflow task receipt to reply ${msText(sdk.workflowTaskMs)}, schedule-to-start ${msText(sdk.workflowTaskScheduleToStartMs)}; RespondWorkflowTaskCompleted ${msText(sdk.respondWorkflowTaskCompletedMs)}, RespondActivityTaskCompleted ${msText(sdk.respondActivityTaskCompletedMs)} (means)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);

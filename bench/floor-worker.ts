@@ -2,9 +2,11 @@
  * `node dist/bench/floor-worker.js ADDRESS TASK_QUEUE MAX_CONCURRENT_ACTIVITIES [LLM_BASE_URL]`: the floor bench's
  * worker, a plain Temporal worker with the SDK's defaults and the same activity slots the dataset bench gives
  * `evol worker`. Its one activity waits the call's latency itself or, given LLM_BASE_URL, asks that
- * OpenAI-compatible server (the simulated LLM, which waits instead) through the `openai` client.
+ * OpenAI-compatible server (the simulated LLM, which waits instead) through the `openai` client. With
+ * FLOOR_METRICS_ADDRESS=IP:PORT it serves the SDK's Prometheus metrics there, as `evol worker` does with
+ * EVOL_METRICS_ADDRESS.
  */
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import OpenAI from 'openai';
 import type { FloorActivities } from './floor-workflows';
 
@@ -31,6 +33,13 @@ function activitiesFor(llmBaseUrl: string | undefined): FloorActivities {
 
 async function main(): Promise<void> {
   const [address, taskQueue, maxConcurrent, llmBaseUrl] = process.argv.slice(2);
+  const bindAddress = process.env.FLOOR_METRICS_ADDRESS;
+  if (bindAddress) {
+    Runtime.install({
+      logger: new DefaultLogger('WARN'),
+      telemetryOptions: { metrics: { prometheus: { bindAddress, useSecondsForDurations: false } } },
+    });
+  }
   const connection = await NativeConnection.connect({ address });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('./floor-workflows'),

@@ -37,5 +37,8 @@ test('every call the workflows count reached the simulated LLM, and no figure be
   expect(figures.roundsPerS).toBeLessThanOrEqual(figures.idealRoundsPerS);
   expect(figures.cpuMsPerSeed.worker).toBeGreaterThan(0);
   expect(figures.cpuMsPerSeed.server).toBeGreaterThan(0);
+  // The worker's own SDK metrics were read.
+  expect(figures.sdk.workflowTaskMs).toBeGreaterThan(0);
+  expect(figures.sdk.respondActivityTaskCompletedMs).toBeGreaterThan(0);
   expect(stdout).toContain(`calls (activities):       ${figures.calls}`);
 });

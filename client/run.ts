@@ -509,11 +509,12 @@ export async function runExport(
 }
 
 export async function runList(): Promise<void> {
-  const runs = await openStore().listRuns();
-  if (!runs.length) {
+  const { runs, unreadable } = await openStore().listRuns();
+  if (!runs.length && !unreadable.length) {
     stderr(`No runs in ${defaultStoreDir()}.`);
     return;
   }
   for (const run of runs)
     process.stdout.write(`${run.runId}\t${run.createdAt}\t${run.seedCount} seeds\t${run.inputFile}\n`);
+  for (const { runId, reason } of unreadable) stderr(`${runId}: not listed, its settings can't be read: ${reason}`);
 }

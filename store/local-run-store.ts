@@ -55,6 +55,12 @@ async function writeOnce(final: string, content: string): Promise<'written' | 'e
   }
 }
 
+/** `evol runs`: the runs that read back, and the run directories that don't. */
+export interface RunListing {
+  runs: RunMeta[];
+  unreadable: Array<{ runId: string; reason: string }>;
+}
+
 export class LocalRunStore implements RunStore {
   /**
    * Seeds and meta of the runs read most recently (both are written once, when the run is created); a worker serves
@@ -125,14 +131,36 @@ export class LocalRunStore implements RunStore {
     });
   }
 
-  async listRuns(): Promise<RunMeta[]> {
+  /** Every run in the store, oldest first, and the run directories whose meta.json can't be read, with why. */
+  async listRuns(): Promise<RunListing> {
     const entries = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []);
-    const metas = await Promise.all(
+    const read = await Promise.all(
       entries
         .filter((e) => e.isDirectory() && RUN_ID_PATTERN.test(e.name))
-        .map((e) => this.readMeta(e.name).catch(() => undefined)),
+        .map(async (e) => {
+          try {
+            return { meta: await this.readMeta(e.name) };
+          } catch (err) {
+            return { unreadable: { runId: e.name, reason: this.whyUnreadable(e.name, err) } };
+          }
+        }),
     );
-    return metas.filter((m): m is RunMeta => Boolean(m)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return {
+      runs: read.flatMap((r) => (r.meta ? [r.meta] : [])).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+      unreadable: read
+        .flatMap((r) => (r.unreadable ? [r.unreadable] : []))
+        .sort((a, b) => a.runId.localeCompare(b.runId)),
+    };
+  }
+
+  private whyUnreadable(runId: string, err: unknown): string {
+    if (
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (err instanceof UserError && err.message.startsWith('no run'))
+    ) {
+      return `${path.join(this.runDir(runId), 'meta.json')} is missing: the run was not fully created, or the file was removed`;
+    }
+    return err instanceof Error ? err.message : String(err);
   }
 
   private loadSeeds(runId: string): Promise<LoadedSeeds> {

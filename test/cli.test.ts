@@ -101,7 +101,7 @@ describe('the evol command line', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/strict\.jsonl:2/);
     noStackTrace(result.stderr);
-    expect(await new LocalRunStore(path.join(dir, 'runs')).listRuns()).toEqual([]);
+    expect(await new LocalRunStore(path.join(dir, 'runs')).listRuns()).toEqual({ runs: [], unreadable: [] });
   });
 
   test('bad rows are reported by line and skipped, duplicates folded; the run id is printed first and cannot be reused', async () => {

@@ -135,6 +135,20 @@ describe('creating a run', () => {
     expect(workflowIdsOf(meta).dataset).toBe('evol:run:r1');
   });
 
+  test('the run list names the runs whose settings cannot be read, and why, beside the others', async () => {
+    const store = new LocalRunStore(dir);
+    await createDatasetRun(store, { runId: 'good', inputFile: 'inline', seeds, config: testRunConfig() });
+    await createDatasetRun(store, { runId: 'broken', inputFile: 'inline', seeds, config: testRunConfig() });
+    fs.writeFileSync(path.join(dir, 'broken', 'meta.json'), '{"runId": "broken",');
+    fs.mkdirSync(path.join(dir, 'half'));
+    const { runs, unreadable } = await new LocalRunStore(dir).listRuns();
+    expect(runs.map((r) => r.runId)).toEqual(['good']);
+    expect(unreadable).toEqual([
+      { runId: 'broken', reason: expect.stringMatching(/broken[\\/]meta\.json: not valid JSON/) },
+      { runId: 'half', reason: expect.stringMatching(/half[\\/]meta\.json is missing: the run was not fully created/) },
+    ]);
+  });
+
   test('settings the store could not read back are refused before anything is written', async () => {
     const store = new LocalRunStore(dir);
     const config = testRunConfig(undefined, { concurrency: 0 });

@@ -141,7 +141,7 @@ export class LocalRunStore implements RunStore {
           try {
             return { meta: await this.readMeta(e.name) };
           } catch (err) {
-            return { unreadable: { runId: e.name, reason: this.whyUnreadable(e.name, err) } };
+            return { unreadable: { runId: e.name, reason: await this.whyUnreadable(e.name, err) } };
           }
         }),
     );
@@ -153,13 +153,13 @@ export class LocalRunStore implements RunStore {
     };
   }
 
-  private whyUnreadable(runId: string, err: unknown): string {
-    if (
-      (err as NodeJS.ErrnoException).code === 'ENOENT' ||
-      (err instanceof UserError && err.message.startsWith('no run'))
-    ) {
-      return `${path.join(this.runDir(runId), 'meta.json')} is missing: the run was not fully created, or the file was removed`;
-    }
+  private async whyUnreadable(runId: string, err: unknown): Promise<string> {
+    const file = path.join(this.runDir(runId), 'meta.json');
+    const exists = await fs.access(file).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return `${file} is missing: the run was not fully created, or the file was removed`;
     return err instanceof Error ? err.message : String(err);
   }
 

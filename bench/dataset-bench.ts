@@ -30,10 +30,10 @@ import {
   type DevServer,
 } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
-import type { SimRequestRecord, SimStats } from '../sim/types';
+import type { SimRequestRecord } from '../sim/types';
 import { LocalRunStore } from '../store/local-run-store';
 import type { RunMeta, SeedRecord } from '../core/run';
-import { addHistograms, meanOf, type Histograms } from './prometheus';
+import { meanMsText, meanOf, scrapeWorkers, type Histograms } from './prometheus';
 import type { FloorFigures } from './floor-bench';
 import {
   Cleanup,
@@ -41,15 +41,18 @@ import {
   MACHINE,
   note,
   onInterrupt,
+  percentile,
   positiveInt,
   ProcessSampler,
   round,
+  simStats,
   spawnNode,
   startSimProcess,
   waitForOutput,
   withRunShape,
   type NodeProcess,
   type RunShape,
+  type SimCounters,
 } from './proc';
 
 const DIST = path.resolve(__dirname, '..');
@@ -337,14 +340,6 @@ async function createBenchRun(env: Environment, options: BenchOptions): Promise<
   });
 }
 
-type SimCounters = Omit<SimStats, 'inFlight'>;
-
-async function simStats(port: number): Promise<SimCounters> {
-  const response = await fetch(`http://127.0.0.1:${port}/_sim/stats`);
-  if (!response.ok) throw new Error(`GET /_sim/stats answered ${response.status}`);
-  return (await response.json()) as SimCounters;
-}
-
 type SimRequest = Pick<SimRequestRecord, 'receivedAt' | 'status'>;
 
 /** When the simulated LLM received each call and what it answered, sorted by arrival. */
@@ -576,11 +571,6 @@ interface Spread {
   p50: number;
   p99: number;
   count: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 function spread(values: number[]): Spread {
@@ -832,7 +822,7 @@ function sdkFiguresOf(sdk: Histograms): SdkFigures {
 }
 
 function sdkLines(s: SdkFigures): string[] {
-  const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${v} ms`);
+  const ms = meanMsText;
   const calls = Object.entries(s.serverCallMs)
     .filter(([, v]) => v !== undefined)
     .map(([op, v]) => `${op} ${ms(v)}`)
@@ -1279,20 +1269,6 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
     openMsTotal,
     sdk,
   };
-}
-
-/** Every worker's SDK metrics, histograms summed over the workers. */
-async function scrapeWorkers(ports: number[]): Promise<Histograms> {
-  const histograms: Histograms = new Map();
-  for (const port of ports) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-      addHistograms(await response.text(), histograms);
-    } catch (err) {
-      note(`could not read the SDK metrics at 127.0.0.1:${port}: ${String(err)}`);
-    }
-  }
-  return histograms;
 }
 
 /** The floor bench with this run's N, R, L and C, its calls through the openai client; its own processes, ended. */

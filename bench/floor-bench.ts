@@ -22,16 +22,17 @@ import {
   nonNegativeInt,
   note,
   onInterrupt,
+  percentile,
   ProcessSampler,
   round,
+  simStats,
   spawnNode,
   startSimProcess,
   waitForOutput,
   withRunShape,
   type RunShape,
 } from './proc';
-import type { SimStats } from '../sim/types';
-import { addHistograms, meanOf } from './prometheus';
+import { meanMsText, meanOf, scrapeWorkers } from './prometheus';
 import type { floorInstruction } from './floor-workflows';
 
 const TASK_QUEUE = 'evolforge-floor';
@@ -86,31 +87,13 @@ interface FloorSdkFigures {
 }
 
 async function workerMetrics(port: number): Promise<FloorSdkFigures> {
-  try {
-    const sdk = addHistograms(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-    return {
-      workflowTaskMs: meanOf(sdk, 'temporal_workflow_task_execution_latency{floorInstruction}'),
-      workflowTaskScheduleToStartMs: meanOf(sdk, 'temporal_workflow_task_schedule_to_start_latency'),
-      respondWorkflowTaskCompletedMs: meanOf(sdk, 'temporal_request_latency{RespondWorkflowTaskCompleted}'),
-      respondActivityTaskCompletedMs: meanOf(sdk, 'temporal_request_latency{RespondActivityTaskCompleted}'),
-    };
-  } catch (err) {
-    note(`could not read the floor worker's SDK metrics: ${String(err)}`);
-    return {};
-  }
-}
-
-async function simRequestCount(port: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/_sim/stats`);
-  if (!response.ok) throw new Error(`GET /_sim/stats answered ${response.status}`);
-  return ((await response.json()) as SimStats).total;
-}
-
-const msText = (value: number | undefined) => (value === undefined ? 'n/a' : `${value} ms`);
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  const sdk = await scrapeWorkers([port]);
+  return {
+    workflowTaskMs: meanOf(sdk, 'temporal_workflow_task_execution_latency{floorInstruction}'),
+    workflowTaskScheduleToStartMs: meanOf(sdk, 'temporal_workflow_task_schedule_to_start_latency'),
+    respondWorkflowTaskCompletedMs: meanOf(sdk, 'temporal_request_latency{RespondWorkflowTaskCompleted}'),
+    respondActivityTaskCompletedMs: meanOf(sdk, 'temporal_request_latency{RespondActivityTaskCompleted}'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -168,7 +151,7 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: options.concurrency }, lane));
     const wallS = (Date.now() - startedAt) / 1000;
     await processes.stop();
-    const simRequests = sim ? await simRequestCount(simPort) : undefined;
+    const simRequests = sim ? (await simStats(simPort)).total : undefined;
     const sdk = await workerMetrics(metricsPort);
 
     spans.sort((a, b) => a - b);
@@ -219,7 +202,7 @@ async function main(): Promise<void> {
       `CPU cores used (average): worker ${figures.cores.worker}, server ${figures.cores.server}, sim ${figures.cores.sim ?? '-'}, bench ${figures.cores.bench}`,
       `CPU per workflow:         worker ${figures.cpuMsPerSeed.worker} ms, server ${figures.cpuMsPerSeed.server} ms, sim ${figures.cpuMsPerSeed.sim ?? '-'} ms, bench (the client) ${figures.cpuMsPerSeed.bench} ms`,
       `peak RSS:                 worker ${figures.peakRssMb.worker} MB, server ${figures.peakRssMb.server} MB`,
-      `worker's SDK metrics:     workflow task receipt to reply ${msText(sdk.workflowTaskMs)}, schedule-to-start ${msText(sdk.workflowTaskScheduleToStartMs)}; RespondWorkflowTaskCompleted ${msText(sdk.respondWorkflowTaskCompletedMs)}, RespondActivityTaskCompleted ${msText(sdk.respondActivityTaskCompletedMs)} (means)`,
+      `worker's SDK metrics:     workflow task receipt to reply ${meanMsText(sdk.workflowTaskMs)}, schedule-to-start ${meanMsText(sdk.workflowTaskScheduleToStartMs)}; RespondWorkflowTaskCompleted ${meanMsText(sdk.respondWorkflowTaskCompletedMs)}, RespondActivityTaskCompleted ${meanMsText(sdk.respondActivityTaskCompletedMs)} (means)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { SimStats } from '../sim/types';
 
 const RSS_INTERVAL_MS = 500;
 const STOP_GRACE_MS = 10_000;
@@ -41,6 +42,12 @@ export function withRunShape(command: Command, unit: string): Command {
     .option('--rounds <n>', 'rounds of evolution per seed (one call, then two at once)', positiveInt, 2)
     .option('--latency-ms <ms>', 'latency of every LLM call', positiveInt, 500)
     .option('--concurrency <n>', `${unit} running at once`, positiveInt, 32);
+}
+
+/** The p-th percentile (nearest rank) of sorted values; NaN when there are none. */
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 export function round(value: number, digits = 0): number {
@@ -125,6 +132,15 @@ export async function startSimProcess(
   );
   await waitForOutput(sim, 'simulated LLM listening', 30_000);
   return sim;
+}
+
+/** What the simulated LLM counted so far (GET /_sim/stats), but the calls in flight. */
+export type SimCounters = Omit<SimStats, 'inFlight'>;
+
+export async function simStats(port: number): Promise<SimCounters> {
+  const response = await fetch(`http://127.0.0.1:${port}/_sim/stats`);
+  if (!response.ok) throw new Error(`GET /_sim/stats answered ${response.status}`);
+  return (await response.json()) as SimCounters;
 }
 
 /** Ctrl-C or SIGTERM stops what `cleanup` holds (`what`, for the message) before the bench exits. */

@@ -3,6 +3,7 @@
  * histogram, by metric and by the one label that tells its series apart here (the server call's `operation`, the
  * `workflow_type`), summed over every worker scraped.
  */
+import { note } from './proc';
 
 export interface Histogram {
   count: number;
@@ -41,3 +42,20 @@ export function meanOf(histograms: Histograms, key: string): number | undefined 
   if (!histogram || histogram.count === 0) return undefined;
   return Math.round((histogram.sum / histogram.count) * 10) / 10;
 }
+
+/** Every worker's metrics at 127.0.0.1:PORT, added together; a worker that does not answer is noted and left out. */
+export async function scrapeWorkers(ports: number[]): Promise<Histograms> {
+  const histograms: Histograms = new Map();
+  for (const port of ports) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      addHistograms(await response.text(), histograms);
+    } catch (err) {
+      note(`could not read the SDK metrics at 127.0.0.1:${port}: ${String(err)}`);
+    }
+  }
+  return histograms;
+}
+
+/** A mean in ms as the benches print it, n/a when there was no observation. */
+export const meanMsText = (value: number | undefined): string => (value === undefined ? 'n/a' : `${value} ms`);

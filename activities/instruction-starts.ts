@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { instructionStartReadOf } from '../core/dataset';
 import type { InstructionEvolutionInput } from '../core/schemas';
 import { EvolEliminations, EvolRoundsDone, instructionStartAttributes } from '../core/search-attributes';
 import type { RunStore } from '../store/types';
@@ -34,12 +35,7 @@ export function createInstructionStartActivities(store: RunStore) {
       const { client, info } = Context.current();
       const begun =
         input.saveToStore && !input.begun
-          ? await readInstructionStart(store, {
-              runId: input.runId,
-              instructionId: input.instructionId,
-              withRunSettings: input.llm === undefined,
-              ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
-            })
+          ? await readInstructionStart(store, instructionStartReadOf(input))
           : undefined;
       try {
         await client.workflow.start('instructionEvolution', {

@@ -1,18 +1,11 @@
 /** Activities that read seeds from and write records to the run store. */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { InstructionReport } from '../core/dataset';
+import type { InstructionReport, InstructionStartRead } from '../core/dataset';
 import { datasetSettingsOf } from '../core/run';
 import type { InstructionStart, Lineage } from '../core/schemas';
 import type { RunStore } from '../store/types';
 import { instructionFinishedSignal } from '../core/messages';
-
-export interface InstructionStartRead {
-  runId: string;
-  instructionId: string;
-  withRunSettings: boolean;
-  resumeFrom?: { fromRound?: number };
-}
 
 /**
  * Everything an instruction workflow of a dataset run reads before its first round: the seed's text, and when asked

@@ -3,6 +3,7 @@
  * what each instruction workflow reports back to it. Small by design: ids and numbers, no data.
  */
 import type { ModelPrice } from './pricing';
+import type { InstructionEvolutionInput } from './schemas';
 import type { Budget, DatasetRunConfig } from './settings-schemas';
 import type { Usage } from './usage';
 
@@ -166,5 +167,26 @@ export function emptyCounts(rounds: number): RunCounts {
     costUsd: 0,
     reasks: 0,
     retries: 0,
+  };
+}
+
+/**
+ * What a dataset run's instruction reads from the run store before its first round: the seed's text, the run's
+ * settings unless its input carries an LLM config, and an earlier failed attempt's steps when it goes on from one.
+ */
+export interface InstructionStartRead {
+  runId: string;
+  instructionId: string;
+  withRunSettings: boolean;
+  resumeFrom?: { fromRound?: number };
+}
+
+/** The read an instruction's input asks for: made the same by the activity that starts it and by the workflow. */
+export function instructionStartReadOf(input: InstructionEvolutionInput): InstructionStartRead {
+  return {
+    runId: input.runId,
+    instructionId: input.instructionId,
+    withRunSettings: input.llm === undefined,
+    ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
   };
 }

@@ -13,7 +13,7 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { InstructionReport, SpendTag } from '../core/dataset';
+import { instructionStartReadOf, type InstructionReport, type SpendTag } from '../core/dataset';
 import { LlmFailure, UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
@@ -192,15 +192,7 @@ class InstructionRun {
   }
 
   private async readInOneLocalActivity(): Promise<void> {
-    const { input } = this;
-    this.take(
-      await this.localStore.beginInstruction({
-        runId: input.runId,
-        instructionId: input.instructionId,
-        withRunSettings: input.llm === undefined,
-        ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
-      }),
-    );
+    this.take(await this.localStore.beginInstruction(instructionStartReadOf(this.input)));
   }
 
   /** What a dataset run's instruction read from the run store: its seed, the run's settings, an earlier attempt. */

@@ -10,6 +10,7 @@ import { createInstructionStartActivities } from './instruction-starts';
 import { LlmGateway } from './llm';
 import { createRunStoreActivities } from './run-store';
 import { createScoringActivities } from './scoring';
+import { guardStore } from './store-guard';
 
 export interface ActivityDeps {
   llm: LlmGateway;
@@ -17,13 +18,15 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
+  // A store whose settings are wrong pauses the run it serves, saying what to fix (store-guard.ts).
+  const store = guardStore(deps.store);
   return {
     ...createEvolutionActivities(deps.llm),
-    ...createRunStoreActivities(deps.store),
-    ...createInstructionStartActivities(deps.store),
-    ...createAutoEvolActivities(deps.llm, deps.store),
-    ...createScoringActivities(deps.llm, deps.store),
-    ...createBatchActivities(deps.llm, deps.store),
+    ...createRunStoreActivities(store),
+    ...createInstructionStartActivities(store),
+    ...createAutoEvolActivities(deps.llm, store),
+    ...createScoringActivities(deps.llm, store),
+    ...createBatchActivities(deps.llm, store),
   };
 }
 

@@ -17,8 +17,8 @@ import type { LlmMode } from '../core/config';
 import { autoProgressQuery } from '../core/messages';
 import { autoSettingsOf, type RunMeta } from '../core/run';
 import { UserError } from '../core/validation';
-import { checkRunId, LocalRunStore } from '../store/local-run-store';
-import { defaultDataDir, defaultStoreDir } from '../store/location';
+import { checkRunId } from '../store/object-run-store';
+import { defaultDataDir, openRunStore } from '../store/location';
 import type { RunStore } from '../store/types';
 import { createAutoRun, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
 import { loadConfigFile } from './config-file';
@@ -26,6 +26,7 @@ import { openSession, uiLink, untilCtrlC } from './embedded';
 import { formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
 import { readSeedFile } from './input-file';
+import { isS3Url } from './locations';
 import { fieldChoice, howToComeBack, runDataset, statusOf, withRunWorkflow } from './run';
 
 export interface AutoOptions {
@@ -58,8 +59,8 @@ export interface AutoOptions {
   taskQueue: string;
 }
 
-function openStore(): LocalRunStore {
-  return new LocalRunStore(defaultStoreDir());
+function openStore(): RunStore {
+  return openRunStore();
 }
 
 async function createFromFiles(store: RunStore, runId: string, options: AutoOptions): Promise<RunMeta> {
@@ -74,7 +75,7 @@ async function createFromFiles(store: RunStore, runId: string, options: AutoOpti
   stderr(resolved.description);
   const meta = await createAutoRun(store, {
     runId,
-    inputFile: path.resolve(options.input),
+    inputFile: isS3Url(options.input) ? options.input : path.resolve(options.input),
     seeds: input.seeds,
     devSeeds: dev?.seeds,
     devFile: options.dev ? path.resolve(options.dev) : undefined,
@@ -261,7 +262,7 @@ export async function runAuto(options: AutoOptions): Promise<{ runId: string; fi
       `run "${runId}" already exists: see it with \`evol auto status ${runId}\`, or continue it with \`evol auto --run-id ${runId} --resume\``,
     );
   }
-  if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
+  if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.location}`);
   const meta = exists ? await store.readMeta(runId) : await createFromFiles(store, runId, options);
   autoSettingsOf(meta);
 

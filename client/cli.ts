@@ -12,7 +12,23 @@ import { runCancel, runRetry, runDataset, runExport, runList, runPause, runResum
 import { reportError } from './errors';
 import { runReport } from './report';
 import { runScore } from './score';
+import { runStoreCheck, runStoreCopy } from './store';
+import { defaultDataDir } from '../store/location';
+import { defaultLogFile, routeProcessWarnings } from '../worker/runtime';
+import { isS3Url, parseS3Url } from '../store/s3-objects';
 import { runAuto, runAutoExportMethod, runAutoPause, runAutoResume, runAutoShow, runAutoStatus } from './auto';
+
+/** A store location: an `s3://` URL is checked here, so a typo stops the command before it starts anything. */
+function storeOption(value: string): string {
+  if (isS3Url(value)) {
+    try {
+      parseS3Url(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  }
+  return value;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -81,6 +97,17 @@ function statusCommand(
 export function buildProgram(): Command {
   const program = new Command('evol')
     .description('EvolForge: durable Evol-Instruct on Temporal. Evolves seed instructions into harder, richer ones.')
+    .option(
+      '--store <location>',
+      'the run store: s3://BUCKET/PREFIX, or a directory (default: EVOL_STORE, else .evolforge/runs)',
+      storeOption,
+    )
+    .configureHelp({ showGlobalOptions: true })
+    .hook('preAction', (command) => {
+      // Read by every part of this process that opens the store, the in-process worker too.
+      const { store } = command.optsWithGlobals<{ store?: string }>();
+      if (store) process.env.EVOL_STORE = store;
+    })
     .showHelpAfterError()
     .addHelpText(
       'after',
@@ -88,6 +115,8 @@ export function buildProgram(): Command {
 Temporal: nothing configured means the embedded dev server (started in the background, data in
 .evolforge/, UI on http://127.0.0.1:8233). Set TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_* or TEMPORAL_PROFILE to use another cluster or Temporal Cloud.
+Run store: --store or EVOL_STORE (s3://BUCKET/PREFIX with AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+AWS_ENDPOINT_URL for an S3-compatible server; or a directory), else .evolforge/runs.
 LLM: OPENAI_API_KEY and OPENAI_BASE_URL (any OpenAI-compatible server), EVOL_MODEL, per role
 EVOL_EVOLVER_MODEL / EVOL_RESPONDER_MODEL / EVOL_JUDGE_MODEL (and _BASE_URL, _API_KEY_ENV), or a
 config file (evolforge.config.json|yaml, --config). With none of these, a built-in simulated LLM is used.`,
@@ -309,6 +338,29 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
 
   program.command('runs').description('list the runs in the run store').action(runList);
 
+  const store = program.command('store').description('check a run store, or copy a run from one store to another');
+  store
+    .command('check')
+    .description(
+      'check that a store (default: the current one) can be read and written, and whether it honours write-once',
+    )
+    .argument('[location]', 's3://BUCKET/PREFIX or a directory')
+    .option('--create-bucket', 'create the bucket if it is missing')
+    .action(runStoreCheck);
+  store
+    .command('copy')
+    .description(
+      'copy a run (seeds, records, scores, methods, batch rows) to another store, e.g. from a laptop to a bucket',
+    )
+    .argument('<run>', 'run id')
+    .requiredOption('--to <location>', 'the store to copy it to: s3://BUCKET/PREFIX or a directory', storeOption)
+    .option('--from <location>', 'the store it is in (default: the current one)', storeOption)
+    .addHelpText(
+      'after',
+      '\nStop or pause the run first: what its workers write during the copy may be missed. The run appears in the\ndestination whole (its meta.json is written last), and a copy cut short can be run again.',
+    )
+    .action(runStoreCopy);
+
   program
     .command('demo')
     .description(
@@ -402,6 +454,7 @@ EVOL_OPTIMIZER_MODEL, EVOL_OPTIMIZER_BASE_URL and EVOL_OPTIMIZER_API_KEY_ENV.`,
 }
 
 if (require.main === module) {
+  routeProcessWarnings(defaultLogFile(defaultDataDir()));
   // Exit explicitly: the Temporal runtime keeps handles (and signal handlers) that would hold the process open.
   buildProgram()
     .parseAsync(process.argv)

@@ -11,6 +11,7 @@ import { duplicateKey, normalizeRow, ROW_EXAMPLE, type FieldChoice, type Normali
 import { hash32 } from '../core/prng';
 import { UserError } from '../core/validation';
 import type { SeedRecord } from '../core/run';
+import { isS3Url, withLocalCopy } from './locations';
 import { readCsvRows, readParquetRows, tabularFormatOf, type TabularFormat } from './tabular-input';
 
 export interface InputProblem {
@@ -55,11 +56,22 @@ const PROBLEMS_SHOWN = 5;
 const ADD_ROWS = `add one JSON object per line, such as ${ROW_EXAMPLE}`;
 const NOT_UTF8 = 'not valid UTF-8; skipped. Save the file as UTF-8.';
 
+/** Reads a seed file: a path, or an `s3://bucket/key` object (fetched to a temporary copy first). */
 export async function readSeedFile(file: string, options: ReadSeedFileOptions = {}): Promise<InputReport> {
+  if (isS3Url(file)) return withLocalCopy(file, (copy) => readSeedFileAt(file, copy, file, options));
+  return readSeedFileAt(file, path.resolve(file), path.resolve(file), options);
+}
+
+/** `file` as the user named it (for messages), `absolute` where its bytes are, `source` what the seeds record. */
+async function readSeedFileAt(
+  file: string,
+  absolute: string,
+  source: string,
+  options: ReadSeedFileOptions,
+): Promise<InputReport> {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   try {
-    const absolute = path.resolve(file);
-    const collector = new SeedCollector(file, absolute, options.fields ?? {});
+    const collector = new SeedCollector(file, source, options.fields ?? {});
     const tabular = await tabularFormatOf(file, absolute);
     if (tabular === 'parquet') {
       await checkExists(file, absolute);
@@ -110,7 +122,8 @@ class SeedCollector {
 
   constructor(
     readonly file: string,
-    private readonly absolute: string,
+    /** What each seed records as its file: an absolute path, or the object's URL. */
+    private readonly source: string,
     private readonly fields: FieldChoice,
   ) {}
 
@@ -172,7 +185,7 @@ class SeedCollector {
       this.duplicates.push({ file: this.file, line, duplicateOfLine: original.source.line, id });
       return;
     }
-    this.keep({ id, text, ...(output === undefined ? {} : { output }), source: { file: this.absolute, line } });
+    this.keep({ id, text, ...(output === undefined ? {} : { output }), source: { file: this.source, line } });
   }
 
   report(format: InputReport['format']): InputReport {

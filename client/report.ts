@@ -9,8 +9,10 @@ import { buildReportData, reportText, type Quantiles, type ReportData } from '..
 import type { RowScore } from '../core/scoring';
 import type { Lineage } from '../core/schemas';
 import { UserError } from '../core/validation';
-import { checkRunId, LocalRunStore } from '../store/local-run-store';
-import { defaultDataDir, defaultStoreDir } from '../store/location';
+import { checkRunId } from '../store/object-run-store';
+import { defaultDataDir, openRunStore } from '../store/location';
+import { isS3Url, writeOutput } from './locations';
+import type { RunStore } from '../store/types';
 import { loadBenchmarks } from './benchmarks';
 import { stderr } from './format';
 
@@ -301,12 +303,12 @@ export async function renderReportHtml(
 
 /** Reads a run's records and scores from the store and builds its figures. */
 export async function reportDataOf(
-  store: LocalRunStore,
+  store: RunStore,
   runId: string,
   options: Omit<ReportCommandOptions, 'out' | 'text'>,
 ): Promise<ReportData> {
   if (!(await store.runExists(runId)))
-    throw new UserError(`no run "${runId}" in ${store.root}: \`evol runs\` lists them`);
+    throw new UserError(`no run "${runId}" in ${store.location}: \`evol runs\` lists them`);
   const meta = await store.readMeta(runId);
   const records: Lineage[] = [];
   for await (const record of store.records(runId)) records.push(record);
@@ -324,19 +326,35 @@ export async function reportDataOf(
   });
 }
 
+/**
+ * Where a report goes without --out: beside the run in a bucket (everything a run writes lives in its store), else
+ * `reports/<run>.html` in the data dir.
+ */
+export function defaultReportLocation(storeLocation: string, runId: string): string {
+  return isS3Url(storeLocation)
+    ? `${storeLocation}/${runId}/report.html`
+    : path.join(defaultDataDir(), 'reports', `${runId}.html`);
+}
+
 export async function runReport(runId: string, options: ReportCommandOptions): Promise<string | undefined> {
   checkRunId(runId);
-  const data = await reportDataOf(new LocalRunStore(defaultStoreDir()), runId, options);
+  const store = openRunStore();
+  const data = await reportDataOf(store, runId, options);
   if (options.text) {
     process.stdout.write(`${reportText(data).join('\n')}\n`);
     return undefined;
   }
   const html = await renderReportHtml(data, await svgRenderer());
-  const out = path.resolve(options.out ?? path.join(defaultDataDir(), 'reports', `${runId}.html`));
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const temp = `${out}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, html);
-  fs.renameSync(temp, out);
+  const out = await writeOutput(
+    options.out ?? defaultReportLocation(store.location, runId),
+    async (file) => {
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      const temp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(temp, html);
+      fs.renameSync(temp, file);
+    },
+    'text/html; charset=utf-8',
+  );
   stderr(`Report of run ${runId} (${data.records} records, ${(html.length / 1024).toFixed(0)} KB): ${out}`);
   return out;
 }

@@ -19,8 +19,9 @@ import { PriceTableSchema, type PriceTable } from '../core/settings-schemas';
 import { progressQuery } from '../core/messages';
 import { datasetSettingsOf, type RunMeta } from '../core/run';
 import { describeIssues, UserError } from '../core/validation';
-import { checkRunId, LocalRunStore } from '../store/local-run-store';
-import { defaultStoreDir } from '../store/location';
+import { checkRunId } from '../store/object-run-store';
+import { openRunStore } from '../store/location';
+import type { RunStore } from '../store/types';
 import {
   cancelRun,
   createDatasetRun,
@@ -39,6 +40,7 @@ import { exportRun } from './export';
 import { figuresOf, followRun, formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
 import { readSeedFile } from './input-file';
+import { isS3Url, writeOutput } from './locations';
 import { loadBenchmarks } from './benchmarks';
 import { resolveMethod, withMethodSampling } from './method-file';
 
@@ -91,8 +93,8 @@ export function fieldChoice(options: { instructionField?: string; inputField?: s
   };
 }
 
-function openStore(): LocalRunStore {
-  return new LocalRunStore(defaultStoreDir());
+function openStore(): RunStore {
+  return openRunStore();
 }
 
 /** The price table: defaults, overridden model by model by a JSON file. */
@@ -113,7 +115,7 @@ export function loadPrices(file: string | undefined): PriceTable {
   return { ...DEFAULT_PRICES, ...parsed.data };
 }
 
-async function createRun(store: LocalRunStore, runId: string, options: RunOptions): Promise<RunMeta> {
+async function createRun(store: RunStore, runId: string, options: RunOptions): Promise<RunMeta> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
   const report = await readSeedFile(options.input, { strict: options.strict, fields: fieldChoice(options) });
   printInputReport(options.input, report, 'seeds');
@@ -155,7 +157,7 @@ async function createRun(store: LocalRunStore, runId: string, options: RunOption
   if (unpriced.length) stderr(`No price known for ${unpriced.join(', ')}: its cost counts as 0 (add --prices FILE).`);
   return createDatasetRun(store, {
     runId,
-    inputFile: path.resolve(options.input),
+    inputFile: isS3Url(options.input) ? options.input : path.resolve(options.input),
     seeds: report.seeds,
     invalidRows: report.invalid.length,
     duplicateRows: report.duplicates.length,
@@ -227,7 +229,7 @@ export async function runDataset(options: RunOptions): Promise<{ runId: string; 
       `run "${runId}" already exists: see it with \`evol status ${runId}\`, or continue it with \`evol run --run-id ${runId} --resume\``,
     );
   }
-  if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.root}`);
+  if (!exists && options.resume) throw new UserError(`there is no run "${runId}" to resume in ${store.location}`);
   const meta = exists ? await store.readMeta(runId) : await createRun(store, runId, options);
   if (exists && options.batch && !(meta.config.kind === 'dataset' && usesBatch(meta.config.llm))) {
     stderr(
@@ -464,6 +466,19 @@ export async function runCancel(runId: string): Promise<void> {
 }
 
 /** `evol export`: the shuffle seed defaults to the run's own seed, and is printed, so the order can be had again. */
+/** An export written locally, then put in the bucket whole: `result.path` is the object's URL. */
+async function exportToBucket(
+  store: RunStore,
+  runId: string,
+  options: Parameters<typeof exportRun>[2] & { out: string },
+) {
+  let result: Awaited<ReturnType<typeof exportRun>> | undefined;
+  const url = await writeOutput(options.out, async (file) => {
+    result = await exportRun(store, runId, { ...options, out: file });
+  });
+  return { ...result!, path: url };
+}
+
 export async function runExport(
   runId: string,
   options: Omit<ExportOptions, 'seed' | 'decontaminate'> & {
@@ -484,7 +499,11 @@ export async function runExport(
     const meta = await store.readMeta(runId).catch(() => undefined);
     seed = Math.max(0, meta?.config.seed ?? 0);
   }
-  const result = await exportRun(store, runId, { ...options, seed, ...(decontaminate ? { decontaminate } : {}) });
+  const exportOptions = { ...options, seed, ...(decontaminate ? { decontaminate } : {}) };
+  const result =
+    options.out && isS3Url(options.out)
+      ? await exportToBucket(store, runId, { ...exportOptions, out: options.out })
+      : await exportRun(store, runId, exportOptions);
   for (const note of result.notes) stderr(note);
   const s = result.stats;
   if (s.contaminatedDropped !== undefined) {
@@ -509,9 +528,10 @@ export async function runExport(
 }
 
 export async function runList(): Promise<void> {
-  const { runs, unreadable } = await openStore().listRuns();
+  const store = openStore();
+  const { runs, unreadable } = await store.listRuns();
   if (!runs.length && !unreadable.length) {
-    stderr(`No runs in ${defaultStoreDir()}.`);
+    stderr(`No runs in ${store.location}.`);
     return;
   }
   for (const run of runs)

@@ -6,8 +6,8 @@ import { scoreLine, scoresByRound } from '../core/report-data';
 import { datasetSettingsOf } from '../core/run';
 import type { RowScore, ScoreProgress } from '../core/scoring';
 import { UserError } from '../core/validation';
-import { checkRunId, LocalRunStore } from '../store/local-run-store';
-import { defaultStoreDir } from '../store/location';
+import { checkRunId } from '../store/object-run-store';
+import { openRunStore } from '../store/location';
 import { startScoreRun } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, untilCtrlC } from './embedded';
@@ -38,9 +38,9 @@ export function parseRounds(value: string | undefined): number[] | undefined {
 
 export async function runScore(runId: string, options: ScoreOptions): Promise<void> {
   checkRunId(runId);
-  const store = new LocalRunStore(defaultStoreDir());
+  const store = openRunStore();
   if (!(await store.runExists(runId)))
-    throw new UserError(`no run "${runId}" in ${store.root}: \`evol runs\` lists them`);
+    throw new UserError(`no run "${runId}" in ${store.location}: \`evol runs\` lists them`);
   const meta = await store.readMeta(runId);
   datasetSettingsOf(meta); // a learning run has no rows to score: say so before a server is started
   const rounds = parseRounds(options.rounds);

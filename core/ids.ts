@@ -43,3 +43,18 @@ export function runWorkflowIds(runId: string, scheme: IdScheme | undefined): Run
     instruction: (instructionId) => `evol:instruction:${runId}:${instructionId}`,
   };
 }
+
+/**
+ * The workflow that runs the run a workflow belongs to, which a pause goes to: a dataset run's own workflow for its
+ * instructions and its batcher, a learning run's for itself; undefined for others (a scoring, `evol evolve`).
+ */
+export function runWorkflowOf(workflowId: string): string | undefined {
+  const scheme2 = /^evol:(run|auto|batch|instruction):([^:]+)(?::.*)?$/.exec(workflowId);
+  if (scheme2) {
+    const [, kind, runId] = scheme2;
+    return kind === 'auto' ? workflowId : runWorkflowIds(runId, '2').dataset;
+  }
+  const scheme1 = /^evol-(run|auto|batch)-(.+)$/.exec(workflowId);
+  if (scheme1) return scheme1[1] === 'auto' ? workflowId : runWorkflowIds(scheme1[2], '1').dataset;
+  return undefined;
+}

@@ -11,8 +11,7 @@ import { NativeConnection, Worker, type NativeConnectionOptions } from '@tempora
 import { createActivities, LlmGateway } from '../activities';
 import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
 import type { SimLlm } from '../sim/llm-server';
-import { LocalRunStore } from '../store/local-run-store';
-import { defaultStoreDir } from '../store/location';
+import { openRunStore } from '../store/location';
 import type { RunStore } from '../store/types';
 import { limitHeapGrowth } from './heap';
 import { workflowSource } from './workflow-source';
@@ -25,7 +24,7 @@ export interface EvolWorkerOptions {
   namespace?: string;
   /** Default: DEFAULT_TASK_QUEUE ('evolforge'). */
   taskQueue?: string;
-  /** The run store the activities use. Default: a LocalRunStore at EVOL_STORE_DIR or .evolforge/runs. */
+  /** The run store the activities use. Default: the store EVOL_STORE names (store/location.ts), else .evolforge/runs. */
   store?: RunStore;
   /** In-flight activities (LLM calls) per worker. Default: 100. */
   maxConcurrentActivityTaskExecutions?: number;
@@ -61,7 +60,7 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
   const sim = lazySimulatedLlm();
   const activities = createActivities({
     llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }),
-    store: options.store ?? new LocalRunStore(defaultStoreDir()),
+    store: options.store ?? openRunStore(),
   });
   const worker = await Worker.create({
     connection: options.connection,

@@ -84,6 +84,22 @@ function fileLogFunction(file: string, verbose: boolean): (entry: LogEntry) => v
   };
 }
 
+/**
+ * Node's process warnings (a library's notice that it wants a newer Node, a deprecation) go to the log file, not
+ * the terminal: the file is created with the first warning, so a command that has none leaves nothing behind.
+ */
+export function routeProcessWarnings(file: string): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.appendFileSync(file, `${new Date().toISOString()} WARN ${warning.name}: ${warning.message}\n`);
+    } catch {
+      // A log that cannot be written must not stop the command.
+    }
+  });
+}
+
 /** Installs the runtime once per process; later calls keep the first one's settings. */
 export function installQuietRuntime(options: RuntimeLogOptions = {}): void {
   if (installed) return;

@@ -7,16 +7,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { exportRun } from '../client/api';
 import type { RunProgress } from '../core/dataset';
-import type { Lineage } from '../core/schemas';
 import { findFreePorts, startDevServer, type DevServer } from '../server/dev-server';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { collect, idsOf, recordCount, sampleTexts, seedsFromTexts, startRun } from './helpers/runs';
 import { eventually, llmAt, uniqueTaskQueue } from './helpers/temporal';
+import { deliberateRepeatCalls, llmCallsInFlight as inFlightIn, repeatedCalls, type Crash } from './helpers/llm-calls';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
 
 interface Row {
@@ -29,36 +28,6 @@ interface Row {
   /** LLM activities running (started, not completed) on the server at the crashes: the only ones a crash can redo. */
   callsInFlightAtCrashes: number;
   callsRepeatedAfterCrashes: number;
-}
-
-/** A crash the test caused, and the LLM activities the server had running right after it. */
-interface Crash {
-  at: number;
-  llmCallsInFlight: number;
-}
-
-/** The activities that make one LLM call each, in an instruction workflow. */
-const LLM_ACTIVITIES = new Set(['mutate', 'respond', 'judgeEquality', 'eliminate']);
-
-/**
- * Calls asked again on purpose: a round that repeats an earlier eliminated round of its instruction exactly (same
- * parent, same operation) asks what that round asked, and the simulated LLM answers the same: its mutate, respond and
- * judge calls, and any re-ask after an unusable answer.
- */
-function deliberateRepeatCalls(records: Lineage[]): number {
-  let calls = 0;
-  for (const { steps } of records) {
-    steps.forEach((step, j) => {
-      const repeats = steps
-        .slice(0, j)
-        .find(
-          (earlier) =>
-            !earlier.verdict.passed && earlier.parent === step.parent && earlier.operation === step.operation,
-        );
-      if (repeats) calls += 3 + (repeats.reasks ?? 0);
-    });
-  }
-  return calls;
 }
 
 const table: Row[] = [];
@@ -114,23 +83,11 @@ describe('fault suite: crashes, a server restart and a flaky LLM lose nothing an
   });
 
   /** LLM activities started and not completed now, in the run's instruction workflows. */
-  async function llmCallsInFlight(runId: string, seedsCount: number): Promise<number> {
-    const started = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-    const counts = await Promise.all(
-      Array.from({ length: seedsCount }, async (_, i) => {
-        try {
-          const { raw } = await client.workflow.getHandle(idsOf(runId).instruction(`s${i + 1}`)).describe();
-          return (raw.pendingActivities ?? []).filter(
-            (a) => a.state === started && LLM_ACTIVITIES.has(a.activityType?.name ?? ''),
-          ).length;
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) return 0; // not started yet
-          throw err;
-        }
-      }),
+  const llmCallsInFlight = (runId: string, seedsCount: number) =>
+    inFlightIn(
+      client,
+      Array.from({ length: seedsCount }, (_, i) => idsOf(runId).instruction(`s${i + 1}`)),
     );
-    return counts.reduce((a, b) => a + b, 0);
-  }
 
   async function run(
     scenario: string,
@@ -169,25 +126,7 @@ describe('fault suite: crashes, a server restart and a flaky LLM lose nothing an
       .filter(Boolean)
       .map((l) => JSON.parse(l)._evol.rowId);
 
-    // A call the LLM answered with 200 and that was made again. Faults are never answered with 200, so Temporal's
-    // retries after them repeat nothing; a completed activity is never run again. What is left: an LLM activity
-    // running at a crash, whose answer was lost with the worker (or with the server's record of its completion),
-    // is run again, once per crash; and a round that repeats an eliminated one exactly asks the same again.
-    const sinceCrash = crashes.map(() => 0);
-    let repeated = 0;
-    let notAfterACrash = 0;
-    const lastAnswered = new Map<string, number>();
-    for (const r of sim.requests().slice(requestsBefore)) {
-      if (r.outcome !== 'ok') continue;
-      const before = lastAnswered.get(r.key);
-      lastAnswered.set(r.key, r.receivedAt);
-      if (before === undefined) continue;
-      repeated++;
-      // Charged to the first crash after the answer it repeats: the call was running then.
-      const k = crashes.findIndex((c) => before <= c.at && c.at <= r.receivedAt);
-      if (k >= 0) sinceCrash[k]++;
-      else notAfterACrash++;
-    }
+    const { repeated, unexplained } = repeatedCalls(sim.requests().slice(requestsBefore), crashes);
     const faults =
       Object.values(sim.stats().faultsInjected).reduce((a, b) => a + b, 0) -
       Object.values(statsBefore.faultsInjected).reduce((a, b) => a + b, 0);
@@ -208,8 +147,6 @@ describe('fault suite: crashes, a server restart and a flaky LLM lose nothing an
     expect(exported.stats.records).toBe(seedsCount);
     expect(row.faultsInjected).toBeGreaterThan(0);
     // Each crash redoes at most the LLM calls running at it; a repeat beyond that must be a round repeated on purpose.
-    const unexplained =
-      notAfterACrash + sinceCrash.reduce((n, count, k) => n + Math.max(0, count - crashes[k].llmCallsInFlight), 0);
     expect(unexplained).toBeLessThanOrEqual(deliberateRepeatCalls(records));
     return row;
   }

@@ -118,6 +118,8 @@ export function weedMiniArgs(dataDir: string, ports: WeedPorts): string[] {
     '-s3.port.lance=0',
     '-webdav=false',
     '-master.telemetry=false',
+    // As on AWS: a write to a bucket that does not exist fails (NoSuchBucket), it does not create the bucket.
+    '-s3.autoCreateBucket=false',
   ];
 }
 

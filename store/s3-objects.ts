@@ -66,6 +66,17 @@ export function endpointOf(env: NodeJS.ProcessEnv): string | undefined {
   return env.AWS_ENDPOINT_URL_S3?.trim() || env.AWS_ENDPOINT_URL?.trim() || undefined;
 }
 
+/** How long one request may take before it is given up and tried again: EVOL_S3_TIMEOUT_MS, default 30 s. */
+function requestTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const set = env.EVOL_S3_TIMEOUT_MS?.trim();
+  if (!set) return 30_000;
+  const ms = Number(set);
+  if (!Number.isInteger(ms) || ms < 100) {
+    throw new UserError(`EVOL_S3_TIMEOUT_MS must be a whole number of milliseconds, at least 100, not "${set}"`);
+  }
+  return ms;
+}
+
 /** What the S3 client is built from; each process reads its own (keys never travel in histories or the store). */
 export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
   const endpoint = endpointOf(env);
@@ -86,7 +97,7 @@ export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env): S3ClientCo
         }
       : {}),
     // A server that is down or hung must fail a call in seconds, so the activity is retried, not stuck.
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 30_000 },
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: requestTimeoutMs(env) },
     maxAttempts: 3,
   };
 }

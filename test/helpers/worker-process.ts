@@ -38,9 +38,12 @@ export function runCli(args: string[], options: { cwd: string; env: NodeJS.Proce
 
 export interface WorkerProcess {
   child: ChildProcess;
+  /** Its Temporal worker identity (the SDK's default, `pid@host`), as pending activities name it. */
+  identity: string;
   /** What it printed to the terminal. */
   output(): string;
   /** Its log file (warnings and stack traces go there, not to the terminal). */
+  logFile: string;
   log(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -50,43 +53,62 @@ export async function startWorkerProcess(options: {
   taskQueue: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Its working directory. Default: the test's. */
+  cwd?: string;
+  /**
+   * Give it only PATH, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and `env` (which should name HOME), as on a machine of its
+   * own, and no EVOL_DATA_DIR: its data dir is then `.evolforge` in `cwd`. Default: the test's environment, plus a
+   * data dir of its own.
+   */
+  cleanEnv?: boolean;
 }): Promise<WorkerProcess> {
-  // Its own data dir (for its log file), unless the test gives one.
-  const dataDir = options.env?.EVOL_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-worker-'));
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const temporal = { TEMPORAL_ADDRESS: options.address, TEMPORAL_NAMESPACE: 'default' };
+  let env: NodeJS.ProcessEnv;
+  let dataDir: string;
+  if (options.cleanEnv) {
+    env = { PATH: process.env.PATH, ...temporal, ...options.env };
+    dataDir = env.EVOL_DATA_DIR ? path.resolve(cwd, env.EVOL_DATA_DIR) : path.join(cwd, '.evolforge');
+  } else {
+    // Its own data dir (for its log file), unless the test gives one.
+    dataDir = options.env?.EVOL_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-worker-'));
+    env = { ...process.env, ...temporal, EVOL_DATA_DIR: dataDir, ...options.env };
+  }
   const child = spawn(process.execPath, [CLI, 'worker', '--task-queue', options.taskQueue, '--max-concurrent', '64'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: options.address,
-      TEMPORAL_NAMESPACE: 'default',
-      EVOL_DATA_DIR: dataDir,
-      ...options.env,
-    },
+    cwd,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Collected for the whole life of the process, not only until it polls.
+  const onData = (chunk: Buffer) => (output += chunk.toString());
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), options.timeoutMs ?? 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+    const onPolling = () => {
       if (output.includes('Worker polling')) {
         clearTimeout(timer);
         resolve();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout!.on('data', onPolling);
+    child.stderr!.on('data', onPolling);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`worker exited with ${code} before polling:\n${output}`));
     });
   });
+  const logFile = defaultLogFile(dataDir);
   return {
     child,
+    identity: `${child.pid}@${os.hostname()}`,
     output: () => output,
+    logFile,
     log: () => {
       try {
-        return fs.readFileSync(defaultLogFile(dataDir), 'utf8');
+        return fs.readFileSync(logFile, 'utf8');
       } catch {
         return '';
       }

@@ -74,21 +74,85 @@ export function repeatedCalls(requests: readonly SimRequestRecord[], crashes: re
   return { repeated, sinceCrash, notAfterACrash, unexplained };
 }
 
-/** LLM activities started and not completed now, in the given instruction workflows. */
-export async function llmCallsInFlight(client: Client, workflowIds: readonly string[]): Promise<number> {
+export interface CallsBeyondBaseline {
+  /** Answers with 200 beyond what the baseline run needed of the same request. */
+  extra: number;
+  /** Of those, the ones charged to each crash (see {@link callsBeyondBaseline}). */
+  sinceCrash: number[];
+  /** Extra answers with no crash between them and an earlier answer to the same request. */
+  notAfterACrash: number;
+  /** Requests the baseline needed more often than the run made them (a crash never saves a call). */
+  missing: number;
+}
+
+/**
+ * The calls a run made beyond those of a crash-free baseline run that asks the same (same seeds, same plan seed, the
+ * deterministic simulated LLM): its rounds repeated on purpose are the baseline's too, so what is left was asked again
+ * because of a crash. Each request's answers are walked in time order; an extra one is charged to the first crash
+ * between an answer and the next, earliest gaps first (as {@link repeatedCalls} charges a repeat to the first crash
+ * after the answer it repeats). An extra answer with no crash in any gap is `notAfterACrash`.
+ */
+export function callsBeyondBaseline(
+  requests: readonly SimRequestRecord[],
+  baseline: readonly SimRequestRecord[],
+  crashes: readonly Crash[],
+): CallsBeyondBaseline {
+  const answersOf = (records: readonly SimRequestRecord[]) => {
+    const byKey = new Map<string, number[]>();
+    for (const r of records) if (r.outcome === 'ok') byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.receivedAt]);
+    return byKey;
+  };
+  const needed = answersOf(baseline);
+  const made = answersOf(requests);
+  const sinceCrash = crashes.map(() => 0);
+  let extra = 0;
+  let notAfterACrash = 0;
+  let missing = 0;
+  for (const [key, times] of needed) missing += Math.max(0, times.length - (made.get(key)?.length ?? 0));
+  for (const [key, times] of made) {
+    let left = times.length - (needed.get(key)?.length ?? 0);
+    if (left <= 0) continue;
+    extra += left;
+    for (let i = 1; i < times.length && left > 0; i++) {
+      const k = crashes.findIndex((c) => times[i - 1] <= c.at && c.at <= times[i]);
+      if (k < 0) continue;
+      sinceCrash[k]++;
+      left--;
+    }
+    // An extra first answer (a request the baseline never made) has no earlier answer to follow.
+    notAfterACrash += left;
+  }
+  return { extra, sinceCrash, notAfterACrash, missing };
+}
+
+/** The worker identity of each LLM activity started and not completed now, in the given instruction workflows. */
+export async function llmCallWorkers(client: Client, workflowIds: readonly string[]): Promise<string[]> {
   const started = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-  const counts = await Promise.all(
+  const lists = await Promise.all(
     workflowIds.map(async (workflowId) => {
       try {
         const { raw } = await client.workflow.getHandle(workflowId).describe();
-        return (raw.pendingActivities ?? []).filter(
-          (a) => a.state === started && LLM_ACTIVITIES.has(a.activityType?.name ?? ''),
-        ).length;
+        return (raw.pendingActivities ?? []).flatMap((a) =>
+          a.state === started && LLM_ACTIVITIES.has(a.activityType?.name ?? '') ? [a.lastWorkerIdentity ?? ''] : [],
+        );
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return 0; // not started yet
+        if (err instanceof WorkflowNotFoundError) return []; // not started yet
         throw err;
       }
     }),
   );
-  return counts.reduce((a, b) => a + b, 0);
+  return lists.flat();
+}
+
+/**
+ * LLM activities started and not completed now, in the given instruction workflows; with `workerIdentity`, only those
+ * that worker started (the ones a crash of that worker can redo while other workers run on).
+ */
+export async function llmCallsInFlight(
+  client: Client,
+  workflowIds: readonly string[],
+  workerIdentity?: string,
+): Promise<number> {
+  const workers = await llmCallWorkers(client, workflowIds);
+  return workerIdentity === undefined ? workers.length : workers.filter((w) => w === workerIdentity).length;
 }

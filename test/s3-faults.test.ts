@@ -140,6 +140,7 @@ describeWithS3('a run whose store is a bucket, under the store faults', () => {
       expect(paused.pauseReason).not.toContain('not-the-secret');
 
       await badWorker.close();
+      workers.splice(workers.indexOf(badWorker), 1);
       await worker(taskQueue, storeUrl, server!.env);
       await resumeRun(handle);
       const final = (await handle.result()) as RunProgress;

@@ -115,7 +115,7 @@ describeWithS3('the run store in an S3-compatible bucket', () => {
     });
 
     test('a command that only reads says clearly when the store cannot be reached, with no stack trace', async () => {
-      for (const args of [['runs'], ['export', 'r1'], ['report', 'r1', '--text']]) {
+      for (const args of [['runs'], ['status', 'r1'], ['export', 'r1'], ['report', 'r1', '--text']]) {
         const result = await evol([...args, '--store', `s3://${bucket}/p`], { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' });
         expect(result.code).toBe(2);
         expect(result.stderr).toMatch(/the run store s3:\/\/.* did not answer .*is the server up/);

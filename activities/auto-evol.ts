@@ -24,7 +24,8 @@ import {
 import { buildResponseMessages } from '../core/operations';
 import type { ChatMessage } from '../core/chat';
 import { reaskMessages, type ReaskRole } from '../core/reask';
-import type { LlmEndpoint, Usage } from '../core/schemas';
+import type { LlmEndpoint } from '../core/endpoints';
+import type { Usage } from '../core/usage';
 import type { RunStore } from '../store/types';
 import type { CallRole, Completion, LlmGateway } from './llm';
 import { attemptNumber, completeOrEmpty, unusableResult, type Unusable, type UnusableMode } from './unusable';

@@ -19,7 +19,7 @@ import { LlmFailure } from '../core/llm-failures';
 import { pauseSignal } from '../core/messages';
 import { costOf } from '../core/pricing';
 import { datasetSettingsOf } from '../core/run';
-import type { LlmEndpoint, LlmRole } from '../core/schemas';
+import type { LlmEndpoint, LlmRole } from '../core/endpoints';
 import { EvolKind, EvolRunId } from '../core/search-attributes';
 import type { RunStore } from '../store/types';
 import {

@@ -25,7 +25,7 @@ import {
   type Lease,
   type LeaseRequest,
 } from '../core/rate-limits';
-import { SIM_BASE_URL, type LlmEndpoint } from '../core/schemas';
+import { SIM_BASE_URL, type LlmEndpoint } from '../core/endpoints';
 import { addUsage, type Usage } from '../core/usage';
 
 /**

@@ -20,7 +20,9 @@ import { buildMutationMessages, buildResponseMessages, type Operation } from '..
 import { parseEvolAnswer } from '../core/auto-evol';
 import { reaskMessages, type Reask } from '../core/reask';
 import { parseRewrite } from '../core/rewrite';
-import { ZERO_USAGE, type LlmEndpoint, type StepVerdict, type Usage } from '../core/schemas';
+import { ZERO_USAGE, type Usage } from '../core/usage';
+import type { LlmEndpoint } from '../core/endpoints';
+import type { StepVerdict } from '../core/lineage';
 import type { ChatMessage } from '../core/chat';
 import type { SpendTag } from '../core/dataset';
 import type { CallRole, CompleteOptions, Completion, LlmGateway } from './llm';

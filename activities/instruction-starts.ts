@@ -6,7 +6,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { instructionStartReadOf } from '../core/dataset';
-import type { InstructionEvolutionInput } from '../core/schemas';
+import type { InstructionEvolutionInput } from '../core/instruction-input';
 import { EvolEliminations, EvolRoundsDone, instructionStartAttributes } from '../core/search-attributes';
 import type { RunStore } from '../store/types';
 import { readInstructionStart } from './run-store';

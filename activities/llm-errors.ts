@@ -6,7 +6,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { LlmFailure } from '../core/llm-failures';
-import type { LlmEndpoint } from '../core/schemas';
+import type { LlmEndpoint } from '../core/endpoints';
 
 /** Masks API keys in text that may reach a history or a log. */
 export function redactSecrets(text: string, secrets: ReadonlyArray<string | undefined>): string {

@@ -5,7 +5,8 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatMessage } from '../core/chat';
-import { SIM_BASE_URL, type LlmEndpoint, type LlmRole, type Usage } from '../core/schemas';
+import { SIM_BASE_URL, type LlmEndpoint, type LlmRole } from '../core/endpoints';
+import type { Usage } from '../core/usage';
 import { LlmFailure } from '../core/llm-failures';
 import { classifyLlmError } from './llm-errors';
 import { CallGate } from './call-gate';

@@ -3,7 +3,8 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { InstructionReport, InstructionStartRead } from '../core/dataset';
 import { datasetSettingsOf } from '../core/run';
-import type { InstructionStart, Lineage } from '../core/schemas';
+import type { InstructionStart } from '../core/instruction-input';
+import type { Lineage } from '../core/lineage';
 import type { RunStore } from '../store/types';
 import { instructionFinishedSignal } from '../core/messages';
 

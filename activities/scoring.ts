@@ -12,7 +12,9 @@ import {
   scorableRows,
   type RowScore,
 } from '../core/scoring';
-import { ZERO_USAGE, type LlmEndpoint, type Lineage } from '../core/schemas';
+import { ZERO_USAGE } from '../core/usage';
+import type { LlmEndpoint } from '../core/endpoints';
+import type { Lineage } from '../core/lineage';
 import type { RunStore } from '../store/types';
 import type { LlmGateway } from './llm';
 import {

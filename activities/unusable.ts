@@ -8,7 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { LlmFailure } from '../core/llm-failures';
 import type { ChatMessage } from '../core/chat';
 import { clipAnswer, type UnusableAnswer } from '../core/reask';
-import { ZERO_USAGE, type LlmEndpoint, type Usage } from '../core/schemas';
+import { ZERO_USAGE, type Usage } from '../core/usage';
+import type { LlmEndpoint } from '../core/endpoints';
 import type { CallRole, CompleteOptions, Completion, LlmGateway } from './llm';
 
 /** What every LLM activity result carries when unusable answers are returned. */

@@ -21,7 +21,7 @@ import { createDatasetRun, runProgress, startDatasetRun, workflowIdsOf } from '.
 import type { DatasetRunConfig, RunProgress } from '../core/dataset';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { LEASE_EXPIRY_MS } from '../core/rate-limits';
-import type { LlmConfig, LlmEndpoint } from '../core/schemas';
+import type { LlmConfig, LlmEndpoint } from '../core/endpoints';
 import {
   DEFAULT_DYNAMIC_CONFIG,
   DEFAULT_SQLITE_PRAGMAS,

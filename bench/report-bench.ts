@@ -12,7 +12,7 @@ import { renderReportHtml, reportDataOf, svgRenderer } from '../client/report';
 import { resolveLlmConfig } from '../core/config';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { createPrng } from '../core/prng';
-import type { Lineage, LineageStep } from '../core/schemas';
+import type { Lineage, LineageStep } from '../core/lineage';
 import { scorableRows } from '../core/scoring';
 import { LocalRunStore } from '../store/local-run-store';
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { buildRows, checkExportOptions, serializeRows, type ExportOptions, type ExportStats } from '../core/export';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import type { RowScore } from '../core/scoring';
 import { UserError } from '../core/validation';
 import type { SeedRecord } from '../core/run';

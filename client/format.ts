@@ -1,5 +1,5 @@
 /** Human-readable renderings for the terminal: lines on stderr, what a seed file held, lineage. */
-import type { Lineage, LineageStep } from '../core/schemas';
+import type { Lineage, LineageStep } from '../core/lineage';
 import { formatProblem, type InputReport } from './input-file';
 
 /** Progress and summaries go to stderr; stdout is kept for what a command outputs (an export, JSON). */

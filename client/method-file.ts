@@ -10,7 +10,7 @@ import { builtInOperations, CUSTOM_OPERATION_SYSTEM, isMethodName, METHOD_NAMES 
 import { INSTRUCTION_PLACEHOLDER } from '../core/chat';
 import type { Operation, RoundRange } from '../core/operations';
 import type { ConfigFile } from '../core/config';
-import type { LlmConfig, LlmEndpoint } from '../core/schemas';
+import type { LlmConfig, LlmEndpoint } from '../core/endpoints';
 import { UserError } from '../core/validation';
 
 export { METHOD_NAMES } from '../core/methods';

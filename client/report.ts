@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildReportData, reportText, type Quantiles, type ReportData } from '../core/report-data';
 import type { RowScore } from '../core/scoring';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import { UserError } from '../core/validation';
 import { checkRunId } from '../store/object-run-store';
 import { defaultDataDir, openRunStore } from '../store/location';

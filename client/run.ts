@@ -10,7 +10,7 @@ import {
   type BatcherStatus,
   type BatchSettings,
 } from '../core/batch';
-import { LLM_ROLES, type LlmConfig } from '../core/schemas';
+import { LLM_ROLES, type LlmConfig } from '../core/endpoints';
 import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { unscheduledRound } from '../core/plan';

@@ -18,7 +18,7 @@ import { fillTemplate, INSTRUCTION_PLACEHOLDER, type ChatMessage } from './chat'
 import { ID_SCHEMES } from './ids';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
 import { parseRewrite, type RewriteParse } from './rewrite';
-import { endpointsFor, LlmEndpointSchema, type LlmEndpoint } from './schemas';
+import { endpointsFor, LlmEndpointSchema, type LlmEndpoint } from './endpoints';
 import type { Usage } from './usage';
 
 // ---------------------------------------------------------------------------------------------

@@ -6,10 +6,7 @@
  */
 import type { ModelPrice } from './pricing';
 import type { BatchSettings } from './settings-schemas';
-import type { LlmRole } from './schemas';
-
-/** OpenAI's limits for one batch: requests per input file and the file's size. */
-export const PROVIDER_BATCH_LIMITS = { requests: 50_000, bytes: 200 * 1024 * 1024 } as const;
+import type { LlmRole } from './endpoints';
 
 /** The metadata key a batch is created with; a retried submission finds its batch by it instead of creating another. */
 export const BATCH_KEY_METADATA = 'evol_batch_key';

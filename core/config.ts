@@ -4,17 +4,16 @@
  */
 import { z } from 'zod';
 import { BatchSettingsSchema } from './settings-schemas';
+import { DEFAULT_QUALITY } from './quality';
 import {
-  DEFAULT_QUALITY,
   LLM_ROLES,
   LlmEndpointSchema,
-  QualitySettingsSchema,
   SIM_BASE_URL,
   type LlmConfig,
   type LlmEndpoint,
   type LlmRole,
-  type QualitySettings,
-} from './schemas';
+} from './endpoints';
+import { QualitySettingsSchema, type QualitySettings } from './settings-schemas';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const DEFAULT_MODEL = 'gpt-4o-mini';

@@ -3,7 +3,7 @@
  * what each instruction workflow reports back to it. Small by design: ids and numbers, no data.
  */
 import type { ModelPrice } from './pricing';
-import type { InstructionEvolutionInput } from './schemas';
+import type { InstructionEvolutionInput } from './instruction-input';
 import type { Budget, DatasetRunConfig } from './settings-schemas';
 import type { Usage } from './usage';
 

@@ -5,9 +5,9 @@
 import type { SeedRecord } from './run';
 import type { BenchmarkIndex } from './contamination';
 import { nearDuplicateClusters } from './near-duplicates';
-import { createPrng } from './prng';
+import { shuffled } from './prng';
 import type { RowScore } from './scoring';
-import type { Lineage, LineageStep } from './schemas';
+import type { Lineage, LineageStep } from './lineage';
 import { UserError } from './validation';
 
 export const EXPORT_FORMATS = ['alpaca', 'sharegpt', 'messages'] as const;
@@ -249,17 +249,6 @@ function compareDigitRuns(a: string, b: string): number {
 function compareCodeUnits(a: string, b: string): number {
   if (a === b) return 0;
   return a < b ? -1 : 1;
-}
-
-/** Fisher-Yates, drawing from the project's seeded generator so a seed always gives the same order. */
-export function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const result = [...items];
-  const random = createPrng(seed);
-  for (let i = result.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [result[i], result[j]] = [result[j], result[i]];
-  }
-  return result;
 }
 
 function sampleRows(rows: ExportRow[], sample: number | undefined): { rows: ExportRow[]; notes: string[] } {

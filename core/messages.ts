@@ -6,7 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AutoProgress } from './auto-evol';
 import type { Budget, InstructionReport, RunProgress, SpendReport, SpendView } from './dataset';
 import type { Lease, LeaseRequest } from './rate-limits';
-import type { Lineage } from './schemas';
+import type { Lineage } from './lineage';
 import type { ScoreProgress } from './scoring';
 
 /** An instruction workflow's lineage so far. */

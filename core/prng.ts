@@ -41,3 +41,14 @@ export function pickWeighted(weights: readonly number[], random: () => number): 
   }
   return weights.length - 1;
 }
+
+/** Fisher-Yates, drawing from the project's seeded generator so a seed always gives the same order. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const result = [...items];
+  const random = createPrng(seed);
+  for (let i = result.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [result[i], result[j]] = [result[j], result[i]];
+  }
+  return result;
+}

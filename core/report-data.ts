@@ -6,10 +6,11 @@
 import type { BenchmarkIndex, ContaminationHit } from './contamination';
 import { DEFAULT_DUPLICATE_THRESHOLD, nearDuplicateClusters } from './near-duplicates';
 import { countWords } from './elimination';
-import { shuffled } from './export';
+import { shuffled } from './prng';
 import type { RowScore } from './scoring';
 import { scorableRows } from './scoring';
-import type { Lineage, LlmRole, RoleSpend } from './schemas';
+import type { Lineage, RoleSpend } from './lineage';
+import type { LlmRole } from './endpoints';
 import { ZERO_USAGE } from './usage';
 
 export interface Quantiles {

@@ -4,8 +4,9 @@
  * reading of a prose one, and which rows of a run to score. Pure: no I/O.
  */
 import type { ChatMessage } from './chat';
-import { shuffled } from './export';
-import type { Lineage, LlmEndpoint } from './schemas';
+import { shuffled } from './prng';
+import type { Lineage } from './lineage';
+import type { LlmEndpoint } from './endpoints';
 import type { Usage } from './usage';
 
 /** One scored row of a run: a seed (round 0) or a passed round, by its export row id `<seedId>#<round>`. */

@@ -8,10 +8,35 @@
  * every workflow task fails at once (zod is an empty module there) instead of every workflow running slowly.
  */
 import { z } from 'zod';
-import { PROVIDER_BATCH_LIMITS } from './batch';
 import { ID_SCHEMES } from './ids';
 import { OPERATION_KINDS, type Operation } from './operations';
-import { LlmConfigSchema, LlmRetrySchema, QualitySettingsSchema } from './schemas';
+import { LlmConfigSchema, LlmRetrySchema } from './endpoints';
+import { DEFAULT_UNUSABLE_RETRIES } from './quality';
+
+/** How a run treats what real models answer: the re-ask limit and the gates on each rewrite. */
+export const QualitySettingsSchema = z
+  .object({
+    /** Unusable answers (no rewrite, no verdict, empty response, no method) are asked again this many times. */
+    unusableRetries: z.number().int().min(0).max(10).default(DEFAULT_UNUSABLE_RETRIES),
+    /** Gates switched off (`copies-prompt: false`); every gate is on by default. */
+    gates: z
+      .object({
+        'evolver-refused': z.boolean(),
+        'answered-not-rewritten': z.boolean(),
+        'copies-prompt': z.boolean(),
+        'lost-task': z.boolean(),
+      })
+      .partial()
+      .strict()
+      .default({}),
+    /**
+     * Rule 4 on the evolver's whole answer, as the paper does, rather than on the rewrite once a leading label
+     * ("#Rewritten Prompt#:") is stripped: the paper drops those rows, we keep them cleaned by default.
+     */
+    templateWordsOnRawAnswer: z.boolean().optional(),
+  })
+  .strict();
+export type QualitySettings = z.infer<typeof QualitySettingsSchema>;
 
 export const ModelPriceSchema = z
   .object({
@@ -28,6 +53,9 @@ export type ModelPrice = z.infer<typeof ModelPriceSchema>;
 
 export const PriceTableSchema = z.record(z.string().min(1), ModelPriceSchema);
 export type PriceTable = z.infer<typeof PriceTableSchema>;
+
+/** OpenAI's limits for one batch: requests per input file and the file's size. */
+export const PROVIDER_BATCH_LIMITS = { requests: 50_000, bytes: 200 * 1024 * 1024 } as const;
 
 export const BatchSettingsSchema = z
   .object({

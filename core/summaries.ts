@@ -4,7 +4,7 @@
  * dataset run's history must never hold instruction text.
  */
 import type { Operation } from './operations';
-import type { LlmConfig } from './schemas';
+import type { LlmConfig } from './endpoints';
 
 const EXCERPT_CHARS = 100;
 

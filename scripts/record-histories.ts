@@ -23,7 +23,7 @@ import type { DatasetRunConfig } from '../core/dataset';
 import { progressQuery, resumeSignal } from '../core/messages';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { LocalRunStore } from '../store/local-run-store';
-import type { LlmConfig, LlmEndpoint } from '../core/schemas';
+import type { LlmConfig, LlmEndpoint } from '../core/endpoints';
 import { findFreePorts, startDevServer } from '../server/dev-server';
 import { startSimLlm } from '../sim/llm-server';
 import { createEvolWorker } from '../worker';

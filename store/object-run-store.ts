@@ -15,7 +15,7 @@
 import { hash32 } from '../core/prng';
 import type { MethodVersion } from '../core/auto-evol';
 import type { BatchRequestRecord, BatchResultRecord } from '../core/batch';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import type { RowScore } from '../core/scoring';
 import { UserError } from '../core/validation';
 import { parseRunMeta, type RunMeta, type SeedRecord } from '../core/run';

@@ -6,7 +6,7 @@
  */
 import type { MethodVersion } from '../core/auto-evol';
 import type { BatchRequestRecord, BatchResultRecord } from '../core/batch';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import type { RunMeta, SeedRecord } from '../core/run';
 import type { RowScore } from '../core/scoring';
 

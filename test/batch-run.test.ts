@@ -10,7 +10,7 @@ import type { Client, Connection } from '@temporalio/client';
 import { SIMULATED_BATCH_SETTINGS, type BatchSettings } from '../core/batch';
 import type { RunProgress } from '../core/dataset';
 import { progressQuery, resumeSignal } from '../core/messages';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { batchLlm, comparable, FAST_BATCHES } from './helpers/batch';

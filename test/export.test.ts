@@ -11,7 +11,7 @@ import {
   type ExportRow,
   type ExportFormat,
 } from '../core/export';
-import type { Lineage, LineageStep } from '../core/schemas';
+import type { Lineage, LineageStep } from '../core/lineage';
 import { ZERO_USAGE } from '../core/usage';
 import { UserError } from '../core/validation';
 import type { RunMeta, SeedRecord } from '../core/run';

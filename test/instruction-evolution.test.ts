@@ -4,7 +4,7 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { startInstructionEvolution } from '../client/api';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { lineageQuery } from '../core/messages';
 import { connectClient, eventually, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';

@@ -22,7 +22,7 @@ import { resolveLlmConfig } from '../core/config';
 import { methodFile } from '../core/auto-evol';
 import { pickWeighted, prngFor } from '../core/prng';
 import { parseRewrite } from '../core/rewrite';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import { classifyRequest, DEFAULT_RECOGNISERS, startSimLlm, type SimLlm } from '../sim/llm-server';
 import { findRecogniser } from '../sim/recognisers';
 import { connectClient, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';

@@ -15,7 +15,7 @@ import { checkTemplateWords } from '../core/elimination';
 import { checkRewriteGates } from '../core/gates';
 import { buildMutationMessages, GENERAL_OPERATIONS } from '../core/operations';
 import { idsOf } from './helpers/runs';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import { findRealLlm, modelBusyMs, startRealLlm, type RealLlmServer } from '../server/real-llm';
 import { LocalRunStore } from '../store/local-run-store';
 import { connectClient, testAddress, uniqueTaskQueue } from './helpers/temporal';

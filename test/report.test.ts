@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { BenchmarkIndex } from '../core/contamination';
 import { scorableRows, type RowScore } from '../core/scoring';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import type { ScoreProgress, ScoreRunInput } from '../core/scoring';

@@ -7,7 +7,7 @@ import { startInstructionEvolution } from '../client/api';
 import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, loadCodecFromEnv } from '../codec/aes-gcm';
 import { startCodecServer } from '../codec/server';
 import type { InstructionReport, RunProgress } from '../core/dataset';
-import type { Lineage } from '../core/schemas';
+import type { Lineage } from '../core/lineage';
 import { openAiErrorBody } from '../sim/http';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';

@@ -9,7 +9,7 @@
 import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import type { Activities } from '../activities';
-import type { LlmConfig, LlmRetry } from '../core/schemas';
+import type { LlmConfig, LlmRetry } from '../core/endpoints';
 
 export const LLM_RETRY_POLICY: RetryPolicy = {
   initialInterval: '2s',

@@ -40,7 +40,7 @@ import {
 import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { EvolStatus, instructionStartAttributes } from '../core/search-attributes';
-import type { InstructionEvolutionInput } from '../core/schemas';
+import type { InstructionEvolutionInput } from '../core/instruction-input';
 import { instructionDetails, instructionSummary } from '../core/summaries';
 import { addUsage } from '../core/usage';
 import { localStartActivities, storeActivities } from './activity-options';

@@ -21,21 +21,10 @@ import { costOf, type CallMode } from '../core/pricing';
 import type { Operation } from '../core/operations';
 import type { UnusableAnswer } from '../core/reask';
 import { DEFAULT_QUALITY } from '../core/quality';
-import type {
-  InstructionEvolutionInput,
-  InstructionStart,
-  Lineage,
-  LineageStep,
-  LlmConfig,
-  LlmEndpoint,
-  LlmRole,
-  QualitySettings,
-  RoleSpend,
-  SeedCalls,
-  RunEvolutionSettings,
-  StepVerdict,
-  UnusableRule,
-} from '../core/schemas';
+import type { InstructionEvolutionInput, InstructionStart, RunEvolutionSettings } from '../core/instruction-input';
+import type { Lineage, LineageStep, RoleSpend, SeedCalls, StepVerdict, UnusableRule } from '../core/lineage';
+import type { LlmConfig, LlmEndpoint, LlmRole } from '../core/endpoints';
+import type { QualitySettings } from '../core/settings-schemas';
 import { EvolEliminations, EvolRoundsDone, EvolStatus } from '../core/search-attributes';
 import { stepSummary } from '../core/summaries';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';

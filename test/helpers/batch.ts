@@ -1,6 +1,7 @@
 /** Batch API mode in tests: quick batch settings, every role batched, and what must match an online run. */
 import type { BatchSettings } from '../../core/batch';
-import type { Lineage, LlmConfig } from '../../core/schemas';
+import type { Lineage } from '../../core/lineage';
+import type { LlmConfig } from '../../core/endpoints';
 import { llmAt } from './temporal';
 
 /** Short waits: the simulated batches finish in a fraction of a second. */

@@ -4,7 +4,7 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { Lineage } from '../../core/schemas';
+import type { Lineage } from '../../core/lineage';
 import type { SimRequestRecord } from '../../sim/types';
 
 /** A crash a test caused, and the LLM activities the server had running right after it. */

@@ -2,7 +2,7 @@
 import { resolveLlmConfig } from '../../core/config';
 import type { DatasetRunConfig } from '../../core/dataset';
 import { GENERAL_OPERATIONS } from '../../core/operations';
-import type { LlmConfig } from '../../core/schemas';
+import type { LlmConfig } from '../../core/endpoints';
 
 /** A dataset run's settings for tests: two rounds of the general method, eight at once. */
 export function testRunConfig(

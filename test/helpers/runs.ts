@@ -5,7 +5,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createDatasetRun, startDatasetRun } from '../../client/api';
 import type { DatasetRunConfig, RunProgress } from '../../core/dataset';
 import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../../core/ids';
-import type { LlmConfig } from '../../core/schemas';
+import type { LlmConfig } from '../../core/endpoints';
 import type { SeedRecord } from '../../core/run';
 import type { RunStore } from '../../store/types';
 import { progressQuery } from '../../core/messages';

@@ -5,7 +5,7 @@
  * second against the real S3 server the integration tier starts).
  */
 import type { MethodVersion } from '../../core/auto-evol';
-import type { Lineage, LineageStep } from '../../core/schemas';
+import type { Lineage, LineageStep } from '../../core/lineage';
 import type { RunMeta, SeedRecord } from '../../core/run';
 import type { RowScore } from '../../core/scoring';
 import { ObjectRunStore } from '../../store/object-run-store';

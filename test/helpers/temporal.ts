@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createActivities, LlmGateway } from '../../activities';
-import type { LlmConfig, LlmEndpoint } from '../../core/schemas';
+import type { LlmConfig, LlmEndpoint } from '../../core/endpoints';
 import { dataConverterFor } from '../../codec/aes-gcm';
 
 function required(name: string): string {

@@ -5,7 +5,7 @@
  */
 import { createAutoEvolActivities, HEARTBEAT_EVERY_MS } from '../../activities/auto-evol';
 import { LlmGateway, type Completion } from '../../activities/llm';
-import type { LlmEndpoint } from '../../core/schemas';
+import type { LlmEndpoint } from '../../core/endpoints';
 import type { RunStore } from '../../store/types';
 import { ActivityEnv } from '../helpers/activity-env';
 

@@ -14,7 +14,7 @@ import { LlmGateway } from '../../activities/llm';
 import { BATCH_KEY_METADATA } from '../../core/batch';
 import { batchResultSignal, enqueueBatchCallSignal } from '../../core/batch-messages';
 import { GENERAL_OPERATIONS } from '../../core/operations';
-import type { LlmConfig, LlmEndpoint } from '../../core/schemas';
+import type { LlmConfig, LlmEndpoint } from '../../core/endpoints';
 import { startSimLlm, type SimLlm } from '../../sim/llm-server';
 import { LocalRunStore } from '../../store/local-run-store';
 import { ActivityEnv } from '../helpers/activity-env';

@@ -5,14 +5,13 @@ import {
   nextDueInMs,
   parseBatchRow,
   pollDelayMs,
-  PROVIDER_BATCH_LIMITS,
   readyGroups,
   resolveBatchSettings,
   takeBatch,
   type QueuedCall,
 } from '../../core/batch';
 import { ConfigFileSchema, resolveLlmConfig } from '../../core/config';
-import { DatasetRunConfigSchema } from '../../core/settings-schemas';
+import { DatasetRunConfigSchema, PROVIDER_BATCH_LIMITS } from '../../core/settings-schemas';
 import { testRunConfig } from '../helpers/run-config';
 
 function call(customId: string, group = 'g', queuedAtMs = 0, bytes = 100): QueuedCall {

@@ -7,7 +7,7 @@ import {
   resolveScorer,
   SIM_MODEL,
 } from '../../core/config';
-import { SIM_BASE_URL } from '../../core/schemas';
+import { SIM_BASE_URL } from '../../core/endpoints';
 
 describe('resolving which LLM each role uses', () => {
   test('nothing configured means the simulated LLM, and it says so', () => {

@@ -9,7 +9,7 @@ import { createEvolutionActivities } from '../../activities/evolution';
 import { LlmGateway } from '../../activities/llm';
 import { LlmFailure } from '../../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../../core/operations';
-import type { LlmEndpoint } from '../../core/schemas';
+import type { LlmEndpoint } from '../../core/endpoints';
 import { startSimLlm, type SimLlm } from '../../sim/llm-server';
 import { ActivityEnv } from '../helpers/activity-env';
 

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyLlmError, redactSecrets, retryAfterMs } from '../../activities/llm-errors';
-import type { LlmEndpoint } from '../../core/schemas';
+import type { LlmEndpoint } from '../../core/endpoints';
 
 const endpoint: LlmEndpoint = {
   baseURL: 'http://127.0.0.1:9/v1',

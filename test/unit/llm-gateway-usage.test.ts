@@ -3,7 +3,7 @@
  * HTTP through the real openai client to the simulated LLM with its prompt cache on.
  */
 import { LlmGateway } from '../../activities/llm';
-import type { LlmEndpoint } from '../../core/schemas';
+import type { LlmEndpoint } from '../../core/endpoints';
 import { startSimLlm, type SimLlm } from '../../sim/llm-server';
 
 let sim: SimLlm;

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LlmGateway } from '../../activities/llm';
 import { EQUALITY_VERDICT_SCHEMA } from '../../core/elimination';
-import type { LlmEndpoint } from '../../core/schemas';
+import type { LlmEndpoint } from '../../core/endpoints';
 
 type Accepts = 'json_schema' | 'json_object' | 'text';
 

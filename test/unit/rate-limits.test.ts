@@ -11,7 +11,7 @@ import {
   TARGET_FRACTION,
   TokenBucket,
 } from '../../core/rate-limits';
-import type { LlmEndpoint } from '../../core/schemas';
+import type { LlmEndpoint } from '../../core/endpoints';
 
 const request = (worker: string, weight: number, rpm?: number) => ({
   worker,

@@ -1,7 +1,7 @@
 import { buildReportData, quantiles, reportText } from '../../core/report-data';
 import { BenchmarkIndex } from '../../core/contamination';
 import type { RowScore } from '../../core/scoring';
-import type { Lineage, LineageStep } from '../../core/schemas';
+import type { Lineage, LineageStep } from '../../core/lineage';
 
 const usage = (n: number) => ({ promptTokens: n, completionTokens: 0, totalTokens: n });
 

@@ -1,5 +1,5 @@
 import { parseRowId, parseScores, planScoreRows, scorableRows } from '../../core/scoring';
-import type { Lineage } from '../../core/schemas';
+import type { Lineage } from '../../core/lineage';
 
 describe('reading a difficulty rating', () => {
   test.each([

@@ -14,7 +14,7 @@ import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { budgetReachedBy, ZERO_SPEND, type Spend, type SpendTag, type SpendView } from '../core/dataset';
-import { LlmFailure } from '../core/llm-failures';
+import { budgetHoldFailure, LlmFailure, rateLimitWaitFailure } from '../core/llm-failures';
 import { leaseUpdate, spendUpdate } from '../core/messages';
 import { costOf, type CallMode } from '../core/pricing';
 import {
@@ -62,12 +62,10 @@ function activityClient(): { client: Client; taskQueue: string } | undefined {
 
 /** The failure a call held by its run's budget ends with: the workflow waits for a resume that raises it. */
 export function budgetHeldFailure(view: SpendView): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: LlmFailure.BudgetReached,
-    message: `the run's budget is reached (${view.spent.usage.totalTokens} tokens, $${view.spent.costUsd.toFixed(4)} spent): this call waits for evol resume`,
-    nonRetryable: true,
-    details: [{ resumes: view.resumes }],
-  });
+  return budgetHoldFailure(
+    `the run's budget is reached (${view.spent.usage.totalTokens} tokens, $${view.spent.costUsd.toFixed(4)} spent): this call waits for evol resume`,
+    { resumes: view.resumes },
+  );
 }
 
 function overBudget(view: SpendView, extra: Spend): boolean {
@@ -319,12 +317,10 @@ class EndpointLimiter {
     const waitMs = Math.max(1, Math.round(wait));
     const seconds = Math.ceil(wait / 1000);
     return waitsInWorkflow
-      ? ApplicationFailure.create({
-          type: LlmFailure.RateLimitWait,
-          message: `held by the rate limits of ${where} (this worker's share): the call waits ${seconds} s in its workflow, then goes`,
-          nonRetryable: true,
-          details: [{ waitMs }],
-        })
+      ? rateLimitWaitFailure(
+          `held by the rate limits of ${where} (this worker's share): the call waits ${seconds} s in its workflow, then goes`,
+          { waitMs },
+        )
       : ApplicationFailure.create({
           type: LlmFailure.RateLimited,
           message: `held by the rate limits of ${where} (this worker's share); tried again in ${seconds} s`,

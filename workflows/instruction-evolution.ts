@@ -14,7 +14,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { instructionStartReadOf, type InstructionReport, type SpendTag } from '../core/dataset';
-import { LlmFailure, UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
+import { budgetHoldOf, rateLimitWaitOf, UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
 import { costOf, type CallMode } from '../core/pricing';
@@ -329,25 +329,6 @@ function withSpend(calls: RoundLlmCalls, spend: SpendTag | undefined): RoundLlmC
   };
 }
 
-/** The details of an activity's failure of this type (a call held, not failed), or undefined for any other error. */
-function heldCall<T>(err: unknown, type: string): Partial<T> | undefined {
-  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
-  if (err.cause.type !== type) return undefined;
-  return (err.cause.details?.[0] ?? {}) as Partial<T>;
-}
-
-/** How long a call held by its endpoint's rate limit is to wait, or undefined for any other error. */
-function rateLimitWait(err: unknown): number | undefined {
-  const held = heldCall<{ waitMs: number }>(err, LlmFailure.RateLimitWait);
-  return held && (held.waitMs ?? 1000);
-}
-
-/** The resume count a call held by the run's budget carries, or undefined for any other error. */
-function budgetHold(err: unknown): number | undefined {
-  const held = heldCall<{ resumes: number }>(err, LlmFailure.BudgetReached);
-  return held && (held.resumes ?? 0);
-}
-
 interface RoundContext extends CallContext {
   round: number;
   operation: Operation;
@@ -395,16 +376,16 @@ class RoundCalls {
           result = await call(activities, reask);
           break;
         } catch (err) {
-          const waitMs = rateLimitWait(err);
-          if (waitMs !== undefined) {
+          const rateLimited = rateLimitWaitOf(err);
+          if (rateLimited) {
             // The endpoint's rate limit has no room for a while: wait here, durably, then ask again.
-            await sleep(waitMs);
+            await sleep(rateLimited.waitMs);
             continue;
           }
-          const resumes = budgetHold(err);
-          if (resumes === undefined || !holdForBudget) throw err;
+          const budget = budgetHoldOf(err);
+          if (!budget || !holdForBudget) throw err;
           // Held by the run's budget: wait (paused) for a resume that raises it, then ask again.
-          holdForBudget(resumes);
+          holdForBudget(budget.resumes);
         }
       }
       // A batch row is priced at the provider's batch rates.

@@ -28,7 +28,14 @@ import type { LlmEndpoint } from '../core/endpoints';
 import type { Usage } from '../core/usage';
 import type { RunStore } from '../store/types';
 import type { CallRole, Completion, LlmGateway } from './llm';
-import { attemptNumber, completeOrEmpty, unusableResult, type Unusable, type UnusableMode } from './unusable';
+import {
+  attemptNumber,
+  completeOrEmpty,
+  unusableResult,
+  type CallFacts,
+  type Reasked,
+  type Unusable,
+} from './unusable';
 
 /** Texts kept in activity results for people to read, not for the algorithm: clipped to keep history small. */
 const SHOWN_CHARS = 600;
@@ -64,21 +71,19 @@ export interface EvolveWithMethodInput {
   evol: LlmEndpoint;
   method: string;
   instruction: string;
-  /** 'return': an empty answer is a failed evolution at once, not a fault retried with backoff. */
-  onUnusable?: 'return';
 }
 
 export type EvolveWithMethodResult =
   { ok: true; instruction: string; usage: Usage } | { ok: false; reason: string; answer: string; usage: Usage };
 
-export interface AnalyzeTrajectoryInput extends UnusableMode {
+export interface AnalyzeTrajectoryInput extends Reasked {
   optimizer: LlmEndpoint;
   method: string;
   trajectory: TrajectoryCase[];
   sample: OptimizerSample;
 }
 
-export interface AnalyzeTrajectoryResult {
+export interface AnalyzeTrajectoryResult extends CallFacts {
   ok?: true;
   feedback: string;
   /** Batch ids the feedback names. */
@@ -86,7 +91,7 @@ export interface AnalyzeTrajectoryResult {
   usage: Usage;
 }
 
-export interface OptimizeMethodInput extends UnusableMode {
+export interface OptimizeMethodInput extends Reasked {
   optimizer: LlmEndpoint;
   method: string;
   feedback: string;
@@ -94,15 +99,12 @@ export interface OptimizeMethodInput extends UnusableMode {
   maxMethodChars: number;
 }
 
-export interface OptimizeMethodResult {
+export interface OptimizeMethodResult extends CallFacts {
   ok?: true;
   candidate: CandidateParse;
-  /** The start of an answer that gave no usable method, to see why. */
-  answer?: string;
-  usage: Usage;
 }
 
-export interface AnswerAndDetectInput extends UnusableMode {
+export interface AnswerAndDetectInput extends Reasked {
   responder: LlmEndpoint;
   instruction: string;
   /** F(r)'s patterns; the defaults when absent. */
@@ -111,7 +113,7 @@ export interface AnswerAndDetectInput extends UnusableMode {
   detector?: Detector;
 }
 
-export interface AnswerAndDetectResult {
+export interface AnswerAndDetectResult extends CallFacts {
   ok?: true;
   verdict: AutoVerdict;
   response: string;
@@ -120,26 +122,24 @@ export interface AnswerAndDetectResult {
 
 export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
   /**
-   * One call, heartbeating. With `onUnusable: 'return'` an empty answer is a result, and a re-ask (of `reaskAs`)
-   * shows the model its last unusable answer; without it, an empty answer throws, as it did before re-asks.
+   * One call, heartbeating: an empty answer is a result, and a re-ask (of `reaskAs`) shows the model its last
+   * unusable answer.
    */
   const ask = (
     role: CallRole,
     endpoint: LlmEndpoint,
     messages: ChatMessage[],
-    mode: UnusableMode,
+    reasked: Reasked,
     reaskAs?: ReaskRole,
   ): Promise<Completion | Unusable> =>
     heartbeating(() =>
-      mode.onUnusable === 'return'
-        ? completeOrEmpty(llm, role, endpoint, reaskAs ? reaskMessages(messages, reaskAs, mode.reask) : messages)
-        : llm.complete(role, endpoint, messages),
+      completeOrEmpty(llm, role, endpoint, reaskAs ? reaskMessages(messages, reaskAs, reasked.reask) : messages),
     );
 
   return {
     /** Applies an evolving method to one instruction with the evol LLM; an unreadable answer is a failed evolution. */
     async evolveWithMethod(input: EvolveWithMethodInput): Promise<EvolveWithMethodResult> {
-      const completion = await ask('evolver', input.evol, buildEvolveMessages(input.method, input.instruction), input);
+      const completion = await ask('evolver', input.evol, buildEvolveMessages(input.method, input.instruction), {});
       if ('ok' in completion) {
         return { ok: false, reason: completion.unusable.reason, answer: '', usage: completion.usage };
       }
@@ -160,7 +160,7 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
         feedback,
         casesNamed: casesNamed(feedback, ids),
         usage: completion.usage,
-        ...(input.onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
+        attempt: attemptNumber(),
       };
     },
 
@@ -170,13 +170,8 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
       const completion = await ask('optimizer', input.optimizer, messages, input, 'optimizer');
       if ('ok' in completion) return completion;
       const candidate = parseOptimizedMethod(completion.text, input.maxMethodChars);
-      if (input.onUnusable === 'return') {
-        if (!candidate.ok) return unusableResult(candidate.reason, completion);
-        return { candidate, usage: completion.usage, attempt: attemptNumber() };
-      }
-      return candidate.ok
-        ? { candidate, usage: completion.usage }
-        : { candidate, answer: clip(completion.text, 300), usage: completion.usage };
+      if (!candidate.ok) return unusableResult(candidate.reason, completion);
+      return { candidate, usage: completion.usage, attempt: attemptNumber() };
     },
 
     /** The evolved instruction is answered, and F(r) with elimination rules 2-4 says whether the evolution failed. */
@@ -194,7 +189,7 @@ export function createAutoEvolActivities(llm: LlmGateway, store: RunStore) {
         verdict: judgeEvolution(instruction, completion.text, input.failurePatterns, input.detector),
         response: clip(completion.text),
         usage: completion.usage,
-        ...(input.onUnusable === 'return' ? { attempt: attemptNumber() } : {}),
+        attempt: attemptNumber(),
       };
     },
 

@@ -118,7 +118,7 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
    */
   async function refuseOverBudget(runId: string, lines: string[]): Promise<void> {
     const settings = await settingsOf(runId);
-    const runWorkflowId = runWorkflowIds(runId, settings.idScheme).dataset;
+    const runWorkflowId = runWorkflowIds(runId).dataset;
     const view = await llm.gate.spendOf(runWorkflowId);
     const { maxTokens, maxCost } = view?.budget ?? settings.budget;
     if (!view || (maxTokens === undefined && maxCost === undefined)) return;
@@ -195,7 +195,7 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
       const { client, info } = Context.current();
       const batcherInput: BatcherInput = { runId, settings: settings.batch ?? {}, prices: settings.prices };
       await client.workflow.signalWithStart(BATCHER_WORKFLOW, {
-        workflowId: runWorkflowIds(runId, settings.idScheme).batch,
+        workflowId: runWorkflowIds(runId).batch,
         taskQueue: info.taskQueue,
         args: [batcherInput],
         signal: enqueueBatchCallSignal,

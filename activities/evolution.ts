@@ -2,11 +2,10 @@
  * The side-effecting steps of one evolution round, one LLM call each: mutate (evolver LLM, then the gates on its
  * rewrite), respond (responder LLM, then rules 2 and 3 on its answer) and judgeEquality (judge LLM, rule 1).
  * An unusable answer is returned as such, for the workflow to ask again at once or fail the round; only transport
- * faults are thrown for Temporal's backoff. `eliminate` and the throwing forms serve histories from before that.
+ * faults are thrown for Temporal's backoff.
  */
 import {
   buildEqualityMessages,
-  checkDeterministicRules,
   checkPunctuationStopwords,
   checkSorryShort,
   checkTemplateWords,
@@ -18,9 +17,8 @@ import {
 import { checkRewriteGates, type GateSwitches } from '../core/gates';
 import { buildMutationMessages, buildResponseMessages, type Operation } from '../core/operations';
 import { parseEvolAnswer } from '../core/auto-evol';
-import { reaskMessages, type Reask } from '../core/reask';
+import { reaskMessages } from '../core/reask';
 import { parseRewrite } from '../core/rewrite';
-import { ZERO_USAGE, type Usage } from '../core/usage';
 import type { LlmEndpoint } from '../core/endpoints';
 import type { StepVerdict } from '../core/lineage';
 import type { ChatMessage } from '../core/chat';
@@ -29,11 +27,10 @@ import type { CallRole, CompleteOptions, Completion, LlmGateway } from './llm';
 import {
   attemptNumber,
   completeOrEmpty,
-  unusableFailure,
   unusableResult,
   type CallFacts,
+  type Reasked,
   type Unusable,
-  type UnusableMode,
 } from './unusable';
 
 export type { Unusable } from './unusable';
@@ -43,11 +40,11 @@ interface Spending {
   spend?: SpendTag;
 }
 
-export interface MutateInput extends UnusableMode, Spending {
+export interface MutateInput extends Reasked, Spending {
   evolver: LlmEndpoint;
   operation: Operation;
   instruction: string;
-  /** Gates switched off; with onUnusable 'return' the gates run, and rule 4 with them. */
+  /** Gates switched off (every gate runs by default, and rule 4 with them). */
   gates?: GateSwitches;
   /** Rule 4 on the whole answer, a leading label included (the paper's way). */
   templateWordsOnRawAnswer?: boolean;
@@ -55,48 +52,34 @@ export interface MutateInput extends UnusableMode, Spending {
 
 export type MutateResult =
   | (CallFacts & {
-      ok?: true;
+      ok: true;
       instruction: string;
-      /** The gates' and rule 4's verdict on the rewrite ('return' mode only). */
-      gate?: StepVerdict;
+      /** The gates' and rule 4's verdict on the rewrite. */
+      gate: StepVerdict;
     })
   | Unusable;
 
-export interface RespondInput extends UnusableMode, Spending {
+export interface RespondInput extends Reasked, Spending {
   responder: LlmEndpoint;
   instruction: string;
 }
 
 export type RespondResult =
   | (CallFacts & {
-      ok?: true;
+      ok: true;
       response: string;
-      /** Rules 2 and 3 on the response ('return' mode only). */
-      rules?: Verdict;
+      /** Rules 2 and 3 on the response. */
+      rules: Verdict;
     })
   | Unusable;
 
-export interface JudgeEqualityInput extends Spending {
+export interface JudgeEqualityInput extends Reasked, Spending {
   judge: LlmEndpoint;
   parent: string;
   instruction: string;
-  reask?: Reask;
 }
 
 export type JudgeEqualityResult = (CallFacts & { ok: true; verdict: Verdict }) | Unusable;
-
-export interface EliminateInput {
-  judge: LlmEndpoint;
-  parent: string;
-  instruction: string;
-  response: string;
-}
-
-export interface EliminateResult {
-  verdict: Verdict;
-  /** Tokens the judge used; zero when a deterministic rule decided. */
-  usage: Usage;
-}
 
 /** The paper's rule 4, then the gates: a rewrite that is no harder task of the same request fails here. */
 function gateVerdict(rewrite: string, answer: string, input: MutateInput, messages: ChatMessage[]): StepVerdict {
@@ -189,41 +172,17 @@ export function createEvolutionActivities(llm: LlmGateway) {
   return {
     /** Applies one evolving operation to an instruction with the evolver LLM, then checks the rewrite. */
     async mutate(input: MutateInput): Promise<MutateResult> {
-      if (input.onUnusable === 'return') {
-        return ROUND_CALLS.mutate.result(input, await ask(ROUND_CALLS.mutate.request(input), input.spend));
-      }
-      // The first release's way: an unusable answer is thrown, no gates.
-      const { evolver, operation, instruction } = input;
-      const completion = await llm.complete('evolver', evolver, buildMutationMessages(operation, instruction));
-      const parsed = operation.kind === 'custom' ? parseEvolAnswer(completion.text) : parseRewrite(completion.text);
-      if (!parsed.ok) throw unusableFailure(`the evolver's answer holds no usable rewrite: ${parsed.reason}`);
-      return { instruction: parsed.text, usage: completion.usage };
+      return ROUND_CALLS.mutate.result(input, await ask(ROUND_CALLS.mutate.request(input), input.spend));
     },
 
-    /** Answers an instruction with the responder LLM; in 'return' mode rules 2 and 3 judge the answer. */
+    /** Answers an instruction with the responder LLM; rules 2 and 3 judge the answer. */
     async respond(input: RespondInput): Promise<RespondResult> {
-      if (input.onUnusable !== 'return') {
-        const completion = await llm.complete('responder', input.responder, buildResponseMessages(input.instruction));
-        return { response: completion.text, usage: completion.usage };
-      }
       return ROUND_CALLS.respond.result(input, await ask(ROUND_CALLS.respond.request(input), input.spend));
     },
 
     /** Rule 1: the judge says whether the rewrite asks for anything its parent does not. */
     async judgeEquality(input: JudgeEqualityInput): Promise<JudgeEqualityResult> {
       return ROUND_CALLS.judgeEquality.result(input, await ask(ROUND_CALLS.judgeEquality.request(input), input.spend));
-    },
-
-    /** All four elimination rules in one call (histories from before judgeEquality): rules 2-4, then the judge. */
-    async eliminate({ judge, parent, instruction, response }: EliminateInput): Promise<EliminateResult> {
-      const ruled = checkDeterministicRules(instruction, response);
-      if (!ruled.passed) return { verdict: ruled, usage: ZERO_USAGE };
-      const completion = await llm.complete('judge', judge, buildEqualityMessages(parent, instruction));
-      const answer = parseEqualityAnswer(completion.text);
-      if (!answer) {
-        throw unusableFailure(`the judge answered neither EQUAL nor NOT EQUAL: "${completion.text.slice(0, 80)}"`);
-      }
-      return { verdict: equalityVerdict(answer), usage: completion.usage };
     },
   };
 }

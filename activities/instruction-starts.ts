@@ -5,20 +5,10 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { instructionStartReadOf } from '../core/dataset';
-import type { InstructionEvolutionInput } from '../core/instruction-input';
+import type { InstructionStartRequest } from '../core/instruction-input';
 import { EvolEliminations, EvolRoundsDone, instructionStartAttributes } from '../core/search-attributes';
 import type { RunStore } from '../store/types';
 import { readInstructionStart } from './run-store';
-
-export interface InstructionStartRequest {
-  input: InstructionEvolutionInput;
-  /** By the run's id scheme (core/ids). */
-  workflowId: string;
-  /** Shown in Temporal UI: ids and settings only, never seed text. */
-  staticSummary: string;
-  staticDetails: string;
-}
 
 export function createInstructionStartActivities(store: RunStore) {
   return {
@@ -27,21 +17,18 @@ export function createInstructionStartActivities(store: RunStore) {
      * running execution or a completed one (a failed one is replaced): a retry of this activity, an earlier run
      * of the same dataset, or a failed execution still closing.
      *
-     * A dataset run's instruction is given what it would read from the run store before its first round (`begun`):
-     * read here, it spares the workflow a local activity and a workflow activation, about a twelfth of the worker's
-     * work per seed (bench/README.md, issue 14).
+     * The instruction is given what it needs from the run store before its first round (`begun`): read here, it
+     * spares the workflow a local activity and a workflow activation, about a twelfth of the worker's work per seed
+     * (bench/README.md, issue 14).
      */
-    async startInstruction({ input, workflowId, staticSummary, staticDetails }: InstructionStartRequest) {
+    async startInstruction({ input, resumeFrom, workflowId, staticSummary, staticDetails }: InstructionStartRequest) {
       const { client, info } = Context.current();
-      const begun =
-        input.saveToStore && !input.begun
-          ? await readInstructionStart(store, instructionStartReadOf(input))
-          : undefined;
+      const begun = await readInstructionStart(store, input.runId, input.instructionId, resumeFrom);
       try {
         await client.workflow.start('instructionEvolution', {
           taskQueue: info.taskQueue,
           workflowId,
-          args: [begun ? { ...input, begun } : input],
+          args: [{ ...input, begun }],
           staticSummary,
           staticDetails,
           requestEagerStart: true,

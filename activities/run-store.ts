@@ -1,7 +1,7 @@
 /** Activities that read seeds from and write records to the run store. */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { InstructionReport, InstructionStartRead } from '../core/dataset';
+import type { InstructionReport } from '../core/dataset';
 import { datasetSettingsOf } from '../core/run';
 import type { InstructionStart } from '../core/instruction-input';
 import type { Lineage } from '../core/lineage';
@@ -9,27 +9,29 @@ import type { RunStore } from '../store/types';
 import { instructionFinishedSignal } from '../core/messages';
 
 /**
- * Everything an instruction workflow of a dataset run reads before its first round: the seed's text, and when asked
- * the run's settings and the steps of an earlier failed attempt (all of them, or those before `fromRound`).
+ * Everything an instruction of a dataset run reads before its first round: the seed's text, the run's settings,
+ * and with `resumeFrom` the steps of an earlier failed attempt (all of them, or those before `fromRound`).
  */
 export async function readInstructionStart(
   store: RunStore,
-  { runId, instructionId, withRunSettings, resumeFrom }: InstructionStartRead,
+  runId: string,
+  instructionId: string,
+  resumeFrom?: { fromRound?: number },
 ): Promise<InstructionStart> {
   const seed = await store.seed(runId, instructionId);
-  const start: InstructionStart = { text: seed.text, hasOutput: Boolean(seed.output?.trim()) };
-  if (withRunSettings) {
-    const config = datasetSettingsOf(await store.readMeta(runId));
-    start.run = {
+  const config = datasetSettingsOf(await store.readMeta(runId));
+  return {
+    text: seed.text,
+    hasOutput: Boolean(seed.output?.trim()),
+    run: {
       llm: config.llm,
       operations: config.operations,
-      prices: config.prices ?? {},
-      ...(config.quality ? { quality: config.quality } : {}),
-      ...(config.answerSeeds !== undefined ? { answerSeeds: config.answerSeeds } : {}),
-    };
-  }
-  if (resumeFrom) start.earlierSteps = await earlierSteps(store, runId, instructionId, resumeFrom.fromRound);
-  return start;
+      prices: config.prices,
+      quality: config.quality,
+      answerSeeds: config.answerSeeds,
+    },
+    ...(resumeFrom ? { earlierSteps: await earlierSteps(store, runId, instructionId, resumeFrom.fromRound) } : {}),
+  };
 }
 
 /** The steps a failed attempt finished: all of them, or those before round `fromRound`. */
@@ -71,23 +73,6 @@ export function createRunStoreActivities(store: RunStore) {
     },
 
     /**
-     * The text of one seed: workflows carry ids, the store holds the data. Instruction workflows started before
-     * patched('lean-dataset-child') call it; newer ones read their seed in beginInstruction.
-     */
-    async loadSeed({ runId, instructionId }: { runId: string; instructionId: string }): Promise<{ text: string }> {
-      return { text: (await store.seed(runId, instructionId)).text };
-    },
-
-    /**
-     * Everything an instruction workflow of a dataset run reads before its first round, in one call (it runs as a
-     * local activity, inside the workflow task that then schedules the first LLM call), when the activity that
-     * started it did not read it already (see startInstruction).
-     */
-    async beginInstruction(read: InstructionStartRead): Promise<InstructionStart> {
-      return readInstructionStart(store, read);
-    },
-
-    /**
      * Writes the finished lineage once, then tells the dataset workflow: a local activity, so the instruction
      * workflow completes in the same workflow task. A retry finds the record written and sends the report again,
      * which the dataset workflow ignores; a dataset workflow that is gone needs no report.
@@ -98,16 +83,14 @@ export function createRunStoreActivities(store: RunStore) {
       report,
     }: {
       lineage: Lineage;
-      parentWorkflowId?: string;
-      report?: InstructionReport;
+      parentWorkflowId: string;
+      report: InstructionReport;
     }): Promise<'written' | 'exists'> {
       const written = await store.saveRecord(lineage);
-      if (parentWorkflowId && report) {
-        try {
-          await Context.current().client.workflow.getHandle(parentWorkflowId).signal(instructionFinishedSignal, report);
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-        }
+      try {
+        await Context.current().client.workflow.getHandle(parentWorkflowId).signal(instructionFinishedSignal, report);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
       }
       return written;
     },
@@ -115,27 +98,6 @@ export function createRunStoreActivities(store: RunStore) {
     /** Keeps a failed evolution's lineage so `evol retry` can go on from its last good round. */
     async saveFailedAttempt(lineage: Lineage): Promise<void> {
       await store.saveFailedAttempt(lineage);
-    },
-
-    /** The steps an earlier, failed attempt finished: all of them, or those before round `fromRound`. */
-    async loadFailedAttempt({
-      runId,
-      instructionId,
-      fromRound,
-    }: {
-      runId: string;
-      instructionId: string;
-      fromRound?: number;
-    }) {
-      return { steps: await earlierSteps(store, runId, instructionId, fromRound) };
-    },
-
-    /**
-     * Writes the finished lineage once; a retry after a crash finds it written and changes nothing. Instruction
-     * workflows started before patched('lean-dataset-child') call it; newer ones finish in finishInstruction.
-     */
-    async saveLineage(lineage: Lineage): Promise<'written' | 'exists'> {
-      return store.saveRecord(lineage);
     },
   };
 }

@@ -23,7 +23,7 @@ import {
   unusableResult,
   type CallFacts,
   type Unusable,
-  type UnusableMode,
+  type Reasked,
 } from './unusable';
 
 export interface PlanScoresInput {
@@ -35,7 +35,7 @@ export interface PlanScoresInput {
   seed: number;
 }
 
-export interface RateRowInput extends UnusableMode {
+export interface RateRowInput extends Reasked {
   runId: string;
   rowId: string;
   scorer: LlmEndpoint;

@@ -21,11 +21,8 @@ export interface CallFacts {
 
 export type Unusable = CallFacts & { ok: false; unusable: UnusableAnswer };
 
-/** How an activity treats an unusable answer: thrown for Temporal's retries (the first release), or returned. */
-export interface UnusableMode {
-  /** 'return': an unusable answer is the result, for the workflow to ask again or give up on. */
-  onUnusable?: 'return';
-  /** The previous ask's unusable answer, shown to the model with what to send instead. */
+/** A call asked again: the previous ask's unusable answer, shown to the model with what to send instead. */
+export interface Reasked {
   reask?: UnusableAnswer;
 }
 
@@ -70,9 +67,4 @@ export function unusableResult(reason: string, completion: Completion): Unusable
     usage: completion.usage,
     attempt: attemptNumber(),
   };
-}
-
-/** The first release's way: thrown, and retried by Temporal with backoff. */
-export function unusableFailure(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: LlmFailure.UnusableCompletion, message, nonRetryable: false });
 }

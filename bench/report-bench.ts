@@ -102,9 +102,6 @@ async function main(): Promise<void> {
         method: 'general',
         operations: [...GENERAL_OPERATIONS],
         concurrency: 1,
-        budget: {},
-        prices: {},
-        pageSize: 200,
       },
     });
     for (const record of records) await store.saveRecord(record);

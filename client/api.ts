@@ -13,15 +13,18 @@ import {
 import type { z } from 'zod';
 import { AutoEvolSettingsSchema, type AutoEvolInput, type AutoEvolLlm } from '../core/auto-evol';
 import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
-import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../core/ids';
+import type { DatasetRunConfigInput } from '../core/settings-schemas';
+import { GENERAL_OPERATIONS } from '../core/operations';
+import { DEFAULT_QUALITY } from '../core/quality';
+import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
+import { EVOLFORGE_RELEASE, requireVersionedRun } from '../core/release';
 import { pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import type { BatcherStatus } from '../core/batch';
 import { batchesQuery } from '../core/batch-messages';
 import { hash32 } from '../core/prng';
 import { autoSettingsOf, datasetSettingsOf, RunSettingsSchema, type RunMeta, type SeedRecord } from '../core/run';
-import type { InstructionEvolutionInput } from '../core/instruction-input';
+import type { SingleInstructionInput } from '../core/instruction-input';
 import type { Lineage } from '../core/lineage';
-import type { LlmConfig } from '../core/endpoints';
 import type { ScoreRunInput } from '../core/scoring';
 import { EvolKind, EvolRunId, EvolStatus, instructionStartAttributes } from '../core/search-attributes';
 import { datasetDetails, datasetSummary, instructionDetails, instructionSummary } from '../core/summaries';
@@ -46,9 +49,9 @@ export function newRunId(prefix = 'run', now = new Date()): string {
   return `${prefix}-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-/** The ids of a run's workflows, by the scheme it was created with (runs from before keep their old ids). */
+/** The ids of a run's workflows. */
 export function workflowIdsOf(meta: RunMeta): RunWorkflowIds {
-  return runWorkflowIds(meta.runId, meta.config.idScheme);
+  return runWorkflowIds(meta.runId);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +67,7 @@ export interface RunSource {
 }
 
 /** A new run's meta, its settings checked by the schema the store reads them with. */
-function newMeta(source: RunSource, seedCount: number, settings: RunMeta['config']): RunMeta {
+function newMeta(source: RunSource, seedCount: number, settings: unknown): RunMeta {
   const parsed = RunSettingsSchema.safeParse(settings);
   if (!parsed.success) throw new UserError(`invalid run settings: ${describeIssues(parsed.error.issues)}`);
   const config = parsed.data;
@@ -76,19 +79,16 @@ function newMeta(source: RunSource, seedCount: number, settings: RunMeta['config
     invalidRows: source.invalidRows ?? 0,
     duplicateRows: source.duplicateRows ?? 0,
     config,
+    release: EVOLFORGE_RELEASE,
   };
 }
 
 /** Writes a dataset run (its seeds and settings) to the store; refuses an existing run id. */
 export async function createDatasetRun(
   store: RunStore,
-  source: RunSource & { config: Omit<DatasetRunConfig, 'idScheme'> },
+  source: RunSource & { config: DatasetRunConfigInput },
 ): Promise<RunMeta> {
-  const meta = newMeta(source, source.seeds.length, {
-    kind: 'dataset',
-    ...source.config,
-    idScheme: CURRENT_ID_SCHEME,
-  });
+  const meta = newMeta(source, source.seeds.length, { kind: 'dataset', ...source.config });
   await store.createRun(meta, source.seeds);
   return meta;
 }
@@ -123,7 +123,6 @@ export async function createAutoRun(
     ...(source.devFile ? { devFile: source.devFile } : {}),
     ...settings,
     llm: source.llm,
-    idScheme: CURRENT_ID_SCHEME,
   });
   await store.createRun(meta, [...source.seeds, ...devSeeds]);
   return meta;
@@ -180,14 +179,7 @@ export async function startDatasetRun(
 
 /** The learning workflow's input for a run. */
 export function autoInputOf(meta: RunMeta): AutoEvolInput {
-  const {
-    kind: _kind,
-    inputCount,
-    devFileCount,
-    devFile: _devFile,
-    idScheme: _idScheme,
-    ...config
-  } = autoSettingsOf(meta);
+  const { kind: _kind, inputCount, devFileCount, devFile: _devFile, ...config } = autoSettingsOf(meta);
   return { runId: meta.runId, config, inputCount, devFileCount };
 }
 
@@ -246,20 +238,28 @@ export async function startScoreRun(
   return { handle, alreadyRunning: false };
 }
 
-/**
- * instructionEvolution started on its own (not by a dataset run): it returns the whole lineage. (A dataset run's
- * instruction workflows return only their report: their lineage is in the run store.)
- */
-export type StandaloneInstructionEvolution = (input: InstructionEvolutionInput) => Promise<Lineage>;
+/** `evol evolve`: one instruction on its own, whose lineage is the workflow's result. */
+export type SingleInstructionEvolution = (input: SingleInstructionInput) => Promise<Lineage>;
 
-export async function startInstructionEvolution(
+/** What `evol evolve` gives: the method defaults to the general set, prices to none, quality to the defaults. */
+export type SingleInstructionRequest = Omit<SingleInstructionInput, 'kind' | 'operations' | 'prices' | 'quality'> &
+  Partial<Pick<SingleInstructionInput, 'operations' | 'prices' | 'quality'>>;
+
+export async function startSingleInstruction(
   client: Client,
   taskQueue: string,
-  input: InstructionEvolutionInput & { llm: LlmConfig },
-): Promise<WorkflowHandleWithFirstExecutionRunId<StandaloneInstructionEvolution>> {
-  return client.workflow.start<StandaloneInstructionEvolution>('instructionEvolution', {
+  request: SingleInstructionRequest,
+): Promise<WorkflowHandleWithFirstExecutionRunId<SingleInstructionEvolution>> {
+  const input: SingleInstructionInput = {
+    kind: 'single',
+    operations: [...GENERAL_OPERATIONS],
+    prices: {},
+    quality: DEFAULT_QUALITY,
+    ...request,
+  };
+  return client.workflow.start<SingleInstructionEvolution>('singleInstructionEvolution', {
     taskQueue,
-    workflowId: runWorkflowIds(input.runId, CURRENT_ID_SCHEME).instruction(input.instructionId),
+    workflowId: runWorkflowIds(input.runId).instruction(input.instructionId),
     args: [input],
     staticSummary: instructionSummary(input.runId, input.instructionId, input.rounds),
     staticDetails: instructionDetails(input),
@@ -271,8 +271,8 @@ export async function startInstructionEvolution(
 // Finding, following and controlling a run
 
 /**
- * A run's dataset, learning or scoring workflow, if this Temporal server has one. Without the run's meta (a
- * machine without its run store) it looks under the current id scheme, then the first one.
+ * A run's dataset, learning or scoring workflow, if this Temporal server has one. A run created before worker
+ * versioning is refused (core/release.ts): its workflows run only on that release's workers.
  */
 export async function findRunWorkflow(
   client: Client,
@@ -280,14 +280,9 @@ export async function findRunWorkflow(
   kind: 'dataset' | 'auto' | 'score',
   meta?: RunMeta,
 ): Promise<WorkflowHandle | undefined> {
-  const candidates = meta
-    ? [workflowIdsOf(meta)]
-    : [runWorkflowIds(runId, CURRENT_ID_SCHEME), runWorkflowIds(runId, '1')];
-  for (const ids of candidates) {
-    const handle = client.workflow.getHandle(ids[kind]);
-    if (await describeIfAny(handle)) return handle;
-  }
-  return undefined;
+  if (meta) requireVersionedRun(meta);
+  const handle = client.workflow.getHandle(runWorkflowIds(runId)[kind]);
+  return (await describeIfAny(handle)) ? handle : undefined;
 }
 
 /** The run's dataset or learning workflow; a clear error when this Temporal server has none. */

@@ -6,7 +6,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXPORT_FORMATS, EXPORT_ROUNDS } from '../core/export';
 import { DEFAULT_DUPLICATE_THRESHOLD } from '../core/near-duplicates';
-import { runCodecServerCommand, runDemo, runEvolve, runServerCommand, runWorkerCommand } from './commands';
+import {
+  runCodecServerCommand,
+  runDemo,
+  runEvolve,
+  runMakeCurrentCommand,
+  runServerCommand,
+  runWorkerCommand,
+  runWorkersCommand,
+} from './commands';
 import { runReplay } from './replay';
 import { runCancel, runRetry, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
 import { reportError } from './errors';
@@ -152,12 +160,27 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--task-queue <name>', 'task queue to poll', 'evolforge')
     .option('--max-concurrent <n>', 'LLM calls in flight in this worker', positiveInt, 100)
     .option('--rate-limit <perSecond>', 'LLM calls per second for the whole task queue, all workers together', Number)
+    .option(
+      '--make-current',
+      "make this worker's build current: new workflows go to it (without it, only when the deployment has none)",
+    )
     .addOption(verboseOption())
     .addHelpText(
       'after',
-      "\nEnvironment: EVOL_METRICS_ADDRESS=IP:PORT serves the Temporal SDK's Prometheus metrics there (workflow task and\nserver call latencies, task slots); EVOL_HEAP_GROWING_PERCENT bounds the heap's growth between collections\n(default 40, 0 leaves it to V8).",
+      "\nEnvironment: EVOL_METRICS_ADDRESS=IP:PORT serves the Temporal SDK's Prometheus metrics there (workflow task and\nserver call latencies, task slots); EVOL_HEAP_GROWING_PERCENT bounds the heap's growth between collections\n(default 40, 0 leaves it to V8). EVOL_DEPLOYMENT_NAME names its Worker Deployment (default evolforge); its build id\nis the release and a hash of its workflow code.",
     )
     .action(runWorkerCommand);
+
+  const workers = program
+    .command('workers')
+    .description("the builds of EvolForge's Worker Deployment: which is current, and which workflows still run on each")
+    .option('--json', 'print them as JSON')
+    .action(runWorkersCommand);
+  workers
+    .command('current')
+    .description('make a build current: new workflows go to it; pinned ones finish on the build they started on')
+    .argument('<build>', 'a build id, as `evol workers` lists them')
+    .action(runMakeCurrentCommand);
 
   program
     .command('evolve')

@@ -1,5 +1,6 @@
 /** The actions behind each `evol` command. */
 import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { loadCodecFromEnv } from '../codec/aes-gcm';
 import { DEFAULT_UI_ORIGINS, startCodecServer } from '../codec/server';
 import { describeSampling, resolveLlmConfig, resolveQuality, type LlmMode } from '../core/config';
@@ -9,7 +10,7 @@ import { runServer } from '../server/serve';
 import { stopBackgroundServer } from '../server/dev-server';
 import { connectWorker, createEvolWorker, DEFAULT_TASK_QUEUE } from '../worker';
 import { defaultLogFile, installQuietRuntime } from '../worker/runtime';
-import { instructionIdFor, newRunId, startInstructionEvolution } from './api';
+import { instructionIdFor, newRunId, startSingleInstruction } from './api';
 import { loadConfigFile } from './config-file';
 import { defaultDataDir, openSession, uiLink } from './embedded';
 import { formatLineage, stderr } from './format';
@@ -17,6 +18,8 @@ import { runReport } from './report';
 import { runDataset, runExport } from './run';
 import { runScore } from './score';
 import { resolveTemporalTarget, describeTarget } from './temporal-target';
+import { becomeCurrent, buildsOf, currentBuildOf, formatBuilds, makeCurrent } from './workers';
+import { deploymentNameOf } from '../worker/versioning';
 
 function resolveLlm(options: { config?: string; llm: LlmMode; unusableRetries?: number }) {
   const { file } = loadConfigFile(options.config);
@@ -77,6 +80,7 @@ export async function runWorkerCommand(options: {
   maxConcurrent: number;
   rateLimit?: number;
   verbose?: boolean;
+  makeCurrent?: boolean;
 }) {
   const target = resolveTemporalTarget();
   if (options.rateLimit !== undefined && !(options.rateLimit > 0))
@@ -90,12 +94,27 @@ export async function runWorkerCommand(options: {
     maxConcurrentActivityTaskExecutions: options.maxConcurrent,
     maxTaskQueueActivitiesPerSecond: options.rateLimit,
   });
-  stderr(`Worker polling task queue "${options.taskQueue}" on ${describeTarget(target)}. Ctrl-C stops it.`);
-  stderr(`Worker log (warnings, LLM faults, stack traces): ${defaultLogFile(defaultDataDir())}`);
+  const { deploymentName, buildId } = evolWorker.version;
+  const clientConnection = await Connection.connect(target.connectionOptions);
+  const client = new Client({ connection: clientConnection, namespace: target.namespace });
+  const running = evolWorker.worker.run();
   try {
-    await evolWorker.worker.run();
+    await becomeCurrent(client, evolWorker.version, {
+      always: options.makeCurrent === true,
+      taskQueue: options.taskQueue,
+    });
+    const current = (await currentBuildOf(client, deploymentName)) === buildId;
+    stderr(`Worker polling task queue "${options.taskQueue}" on ${describeTarget(target)}. Ctrl-C stops it.`);
+    stderr(
+      `Build ${buildId} of deployment "${deploymentName}": ${current ? 'current, new workflows come here' : `not current: \`evol workers current ${buildId}\` sends new workflows here`}.`,
+    );
+    stderr(`Worker log (warnings, LLM faults, stack traces): ${defaultLogFile(defaultDataDir())}`);
+    await running;
   } finally {
+    if (evolWorker.worker.getState() === 'RUNNING') evolWorker.worker.shutdown();
+    await running.catch(() => undefined);
     await evolWorker.shutdown();
+    await clientConnection.close();
     await connection.close();
   }
 }
@@ -122,7 +141,7 @@ export async function runEvolve(
     const runId = options.runId ?? newRunId('evolve');
     const instructionId = instructionIdFor(text);
     const lineage = await session.run(async () => {
-      const handle = await startInstructionEvolution(session.client, session.taskQueue, {
+      const handle = await startSingleInstruction(session.client, session.taskQueue, {
         runId,
         instructionId,
         instruction: text.trim(),
@@ -180,4 +199,32 @@ export async function runDemo(options: {
   });
   const report = await runReport(runId, { lineages: 6 });
   if (report) process.stdout.write(`Report: ${report}\n`);
+}
+
+/** `evol workers`: each build of the deployment, its status, and what still runs on it. */
+export async function runWorkersCommand(options: { json?: boolean }): Promise<void> {
+  const deploymentName = deploymentNameOf();
+  const session = await openSession({ worker: 'never' });
+  try {
+    const builds = await buildsOf(session.client, deploymentName);
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify({ deploymentName, builds }, null, 2)}\n`
+        : `${formatBuilds(deploymentName, builds)}\n`,
+    );
+  } finally {
+    await session.close();
+  }
+}
+
+/** `evol workers current BUILD`: new workflows go to that build from now on. */
+export async function runMakeCurrentCommand(buildId: string): Promise<void> {
+  const deploymentName = deploymentNameOf();
+  const session = await openSession({ worker: 'never' });
+  try {
+    await makeCurrent(session.client, { deploymentName, buildId }, { timeoutMs: 10_000 });
+    stderr(`Build ${buildId} is current: new workflows go to it; pinned ones finish where they started.`);
+  } finally {
+    await session.close();
+  }
 }

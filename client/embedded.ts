@@ -11,6 +11,7 @@ import { startDevServer, uiWorkflowsUrl } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
 import { createEvolWorker, DEFAULT_TASK_QUEUE, type EvolWorker } from '../worker';
 import { describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
+import { becomeCurrent } from './workers';
 
 export interface SessionOptions {
   /** Where the embedded server keeps its SQLite file and logs. Default: `.evolforge` in cwd. */
@@ -99,7 +100,16 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
     taskQueue,
     uiUrl,
     worker,
-    run: async (fn) => (worker ? worker.worker.runUntil(fn) : fn()),
+    run: async (fn) => {
+      if (!worker) return fn();
+      const own = worker;
+      return own.worker.runUntil(async () => {
+        // The embedded server's workers are this process's: its build takes the new workflows. Elsewhere the operator
+        // decides (`evol workers current`), unless the deployment has no current build yet.
+        await becomeCurrent(client, own.version, { always: target.embedded, taskQueue });
+        return fn();
+      });
+    },
     close: async () => {
       await worker?.shutdown();
       await nativeConnection?.close();

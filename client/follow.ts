@@ -6,6 +6,9 @@ import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
 import { watchRun } from './api';
+import { formatDuration } from '../core/summaries';
+
+export { formatDuration };
 
 export interface RunFigures {
   done: number;
@@ -29,19 +32,11 @@ export function figuresOf(progress: RunProgress): RunFigures {
     total: progress.totalSeeds,
     eliminated,
     // Every call's spend as it ended, where the run counts it (running instructions included).
-    tokens: Math.max(counts.usage.totalTokens, progress.spent?.usage.totalTokens ?? 0),
-    costUsd: Math.max(counts.costUsd, progress.spent?.costUsd ?? 0),
+    tokens: Math.max(counts.usage.totalTokens, progress.spent.usage.totalTokens),
+    costUsd: Math.max(counts.costUsd, progress.spent.costUsd),
     rate,
     etaSeconds: rate > 0 ? remaining / rate : undefined,
   };
-}
-
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** Unusable answers asked again and LLM calls retried after faults, when there were any ("" otherwise). */

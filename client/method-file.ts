@@ -9,8 +9,6 @@ import { z } from 'zod';
 import { builtInOperations, CUSTOM_OPERATION_SYSTEM, isMethodName, METHOD_NAMES } from '../core/methods';
 import { INSTRUCTION_PLACEHOLDER } from '../core/chat';
 import type { Operation, RoundRange } from '../core/operations';
-import type { ConfigFile } from '../core/config';
-import type { LlmConfig, LlmEndpoint } from '../core/endpoints';
 import { UserError } from '../core/validation';
 
 export { METHOD_NAMES } from '../core/methods';
@@ -269,23 +267,4 @@ export async function resolveMethod(spec: string, cwd = process.cwd()): Promise<
   return loadMethodFile(spec, path.resolve(cwd, spec));
 }
 
-/**
- * A method's own evolver sampling (a learned method carries the one it was learned with) replaces the role's
- * defaults; what the config file sets for the evolver still wins.
- */
-export function withMethodSampling(
-  llm: LlmConfig,
-  sampling: MethodSampling | undefined,
-  file: ConfigFile | undefined,
-): { llm: LlmConfig; applied?: string } {
-  if (!sampling) return { llm };
-  const own = { ...file?.llm?.default, ...file?.llm?.evolver };
-  const taken: Partial<LlmEndpoint> = {};
-  if (sampling.temperature !== undefined && own.temperature === undefined) taken.temperature = sampling.temperature;
-  if (sampling.topP !== undefined && own.topP === undefined) taken.topP = sampling.topP;
-  if (sampling.maxTokens !== undefined && own.maxTokens === undefined) taken.maxTokens = sampling.maxTokens;
-  const applied = Object.entries(taken)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
-  return { llm: { ...llm, evolver: { ...llm.evolver, ...taken } }, ...(applied ? { applied } : {}) };
-}
+export { withMethodSampling } from '../core/run-settings';

@@ -2,18 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { QueryDefinition, WorkflowHandle } from '@temporalio/client';
-import { describeSampling, resolveLlmConfig, resolveQuality, type LlmMode } from '../core/config';
-import {
-  resolveBatchSettings,
-  SIMULATED_BATCH_SETTINGS,
-  usesBatch,
-  type BatcherStatus,
-  type BatchSettings,
-} from '../core/batch';
-import { LLM_ROLES, type LlmConfig } from '../core/endpoints';
+import { resolveLlmConfig, type LlmMode } from '../core/config';
+import { usesBatch, type BatcherStatus } from '../core/batch';
 import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
-import { unscheduledRound } from '../core/plan';
+import { resolveDatasetRunSettings } from '../core/run-settings';
 import { DEFAULT_PRICES } from '../core/pricing';
 import { PriceTableSchema, type PriceTable } from '../core/settings-schemas';
 import { progressQuery } from '../core/messages';
@@ -42,7 +35,9 @@ import { printInputReport, stderr } from './format';
 import { readSeedFile } from './input-file';
 import { isS3Url, writeOutput } from './locations';
 import { loadBenchmarks } from './benchmarks';
-import { resolveMethod, withMethodSampling } from './method-file';
+import { resolveMethod } from './method-file';
+import { buildsOf, formatRunBuilds, type BuildSummary } from './workers';
+import { deploymentNameOf } from '../worker/versioning';
 
 export interface RunOptions {
   input?: string;
@@ -119,81 +114,35 @@ async function createRun(store: RunStore, runId: string, options: RunOptions): P
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
   const report = await readSeedFile(options.input, { strict: options.strict, fields: fieldChoice(options) });
   printInputReport(options.input, report, 'seeds');
-
   const { file } = loadConfigFile(options.config);
-  const method = await resolveMethod(options.method);
-  const gap = unscheduledRound(method.operations, options.rounds);
-  if (gap !== undefined) {
-    throw new UserError(
-      `method "${method.name}" schedules no operation for round ${gap}: give an operation "rounds" that covers it, or run fewer --rounds`,
-    );
-  }
   const resolved = resolveLlmConfig({ env: process.env, file, mode: options.llm });
-  stderr(resolved.description);
-  if (options.batch) {
-    for (const role of LLM_ROLES) resolved.llm[role] = { ...resolved.llm[role], batch: true };
-  }
-  const batch = usesBatch(resolved.llm)
-    ? { ...(resolved.simulated ? SIMULATED_BATCH_SETTINGS : {}), ...file?.batch }
-    : undefined;
-  if (batch) stderr(describeBatchMode(resolved.llm, batch));
-  const sampled = withMethodSampling(resolved.llm, method.sampling, file);
-  if (sampled.applied) stderr(`The method carries the evolver sampling it was made for: ${sampled.applied}.`);
-  resolved.llm = withRateLimits(sampled.llm, options);
-  for (const line of describeSampling(resolved.llm)) stderr(line);
-  const quality = resolveQuality(file, options.unusableRetries);
-  const gatesOff = Object.entries(quality.gates)
-    .filter(([, on]) => on === false)
-    .map(([gate]) => gate);
-  stderr(
-    `  unusable answers are asked again at most ${quality.unusableRetries} time(s); gates off: ${gatesOff.join(', ') || 'none'}`,
-  );
-  const prices = loadPrices(options.prices);
-  const models = new Set(Object.values(resolved.llm).map((e) => e.model));
-  const unpriced = [...models].filter((m) => !prices[m]);
-  if (unpriced.length && options.maxCost !== undefined) {
-    throw new UserError(`--max-cost needs a price for ${unpriced.join(', ')}: add it with --prices FILE`);
-  }
-  if (unpriced.length) stderr(`No price known for ${unpriced.join(', ')}: its cost counts as 0 (add --prices FILE).`);
+  const { config, notices } = resolveDatasetRunSettings({
+    llm: resolved.llm,
+    simulated: resolved.simulated,
+    llmDescription: resolved.description,
+    method: await resolveMethod(options.method),
+    file,
+    prices: loadPrices(options.prices),
+    rounds: options.rounds,
+    seed: options.seed,
+    concurrency: options.concurrency,
+    maxTokens: options.maxTokens,
+    maxCost: options.maxCost,
+    rpm: options.rpm,
+    tpm: options.tpm,
+    batch: options.batch,
+    unusableRetries: options.unusableRetries,
+    seedAnswers: options.seedAnswers,
+  });
+  for (const notice of notices) stderr(notice);
   return createDatasetRun(store, {
     runId,
     inputFile: isS3Url(options.input) ? options.input : path.resolve(options.input),
     seeds: report.seeds,
     invalidRows: report.invalid.length,
     duplicateRows: report.duplicates.length,
-    config: {
-      rounds: options.rounds,
-      seed: options.seed,
-      llm: resolved.llm,
-      method: method.name,
-      operations: method.operations,
-      concurrency: options.concurrency,
-      budget: budgetOf(options),
-      prices: Object.fromEntries([...models].filter((m) => prices[m]).map((m) => [m, prices[m]])),
-      pageSize: 200,
-      quality,
-      answerSeeds: options.seedAnswers !== false,
-      ...(batch ? { batch } : {}),
-    },
+    config,
   });
-}
-
-/** --rpm and --tpm on every role's endpoint (roles on one endpoint share one limit; see activities/call-gate). */
-function withRateLimits(llm: LlmConfig, options: { rpm?: number; tpm?: number }): LlmConfig {
-  if (!options.rpm && !options.tpm) return llm;
-  const limits = { ...(options.rpm ? { rpm: options.rpm } : {}), ...(options.tpm ? { tpm: options.tpm } : {}) };
-  return Object.fromEntries(Object.entries(llm).map(([role, e]) => [role, { ...e, ...limits }])) as LlmConfig;
-}
-
-/** One paragraph on what Batch API mode will do, printed before the run starts. */
-function describeBatchMode(llm: LlmConfig, settings: BatchSettings): string {
-  const s = resolveBatchSettings(settings);
-  const roles = LLM_ROLES.filter((role) => llm[role].batch);
-  return [
-    `Batch API: the ${roles.join(', ')} calls go in batches of up to ${s.maxRequests} (sent when full or after ${formatDuration(s.maxWaitMs / 1000)}), billed at batch prices.`,
-    `  A batch may take up to 24 hours, and each round waits for its batches: raise --concurrency so batches fill.`,
-    `  Failed rows are asked again ${s.failedRows === 'online' ? 'online' : `in the next batch (up to ${s.maxRowAttempts} batches, then online)`}.`,
-  ].join('\n');
 }
 
 /** What to tell a user who detached (Ctrl-C) from following a run or a learning run. */
@@ -319,7 +268,7 @@ export function summaryOf(progress: RunProgress): string {
       (passed, i) => `  round ${i + 1}: ${passed} passed, ${counts.eliminatedByRound[i] ?? 0} eliminated`,
     ),
     `  eliminations: ${rules || 'none'}`,
-    `  LLM calls: ${counts.reasks ?? 0} unusable answers asked again, ${counts.retries ?? 0} retried after faults`,
+    `  LLM calls: ${counts.reasks} unusable answers asked again, ${counts.retries} retried after faults`,
     `  tokens: ${counts.usage.totalTokens} (prompt ${counts.usage.promptTokens}, completion ${counts.usage.completionTokens}), cost $${counts.costUsd.toFixed(4)} in finished instructions`,
     ...spentLines(progress),
     `  rate: ${f.rate.toFixed(2)} instructions/s over ${formatDuration(progress.activeMs / 1000)} active, ETA ${progress.status === 'completed' ? '-' : formatDuration(f.etaSeconds)}`,
@@ -413,12 +362,25 @@ export async function runStatus(runId: string, options: { json?: boolean }): Pro
   );
   if (!progress) throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
   const batches = progress.status === 'completed' ? undefined : await batchesOf(runId);
+  const builds = progress.status === 'completed' ? [] : await buildsOfRun(runId);
   if (options.json) {
-    const json = { ...progress, figures: figuresOf(progress), ...(batches ? { batches } : {}) };
+    const json = { ...progress, figures: figuresOf(progress), ...(batches ? { batches } : {}), builds };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
     process.stdout.write(`${summaryOf(progress)}\n`);
+    const lines = formatRunBuilds(builds);
+    if (lines.length) process.stdout.write(`${['  running on:', ...lines.map((l) => `  ${l}`)].join('\n')}\n`);
     if (batches) process.stdout.write(`${batchesSummary(batches)}\n`);
+  }
+}
+
+/** The builds of the Worker Deployment a run's workflows run on now, and how many of each type. */
+async function buildsOfRun(runId: string): Promise<BuildSummary[]> {
+  const session = await openSession({ worker: 'never' });
+  try {
+    return (await buildsOf(session.client, deploymentNameOf(), runId)).filter((b) => Object.keys(b.running).length);
+  } finally {
+    await session.close();
   }
 }
 

@@ -15,7 +15,6 @@ import {
   type EliminationRule,
 } from './elimination';
 import { fillTemplate, INSTRUCTION_PLACEHOLDER, type ChatMessage } from './chat';
-import { ID_SCHEMES } from './ids';
 import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
 import { parseRewrite, type RewriteParse } from './rewrite';
 import { endpointsFor, LlmEndpointSchema, type LlmEndpoint } from './endpoints';
@@ -507,8 +506,6 @@ export const AutoRunSettingsSchema = AutoEvolRunConfigSchema.extend({
   inputCount: z.number().int().nonnegative(),
   devFileCount: z.number().int().nonnegative(),
   devFile: z.string().optional(),
-  /** How the run's workflow ids are made (absent in runs created before the scheme had a number: the first). */
-  idScheme: z.enum(ID_SCHEMES).optional(),
 });
 export type AutoRunSettings = z.infer<typeof AutoRunSettingsSchema>;
 

@@ -3,7 +3,6 @@
  * what each instruction workflow reports back to it. Small by design: ids and numbers, no data.
  */
 import type { ModelPrice } from './pricing';
-import type { InstructionEvolutionInput } from './instruction-input';
 import type { Budget, DatasetRunConfig } from './settings-schemas';
 import type { Usage } from './usage';
 
@@ -17,7 +16,7 @@ export interface InstructionReport {
   rounds: Array<{ round: number; passed: boolean; rule?: string }>;
   usage: Usage;
   costUsd: number;
-  /** Unusable answers asked again, and LLM calls retried after transport faults (absent in older reports). */
+  /** Unusable answers asked again, and LLM calls retried after transport faults (left out when none). */
   reasks?: number;
   retries?: number;
   /** For a failure: its type (e.g. LlmAuthenticationError) and message. */
@@ -89,9 +88,9 @@ export interface RunCounts {
   eliminationsByRule: Record<string, number>;
   usage: Usage;
   costUsd: number;
-  /** Unusable answers asked again, and LLM calls retried after transport faults (absent in runs from before). */
-  reasks?: number;
-  retries?: number;
+  /** Unusable answers asked again, and LLM calls retried after transport faults. */
+  reasks: number;
+  retries: number;
 }
 
 /** Carried across continue-as-new. */
@@ -117,10 +116,10 @@ export interface DatasetState {
   pausedSinceMs?: number;
   continuedAsNew: number;
   budget: Budget;
-  /** Spend reported by the workers call by call (absent in runs from before: counts.usage only). */
-  spent?: Spend;
-  /** Resumes so far (absent in runs from before: 0). */
-  resumes?: number;
+  /** Spend reported by the workers call by call. */
+  spent: Spend;
+  /** Resumes so far. */
+  resumes: number;
   /** Set when the budget was last reached, cleared by a resume. */
   budgetReached?: BudgetReached;
 }
@@ -143,8 +142,8 @@ export interface RunProgress {
   counts: RunCounts;
   concurrency: number;
   budget: Budget;
-  /** What the run's LLM calls spent so far, as they ended (absent from older workflows). */
-  spent?: Spend;
+  /** What the run's LLM calls spent so far, as they ended. */
+  spent: Spend;
   budgetReached?: BudgetReached;
   startedAtMs: number;
   /** Running time so far, paused time excluded. */
@@ -167,26 +166,5 @@ export function emptyCounts(rounds: number): RunCounts {
     costUsd: 0,
     reasks: 0,
     retries: 0,
-  };
-}
-
-/**
- * What a dataset run's instruction reads from the run store before its first round: the seed's text, the run's
- * settings unless its input carries an LLM config, and an earlier failed attempt's steps when it goes on from one.
- */
-export interface InstructionStartRead {
-  runId: string;
-  instructionId: string;
-  withRunSettings: boolean;
-  resumeFrom?: { fromRound?: number };
-}
-
-/** The read an instruction's input asks for: made the same by the activity that starts it and by the workflow. */
-export function instructionStartReadOf(input: InstructionEvolutionInput): InstructionStartRead {
-  return {
-    runId: input.runId,
-    instructionId: input.instructionId,
-    withRunSettings: input.llm === undefined,
-    ...(input.resumeFrom ? { resumeFrom: input.resumeFrom } : {}),
   };
 }

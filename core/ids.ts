@@ -1,20 +1,9 @@
 /**
- * Workflow ids: stable and readable, so a run's workflows can be found and never started twice.
- *
- * Scheme 2 (runs created since it) puts a kind and a colon before the run id, which a run id cannot contain
- * (letters, digits, dots, dashes, underscores), so no two workflows of any two runs share an id:
- * `evol:run:<run>`, `evol:auto:<run>`, `evol:score:<run>`, `evol:batch:<run>`, `evol:instruction:<run>:<instruction id>`.
- *
- * Scheme 1 (runs created before) used `evol-run-<run>` (`evol-batch-<run>` for a batcher added since) and `evol-<run>-<instruction id>`, where run `run`'s seed
- * `line-1` and run `line-1` both had `evol-run-line-1`. It stays readable for those runs' workflows: a run keeps
- * the scheme it was created with (`idScheme` in its settings, absent: 1).
+ * Workflow ids: stable and readable, so a run's workflows can be found and never started twice. A kind and a colon
+ * come before the run id, which a run id cannot contain (letters, digits, dots, dashes, underscores), so no two
+ * workflows of any two runs share an id: `evol:run:<run>`, `evol:auto:<run>`, `evol:score:<run>`,
+ * `evol:batch:<run>`, `evol:instruction:<run>:<instruction id>`.
  */
-export const ID_SCHEMES = ['1', '2'] as const;
-export type IdScheme = (typeof ID_SCHEMES)[number];
-
-/** The scheme new runs are created with. */
-export const CURRENT_ID_SCHEME: IdScheme = '2';
-
 export interface RunWorkflowIds {
   dataset: string;
   auto: string;
@@ -24,17 +13,8 @@ export interface RunWorkflowIds {
   instruction(instructionId: string): string;
 }
 
-/** The ids of one run's workflows under its scheme. */
-export function runWorkflowIds(runId: string, scheme: IdScheme | undefined): RunWorkflowIds {
-  if ((scheme ?? '1') === '1') {
-    return {
-      dataset: `evol-run-${runId}`,
-      auto: `evol-auto-${runId}`,
-      score: `evol-score-${runId}`,
-      batch: `evol-batch-${runId}`,
-      instruction: (instructionId) => `evol-${runId}-${instructionId}`,
-    };
-  }
+/** The ids of one run's workflows. */
+export function runWorkflowIds(runId: string): RunWorkflowIds {
   return {
     dataset: `evol:run:${runId}`,
     auto: `evol:auto:${runId}`,
@@ -49,12 +29,8 @@ export function runWorkflowIds(runId: string, scheme: IdScheme | undefined): Run
  * instructions and its batcher, a learning run's for itself; undefined for others (a scoring, `evol evolve`).
  */
 export function runWorkflowOf(workflowId: string): string | undefined {
-  const scheme2 = /^evol:(run|auto|batch|instruction):([^:]+)(?::.*)?$/.exec(workflowId);
-  if (scheme2) {
-    const [, kind, runId] = scheme2;
-    return kind === 'auto' ? workflowId : runWorkflowIds(runId, '2').dataset;
-  }
-  const scheme1 = /^evol-(run|auto|batch)-(.+)$/.exec(workflowId);
-  if (scheme1) return scheme1[1] === 'auto' ? workflowId : runWorkflowIds(scheme1[2], '1').dataset;
-  return undefined;
+  const match = /^evol:(run|auto|batch|instruction):([^:]+)(?::.*)?$/.exec(workflowId);
+  if (!match) return undefined;
+  const [, kind, runId] = match;
+  return kind === 'auto' ? workflowId : runWorkflowIds(runId).dataset;
 }

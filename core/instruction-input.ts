@@ -1,65 +1,77 @@
-/** What an instruction workflow is started with: ids and settings, never a secret. */
+/**
+ * What an instruction workflow is started with: ids and settings, never a secret. Two workflows evolve one
+ * instruction, told apart by what starts them: `instructionEvolution`, an instruction of a dataset run (started by
+ * its dataset workflow, recorded in the run store), and `singleInstructionEvolution`, `evol evolve` on one
+ * instruction (its lineage is its result). They share the round code (workflows/rounds.ts).
+ */
 import type { LlmConfig, LlmRetry } from './endpoints';
 import type { LineageStep } from './lineage';
 import type { Operation } from './operations';
 import type { ModelPrice } from './pricing';
 import type { QualitySettings } from './settings-schemas';
 
-/** What a dataset run's instruction workflow reads from the run store before its first round. */
-export interface InstructionStart {
-  text: string;
-  /** The seed file gave the seed an answer of its own. */
-  hasOutput?: boolean;
-  /** The run's settings, when asked for. */
-  run?: RunEvolutionSettings;
-  /** The steps of an earlier failed attempt to go on from, when asked for. */
-  earlierSteps?: LineageStep[];
-}
-
-/** The part of a dataset run's configuration each instruction evolves with. */
+/** The part of a run's settings each instruction evolves with. */
 export interface RunEvolutionSettings {
   llm: LlmConfig;
   operations: Operation[];
   prices: Record<string, ModelPrice>;
-  /** Absent in runs created before it: the defaults. */
-  quality?: QualitySettings;
-  /** Answer seeds that have no answer of their own, for the final mix (absent in runs created before it: no). */
-  answerSeeds?: boolean;
+  quality: QualitySettings;
+  /** Answer a seed that has no answer of its own, for the paper's final mix. */
+  answerSeeds: boolean;
 }
 
-/** Input of the instructionEvolution workflow: small, no secrets. */
-export interface InstructionEvolutionInput {
+/**
+ * What a dataset run's instruction needs from the run store before its first round, read by the activity that starts
+ * it (activities/instruction-starts.ts): its first workflow task then schedules its first LLM call.
+ */
+export interface InstructionStart {
+  text: string;
+  /** The seed file gave the seed an answer of its own. */
+  hasOutput: boolean;
+  run: RunEvolutionSettings;
+  /** `evol retry`: the steps of an earlier failed attempt, to go on from. */
+  earlierSteps?: LineageStep[];
+}
+
+/** An instruction of a dataset run. */
+export interface DatasetInstructionInput {
+  kind: 'dataset';
   runId: string;
   instructionId: string;
-  /** The seed text; when absent the workflow loads it from the run store by id. */
-  instruction?: string;
   rounds: number;
+  /** The run's seed: with the instruction id it draws the round plan. */
   seed: number;
-  /**
-   * The LLM endpoints. Absent in a dataset run's instruction workflows: they read the run's endpoints, method and
-   * prices from the run store with their seed (`llm`, `operations` and `prices` are ignored then), so the dataset
-   * workflow's history does not carry them once per seed.
-   */
-  llm?: LlmConfig;
-  /** The method set to draw from; the general set when absent. */
-  operations?: Operation[];
-  /** Prices of the models used, for the cost of each step. */
-  prices?: Record<string, ModelPrice>;
-  /** Re-ask limit and gates; the defaults when absent (a dataset run reads its own from the run store). */
-  quality?: QualitySettings;
-  /**
-   * What a dataset run's instruction reads from the run store before its first round (its seed, the run's settings,
-   * an earlier attempt), read by the activity that starts it: the workflow then schedules its first call in its
-   * first workflow task. Absent (instructions started before it, or not by that activity): the workflow reads them
-   * in a local activity of its own.
-   */
-  begun?: InstructionStart;
-  /** Write the finished lineage to the run store (dataset runs). */
-  saveToStore?: boolean;
-  /** The dataset workflow to report to when this one ends. */
-  parentWorkflowId?: string;
-  /** Go on from an earlier failed attempt kept in the run store: from its last good round, or from `fromRound`. */
-  resumeFrom?: { fromRound?: number };
+  /** The dataset workflow this instruction reports to, and whose budget its calls count against. */
+  parentWorkflowId: string;
+  begun: InstructionStart;
   /** Retry policy of the LLM calls, when not the default (10 attempts from 2 s). */
   llmRetry?: LlmRetry;
+}
+
+/** `evol evolve`: one instruction on its own, with everything it needs in its input. */
+export interface SingleInstructionInput {
+  kind: 'single';
+  runId: string;
+  instructionId: string;
+  instruction: string;
+  rounds: number;
+  seed: number;
+  llm: LlmConfig;
+  operations: Operation[];
+  prices: Record<string, ModelPrice>;
+  quality: QualitySettings;
+}
+
+export type InstructionInput = DatasetInstructionInput | SingleInstructionInput;
+
+/** What the dataset workflow asks the starting activity for: the input without `begun`, and what to read into it. */
+export interface InstructionStartRequest {
+  input: Omit<DatasetInstructionInput, 'begun'>;
+  /** `evol retry`: read the earlier failed attempt's steps (all, or those before `fromRound`). */
+  resumeFrom?: { fromRound?: number };
+  /** By the run's id scheme (core/ids). */
+  workflowId: string;
+  /** Shown in Temporal UI: ids and settings only, never seed text. */
+  staticSummary: string;
+  staticDetails: string;
 }

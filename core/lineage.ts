@@ -11,7 +11,7 @@ export type UnusableRule = (typeof UNUSABLE_RULES)[number];
 
 /**
  * Why a round failed: one of the paper's four rules, one of our gates on the rewrite, a role that kept giving
- * unusable answers, or (in histories from before the re-ask limit) `unparseable-rewrite`.
+ * unusable answers, or `unparseable-rewrite` (in records of 0.1.0 runs, from before the re-ask limit).
  */
 export type RoundRule =
   import('./elimination').EliminationRule | import('./gates').GateRule | UnusableRule | 'unparseable-rewrite';
@@ -40,12 +40,12 @@ export interface LineageStep {
   response: string;
   verdict: StepVerdict;
   usage: Usage;
-  /** LLM answers that were unusable and asked again, and calls retried after a transport fault (absent before). */
+  /** LLM answers that were unusable and asked again, and calls retried after a transport fault (always written; absent in records of 0.1.0's first runs, which exports still read). */
   reasks?: number;
   retries?: number;
   /** US dollars by the run's price table (0 when the model has no price). */
   costUsd: number;
-  /** Tokens and cost by role (absent before). */
+  /** Tokens and cost by role (always written; absent in records of 0.1.0's first runs). */
   byRole?: Partial<Record<LlmRole, RoleSpend>>;
 }
 

@@ -48,8 +48,8 @@ export interface Lease {
 export interface LimiterMember {
   weight: number;
   expiresAtMs: number;
-  /** The share its current lease gives it (absent in limiters from before). */
-  share?: number;
+  /** The share its current lease gives it. */
+  share: number;
 }
 
 /** A worker that finds the others holding the whole limit gets this much, and asks again soon. */
@@ -77,7 +77,7 @@ export function effectiveLimits(state: Pick<LimiterState, 'configured' | 'learne
 /** One lease request applied to the limiter's state (mutated), and the lease it gets: shares are by weight. */
 export function grantLease(state: LimiterState, request: LeaseRequest, nowMs: number): Lease {
   const members = new Map(state.members);
-  members.set(request.worker, { weight: Math.max(1, request.weight), expiresAtMs: nowMs + LEASE_EXPIRY_MS });
+  members.set(request.worker, { weight: Math.max(1, request.weight), expiresAtMs: nowMs + LEASE_EXPIRY_MS, share: 0 });
   for (const [worker, member] of members) if (member.expiresAtMs < nowMs) members.delete(worker);
   state.members = [...members];
   // The latest run's settings win: a run that configures a limit sets it for every worker of the endpoint.
@@ -92,7 +92,7 @@ export function grantLease(state: LimiterState, request: LeaseRequest, nowMs: nu
   // the shares never add up to more than the limit while they move (a small floor aside, asked again soon).
   const heldByOthers = [...members]
     .filter(([worker]) => worker !== request.worker)
-    .reduce((sum, [, m]) => sum + (m.share ?? 0), 0);
+    .reduce((sum, [, m]) => sum + m.share, 0);
   const available = Math.max(0, 1 - heldByOthers);
   const share = Math.max(MIN_SHARE, Math.min(fair, available));
   me.share = share;

@@ -21,10 +21,20 @@ export interface SeedRecord {
 
 /** A run's settings: what `evol run` or `evol auto` resolved for it (endpoints without keys, method, budget ...). */
 export const RunSettingsSchema = z.preprocess(
-  // Dataset runs created before settings had a kind have none.
-  (raw) => (raw && typeof raw === 'object' && !('kind' in raw) ? { ...raw, kind: 'dataset' } : raw),
+  readableFromRelease010,
   z.discriminatedUnion('kind', [DatasetRunSettingsSchema, AutoRunSettingsSchema]),
 );
+
+/**
+ * Settings written by 0.1.0 read as this release writes them, so that its runs can still be exported and reported
+ * (their workflows are refused: core/release.ts). Its dataset runs may have no kind, and both kinds an idScheme, which
+ * this release does not use. A row in docs/versioning.md says when this goes.
+ */
+function readableFromRelease010(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object') return raw;
+  const { idScheme: _idScheme, ...settings } = raw as Record<string, unknown>;
+  return 'kind' in settings ? settings : { ...settings, kind: 'dataset' };
+}
 export type RunSettings = DatasetRunSettings | AutoRunSettings;
 
 /** What a run was created with: no secrets. */
@@ -37,6 +47,8 @@ export interface RunMeta {
   invalidRows: number;
   duplicateRows: number;
   config: RunSettings;
+  /** The EvolForge release that created it; none for a run created before worker versioning (core/release.ts). */
+  release?: string;
 }
 
 const RunMetaSchema = z.object({
@@ -47,6 +59,7 @@ const RunMetaSchema = z.object({
   invalidRows: z.number().int().nonnegative(),
   duplicateRows: z.number().int().nonnegative(),
   config: RunSettingsSchema,
+  release: z.string().min(1).optional(),
 });
 
 /** Checks a run's meta as read from `where` (a file); a clear error names the file and the field. */

@@ -8,7 +8,6 @@
  * every workflow task fails at once (zod is an empty module there) instead of every workflow running slowly.
  */
 import { z } from 'zod';
-import { ID_SCHEMES } from './ids';
 import { OPERATION_KINDS, type Operation } from './operations';
 import { LlmConfigSchema, LlmRetrySchema } from './endpoints';
 import { DEFAULT_UNUSABLE_RETRIES } from './quality';
@@ -103,22 +102,27 @@ export const BudgetSchema = z
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
-/** What `evol run` resolved for a dataset run (no secrets), as its dataset workflow is started with it. */
+/**
+ * What `evol run` resolved for a dataset run (no secrets), as its dataset workflow is started with it. The defaults
+ * are here, once: `z.input` of this schema is what a caller gives (core/run-settings.ts resolves it), `z.infer` what
+ * the workflow gets.
+ */
 export const DatasetRunConfigSchema = z
   .object({
-    rounds: z.number().int().positive(),
-    seed: z.number().int(),
+    rounds: z.number().int().positive().default(4),
+    /** Seeds the round plans (with each instruction's id) and the export's shuffle. */
+    seed: z.number().int().default(0),
     llm: LlmConfigSchema,
     /** The method set's name (general, code, math, or a file) and its operations. */
     method: z.string().min(1),
     operations: z.array(OperationSchema).min(1),
     /** Instruction workflows running at once (the sliding window). */
-    concurrency: z.number().int().positive(),
-    budget: BudgetSchema,
+    concurrency: z.number().int().positive().default(16),
+    budget: BudgetSchema.default({}),
     /** Prices of the models this run uses, US dollars per million tokens. */
-    prices: z.record(z.string(), ModelPriceSchema),
+    prices: z.record(z.string(), ModelPriceSchema).default({}),
     /** Seed ids fetched per page from the run store. */
-    pageSize: z.number().int().positive(),
+    pageSize: z.number().int().positive().default(200),
     /** Set by `evol retry`: go on from failed attempts (from their last good round, or from `fromRound`). */
     retry: z
       .object({ fromRound: z.number().int().positive().optional(), onlyFailed: z.boolean().optional() })
@@ -126,17 +130,17 @@ export const DatasetRunConfigSchema = z
       .optional(),
     /** Retry policy of the LLM calls, when not the default. */
     llmRetry: LlmRetrySchema.optional(),
-    /** Re-ask limit and gates (absent in runs created before them: the defaults). */
-    quality: QualitySettingsSchema.optional(),
-    /** Answer seeds that have none of their own, for the paper's final mix (absent in runs created before it: no). */
-    answerSeeds: z.boolean().optional(),
-    /** How the run's workflow ids are made (absent in runs created before the scheme had a number: the first). */
-    idScheme: z.enum(ID_SCHEMES).optional(),
+    /** Re-ask limit and gates. */
+    quality: QualitySettingsSchema.default({ unusableRetries: DEFAULT_UNUSABLE_RETRIES, gates: {} }),
+    /** Answer seeds that have none of their own, for the paper's final mix. */
+    answerSeeds: z.boolean().default(true),
     /** Batch API mode's settings, for roles with `batch: true` (absent: the defaults, core/batch.ts). */
     batch: BatchSettingsSchema.optional(),
   })
   .strict();
 export type DatasetRunConfig = z.infer<typeof DatasetRunConfigSchema>;
+/** What a caller gives: every field with a default may be left out. */
+export type DatasetRunConfigInput = z.input<typeof DatasetRunConfigSchema>;
 
 /** A dataset run's settings as the run store keeps them. */
 export const DatasetRunSettingsSchema = DatasetRunConfigSchema.extend({ kind: z.literal('dataset') });

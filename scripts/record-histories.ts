@@ -1,8 +1,9 @@
 /**
- * Records the workflow histories committed under test/fixtures/histories. CI replays them against
- * the current workflow code, so a change that would break running workflows fails the build.
- * Run after a deliberate, patched() change: `npm run build && npm run record-histories`. Names after `--` (e.g.
- * `npm run record-histories -- dataset-evolution-final`) write only those fixtures.
+ * Records the workflow histories committed under test/fixtures/histories: this build's own, one or more per workflow
+ * type. CI replays them against the current workflow code, so a change that would break this build's running
+ * workflows fails the build unless it ships as a new build (docs/versioning.md). Run after a change to workflow code:
+ * `npm run build && npm run record-histories`. Names after `--` (e.g. `npm run record-histories --
+ * dataset-evolution-final`) write only those fixtures.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,7 @@ import {
   createDatasetRun,
   startAutoRun,
   startDatasetRun,
-  startInstructionEvolution,
+  startSingleInstruction,
   startScoreRun,
   workflowIdsOf,
 } from '../client/api';
@@ -26,6 +27,7 @@ import { LocalRunStore } from '../store/local-run-store';
 import type { LlmConfig, LlmEndpoint } from '../core/endpoints';
 import { findFreePorts, startDevServer } from '../server/dev-server';
 import { startSimLlm } from '../sim/llm-server';
+import { becomeCurrent } from '../client/workers';
 import { createEvolWorker } from '../worker';
 import { installQuietRuntime } from '../worker/runtime';
 
@@ -98,10 +100,8 @@ async function recordDatasetRun(client: Client, store: LocalRunStore, taskQueue:
     'score-run': await scoring.fetchHistory(),
     'dataset-evolution-continued': await history(executions[0]),
     'dataset-evolution-final': await history(executions[executions.length - 1]),
-    // One of its instruction workflows: a dataset run's children take another path than a standalone one.
-    'instruction-evolution-dataset-child': await client.workflow
-      .getHandle(workflowIdsOf(meta).instruction('s1'))
-      .fetchHistory(),
+    // One of its instructions (`evol evolve`'s own workflow is single-instruction).
+    'instruction-evolution': await client.workflow.getHandle(workflowIdsOf(meta).instruction('s1')).fetchHistory(),
   };
 }
 
@@ -271,7 +271,9 @@ async function main(): Promise<void> {
   try {
     const client = new Client({ connection });
     const histories = await evolWorker.worker.runUntil(async () => {
-      const handle = await startInstructionEvolution(client, taskQueue, {
+      // The recording server's only build: new workflows go to it.
+      await becomeCurrent(client, evolWorker.version, { always: true, taskQueue });
+      const handle = await startSingleInstruction(client, taskQueue, {
         runId: 'fixture',
         instructionId: 'rainbow',
         instruction: 'Explain how a rainbow forms.',
@@ -281,7 +283,7 @@ async function main(): Promise<void> {
       });
       await handle.result();
       return {
-        'instruction-evolution': await handle.fetchHistory(),
+        'single-instruction': await handle.fetchHistory(),
         ...(await recordDatasetRun(client, store, taskQueue, llmAt(sim.url))),
         ...(await recordAutoEvol(client, store, taskQueue, llmAt(sim.url))),
         ...(await recordBudgetRun(client, store, taskQueue, llmAt(sim.url))),

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
-import { startInstructionEvolution } from '../client/api';
+import { startSingleInstruction } from '../client/api';
 import { createAutoRun, startAutoRun } from '../client/api';
 import { failureRateChart, formatStep, latestLearning } from '../client/auto';
 import {
@@ -333,7 +333,7 @@ describe('autoEvol: learning an evolving method on a real dev server and worker'
       system: EVOL_METHOD_SYSTEM,
       template: INITIAL_METHOD,
     };
-    const handle = await startInstructionEvolution(client, taskQueue, {
+    const handle = await startSingleInstruction(client, taskQueue, {
       runId: `learned-${Date.now().toString(36)}`,
       instructionId: 'l1',
       instruction: 'Explain how a bicycle gear works.',

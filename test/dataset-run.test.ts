@@ -5,7 +5,7 @@ import type { Client, Connection } from '@temporalio/client';
 import { createDatasetRun, exportRun, requireRunWorkflow, startDatasetRun } from '../client/api';
 import { readSeedFile } from '../client/input-file';
 import type { RunProgress } from '../core/dataset';
-import { CURRENT_ID_SCHEME, runWorkflowIds } from '../core/ids';
+import { runWorkflowIds } from '../core/ids';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
 import { pauseSignal, resumeSignal } from '../core/messages';
@@ -149,9 +149,7 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     // Each instruction was started with what it reads before its first round (the activity that started it read it):
     // its first workflow task schedules its first calls, with no local activity (marker) of its own before them.
     for (const seed of [seeds[0], seeds[1]]) {
-      const { events } = await client.workflow
-        .getHandle(runWorkflowIds(id, CURRENT_ID_SCHEME).instruction(seed.id))
-        .fetchHistory();
+      const { events } = await client.workflow.getHandle(runWorkflowIds(id).instruction(seed.id)).fetchHistory();
       const firstCall = events!.findIndex((e) => e.activityTaskScheduledEventAttributes);
       const before = events!.slice(0, firstCall);
       expect(before.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual([]);
@@ -277,7 +275,7 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     expect(sim.requests().filter((r) => r.status === 401)).toHaveLength(3);
   });
 
-  test('run "run" with a seed named X and a run named X finish side by side; a run created before the id scheme keeps its ids and is found', async () => {
+  test('run "run" with a seed named X and a run named X finish side by side, under ids of their own', async () => {
     const x = runId('line');
     const config = testRunConfig(llmAt(sim.url), { rounds: 1 });
     const text = (tag: string, n: number) => seedsFromTexts(sampleTexts(n, tag));
@@ -298,26 +296,7 @@ describe('datasetEvolution: a whole seed file as one durable run', () => {
     expect(progressB.counts.completed).toBe(2);
     expect((await store.record('run', x))?.status).toBe('completed');
 
-    // A run whose meta.json was written before settings had a kind or an id scheme.
-    const legacyId = runId('legacy');
-    await createDatasetRun(store, { runId: legacyId, inputFile: 'inline', seeds: text('ids-legacy', 2), config });
-    const file = path.join(storeDir, legacyId, 'meta.json');
-    const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-    delete raw.config.kind;
-    delete raw.config.idScheme;
-    fs.writeFileSync(file, JSON.stringify(raw));
-    const legacy = await new LocalRunStore(storeDir).readMeta(legacyId);
-    expect(legacy.config).toMatchObject({ kind: 'dataset', rounds: 1 });
-    const handle = await startDatasetRun(client, taskQueue, legacy);
-    expect(handle.workflowId).toBe(`evol-run-${legacyId}`);
-    expect((await handle.result()).counts.completed).toBe(2);
-    const child = await client.workflow.getHandle(`evol-${legacyId}-s1`).describe();
-    expect(child.status.name).toBe('COMPLETED');
-    // Found without its meta (another machine's store), by the old id after the new one.
-    expect((await requireRunWorkflow(client, legacyId, 'dataset')).workflowId).toBe(`evol-run-${legacyId}`);
-    expect((await requireRunWorkflow(client, x, 'dataset')).workflowId).toBe(
-      runWorkflowIds(x, CURRENT_ID_SCHEME).dataset,
-    );
+    expect((await requireRunWorkflow(client, x, 'dataset')).workflowId).toBe(runWorkflowIds(x).dataset);
   });
 
   test('a run started again after it ended skips every instruction already recorded', async () => {

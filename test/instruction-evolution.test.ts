@@ -1,7 +1,7 @@
 import type { Client, Connection } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { startInstructionEvolution } from '../client/api';
+import { startSingleInstruction } from '../client/api';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
 import type { Lineage } from '../core/lineage';
@@ -37,7 +37,7 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
 
   function start(instruction: string, options: { rounds?: number; seed?: number; instructionId?: string } = {}) {
     counter++;
-    return startInstructionEvolution(client, taskQueue, {
+    return startSingleInstruction(client, taskQueue, {
       runId: `t${Date.now().toString(36)}${counter}`,
       instructionId: options.instructionId ?? `i${counter}`,
       instruction,
@@ -157,7 +157,7 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
     const seed = 'Write a limerick about a cat UNIQUE-EMPTY.';
     sim.addRule({ match: { kind: 'mutate', contains: 'UNIQUE-EMPTY' }, fault: 'empty-content' });
     sim.resetRequests();
-    const handle = await startInstructionEvolution(client, taskQueue, {
+    const handle = await startSingleInstruction(client, taskQueue, {
       runId: `t${Date.now().toString(36)}empty`,
       instructionId: 'empty',
       instruction: seed,
@@ -179,7 +179,7 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
     sim.addRule({ match: { kind: 'respond', contains: 'UNIQUE-GATEOFF' }, content: LONG_ANSWER });
     const run = async (gates: Record<string, boolean>) =>
       (
-        await startInstructionEvolution(client, taskQueue, {
+        await startSingleInstruction(client, taskQueue, {
           runId: `t${Date.now().toString(36)}g${Object.keys(gates).length}`,
           instructionId: `gate-${Object.keys(gates).length}`,
           instruction: seed,
@@ -204,7 +204,7 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
     sim.addRule({ match: { kind: 'judge', contains: 'UNIQUE-LABEL' }, content: 'NOT EQUAL' });
     const run = async (templateWordsOnRawAnswer: boolean) =>
       (
-        await startInstructionEvolution(client, taskQueue, {
+        await startSingleInstruction(client, taskQueue, {
           runId: `t${Date.now().toString(36)}r${Number(templateWordsOnRawAnswer)}`,
           instructionId: `label-${Number(templateWordsOnRawAnswer)}`,
           instruction: seed,

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import { startInstructionEvolution } from '../client/api';
+import { startSingleInstruction } from '../client/api';
 import { METHOD_NAMES, resolveMethod, withMethodSampling } from '../client/method-file';
 import { checkTemplateWords } from '../core/elimination';
 import { CODE_GUIDANCE, CUSTOM_OPERATION_SYSTEM, MATH_DOWNWARD_GUIDANCE, MATH_UPWARD_GUIDANCE } from '../core/methods';
@@ -500,7 +500,7 @@ describe('method sets end to end on a real dev server and worker', () => {
   async function evolve(operations: Operation[], instruction: string, instructionId: string): Promise<Lineage> {
     sim.resetRequests();
     const seed = seedCovering(operations, instructionId, ROUNDS);
-    const handle = await startInstructionEvolution(client, taskQueue, {
+    const handle = await startSingleInstruction(client, taskQueue, {
       runId: `m${Date.now().toString(36)}${runCounter++}`,
       instructionId,
       instruction,

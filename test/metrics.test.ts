@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { addHistograms } from '../bench/prometheus';
-import { startInstructionEvolution } from '../client/api';
+import { startSingleInstruction } from '../client/api';
 import { findFreePorts } from '../server/dev-server';
 import { startSimLlm } from '../sim/llm-server';
 import { connectClient, eventually, llmAt, testAddress, uniqueTaskQueue } from './helpers/temporal';
@@ -21,7 +21,7 @@ describe('EVOL_METRICS_ADDRESS', () => {
     });
     const { client, connection } = await connectClient();
     try {
-      const handle = await startInstructionEvolution(client, taskQueue, {
+      const handle = await startSingleInstruction(client, taskQueue, {
         runId: `metrics-${Date.now().toString(36)}`,
         instructionId: 'm1',
         instruction: 'Explain why the sky is blue.',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
-import { startInstructionEvolution } from '../client/api';
+import { startSingleInstruction } from '../client/api';
 import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, loadCodecFromEnv } from '../codec/aes-gcm';
 import { startCodecServer } from '../codec/server';
 import type { InstructionReport, RunProgress } from '../core/dataset';
@@ -194,7 +194,7 @@ describe('with the payload codec, instruction text is ciphertext in every histor
       llm: llmAt(sim.url),
       config: { rounds: 2, concurrency: 2 },
     });
-    const single = await startInstructionEvolution(clientA, taskQueue, {
+    const single = await startSingleInstruction(clientA, taskQueue, {
       runId,
       instructionId: 'single',
       instruction: `${SENTENCE} (single).`,

@@ -6,7 +6,7 @@
  *   so one provider limit holds however many workers run;
  * - the heap's growth between full garbage collections is bounded (see limitHeapGrowth).
  */
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, WorkerDeploymentVersion } from '@temporalio/common';
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, LlmGateway } from '../activities';
 import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
@@ -14,7 +14,8 @@ import type { SimLlm } from '../sim/llm-server';
 import { openRunStore } from '../store/location';
 import type { RunStore } from '../store/types';
 import { limitHeapGrowth } from './heap';
-import { workflowSource } from './workflow-source';
+import { deploymentVersionOf } from './versioning';
+import { loadWorkflowBundle } from './workflow-source';
 
 export const DEFAULT_TASK_QUEUE = 'evolforge';
 
@@ -32,10 +33,14 @@ export interface EvolWorkerOptions {
   maxTaskQueueActivitiesPerSecond?: number;
   /** Payload codecs (encryption). Default: the AES-GCM codec EVOL_CODEC_KEY / EVOL_CODEC_KEY_FILE configure, if any. */
   dataConverter?: DataConverter;
+  /** The workflow code. Default: the bundle `npm run build` wrote (worker/workflow-source.ts). */
+  workflowBundle?: { code: string };
 }
 
 export interface EvolWorker {
   worker: Worker;
+  /** Its deployment and build (worker/versioning.ts). */
+  version: WorkerDeploymentVersion;
   /** Stops polling, lets running activities finish, closes the simulated LLM if one was started. */
   shutdown(): Promise<void>;
 }
@@ -62,11 +67,15 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
     llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }),
     store: options.store ?? openRunStore(),
   });
+  const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
+  const version = deploymentVersionOf(workflowBundle.code);
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    ...workflowSource(),
+    workflowBundle,
+    // Workflows without a behaviour of their own stay on the build they started on (docs/versioning.md).
+    workerDeploymentOptions: { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' },
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     maxTaskQueueActivitiesPerSecond: options.maxTaskQueueActivitiesPerSecond,
@@ -74,6 +83,7 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
   });
   return {
     worker,
+    version,
     shutdown: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await sim.close();

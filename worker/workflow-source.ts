@@ -1,8 +1,10 @@
 /**
  * Where a worker takes its workflow code from: the bundle `npm run build` wrote (scripts/bundle-workflows.ts), or,
- * when it is missing or older than the compiled workflow code it was made from, a bundle made at start.
+ * when it is missing or older than the compiled workflow code it was made from, a bundle made at start. The bundle's
+ * text names the worker's build (worker/versioning.ts).
  */
 import { readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const WORKFLOWS_ENTRY = require.resolve('../workflows');
@@ -30,16 +32,24 @@ function newestMtimeMs(dir: string): number {
  */
 export const WORKFLOW_BUNDLER_OPTIONS = { ignoreModules: ['zod'] };
 
-export type WorkflowSource =
-  { workflowBundle: { codePath: string } } | { workflowsPath: string; bundlerOptions: typeof WORKFLOW_BUNDLER_OPTIONS };
-
-export function workflowSource(): WorkflowSource {
+/**
+ * The workflow bundle a worker runs: the one `npm run build` wrote, or, when it is missing or older than the compiled
+ * workflow code it was made from, one made now (seconds, and about 200 MB that webpack keeps for the worker's life).
+ */
+export async function loadWorkflowBundle(): Promise<{ code: string }> {
   try {
     const built = statSync(WORKFLOW_BUNDLE_FILE).mtimeMs;
-    if (SOURCE_DIRS.every((dir) => newestMtimeMs(dir) <= built))
-      return { workflowBundle: { codePath: WORKFLOW_BUNDLE_FILE } };
+    if (SOURCE_DIRS.every((dir) => newestMtimeMs(dir) <= built)) {
+      return { code: await readFile(WORKFLOW_BUNDLE_FILE, 'utf8') };
+    }
   } catch {
-    // No bundle (running from source, or built without it): bundle at start.
+    // No bundle (running from source, or built without it): bundle now.
   }
-  return { workflowsPath: WORKFLOWS_ENTRY, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS };
+  const { bundleWorkflowCode, DefaultLogger } = await import('@temporalio/worker');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_ENTRY,
+    logger: new DefaultLogger('WARN'),
+    ...WORKFLOW_BUNDLER_OPTIONS,
+  });
+  return { code };
 }

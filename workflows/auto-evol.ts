@@ -12,9 +12,9 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  patched,
   proxyActivities,
   setHandler,
+  setWorkflowOptions,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -33,7 +33,6 @@ import type {
   StepSummary,
   TrajectoryCase,
 } from '../core/auto-evol';
-import { UNUSABLE_OUTPUT_FAILURES } from '../core/llm-failures';
 import { prngFor } from '../core/prng';
 import type { UnusableAnswer } from '../core/reask';
 import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
@@ -55,12 +54,7 @@ interface DevEvaluation extends Evaluation {
 export async function autoEvol(input: AutoEvolInput): Promise<AutoProgress> {
   const { config } = input;
   const state = input.state ?? initialState(config);
-  // Added after the first release, closer to the paper and its authors' code: learning runs every step of its budget
-  // (early stops only with a patience), the current method is rated again on the dev set at each step before a
-  // candidate is compared with it, and an unusable answer (empty, no method) is asked again at once a bounded
-  // number of times instead of retried with backoff. Histories from before replay on the old path.
-  const v2 = patched('learning-v2');
-  const run = new LearningRun(input, state, v2);
+  const run = new LearningRun(input, state);
   setHandler(autoProgressQuery, () => run.progress());
   setHandler(pauseSignal, ({ reason }) => run.pause(reason ?? 'paused by request'));
   setHandler(resumeSignal, () => run.resume());
@@ -73,7 +67,7 @@ export async function autoEvol(input: AutoEvolInput): Promise<AutoProgress> {
     await run.saveVersion(0, 'initial', dev.length);
   }
   for (;;) {
-    state.stopReason ??= v2 ? stopReasonV2(state, config) : stopReasonV1(state, config);
+    state.stopReason ??= stopReasonOf(state, config);
     if (state.stopReason) break;
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
@@ -92,6 +86,9 @@ export async function autoEvol(input: AutoEvolInput): Promise<AutoProgress> {
   }
   return run.finish();
 }
+// A learning run lasts hours: it moves to the current build at its next workflow task, so a change to this file ships
+// behind patched() (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, autoEvol);
 
 function initialState(config: AutoEvolRunConfig): AutoEvolState {
   return {
@@ -108,20 +105,9 @@ function initialState(config: AutoEvolRunConfig): AutoEvolState {
 }
 
 /** Why learning stops now, if it does: at the step budget, as the authors' code does, or early with a patience. */
-function stopReasonV2(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
+function stopReasonOf(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
   if (config.patience !== undefined && state.stalled >= config.patience) {
     return `the failure rate did not fall in the last ${config.patience === 1 ? 'step' : `${config.patience} steps`}`;
-  }
-  if (state.stepsDone >= config.steps) return `the step budget of ${config.steps} steps is used up`;
-  return undefined;
-}
-
-/** The first release: it also stopped when nothing failed, and after one step without a fall. */
-function stopReasonV1(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
-  if (state.current?.failures === 0) return 'no evolution of the dev set fails any more';
-  const patience = config.patience ?? 1;
-  if (state.stalled >= patience) {
-    return `the failure rate did not fall in the last ${patience === 1 ? 'step' : `${patience} steps`}`;
   }
   if (state.stepsDone >= config.steps) return `the step budget of ${config.steps} steps is used up`;
   return undefined;
@@ -156,14 +142,6 @@ export function drawPositions(pool: readonly number[], count: number, random: ()
   return copy.slice(0, n).sort((a, b) => a - b);
 }
 
-function isUnusableOutput(err: unknown): err is ActivityFailure {
-  return (
-    err instanceof ActivityFailure &&
-    err.cause instanceof ApplicationFailure &&
-    UNUSABLE_OUTPUT_FAILURES.includes(err.cause.type ?? '')
-  );
-}
-
 function causeOf(err: unknown): string {
   const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
   const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
@@ -184,11 +162,9 @@ class LearningRun {
   constructor(
     private readonly input: AutoEvolInput,
     private readonly state: AutoEvolState,
-    /** Unusable answers come back as results and are asked again at once (a bounded number of times). */
-    private readonly bounded: boolean,
   ) {}
 
-  /** In bounded mode: one call, asked again at once while its answer is unusable, at most `unusableRetries` times. */
+  /** One call, asked again at once while its answer is unusable, at most `unusableRetries` times. */
   private async ask<T extends { ok?: boolean; usage: Usage }>(
     summary: string,
     fn: (activities: Activities, reask?: UnusableAnswer) => Promise<T | Unusable>,
@@ -272,7 +248,7 @@ class LearningRun {
         this.state.llmCalls++;
         return result;
       } catch (err) {
-        if (!(err instanceof ActivityFailure) || isUnusableOutput(err)) throw err;
+        if (!(err instanceof ActivityFailure)) throw err;
         this.pause(`an LLM call failed (${causeOf(err)}). Fix the cause, then: evol auto resume ${this.input.runId}`);
       } finally {
         this.running--;
@@ -280,16 +256,9 @@ class LearningRun {
     }
   }
 
-  private async evolve(summary: string, method: string, instruction: string) {
+  private evolve(summary: string, method: string, instruction: string) {
     const evol = this.config.llm.evol;
-    try {
-      return await this.call(summary, (a) =>
-        a.evolveWithMethod({ evol, method, instruction, ...(this.bounded ? { onUnusable: 'return' as const } : {}) }),
-      );
-    } catch (err) {
-      if (!isUnusableOutput(err)) throw err;
-      return { ok: false as const, reason: `no usable answer after every retry: ${causeOf(err)}` };
-    }
+    return this.call(summary, (a) => a.evolveWithMethod({ evol, method, instruction }));
   }
 
   startStep(step: number, batch: Instruction[]): StepDetail {
@@ -328,40 +297,12 @@ class LearningRun {
       detail.candidates.map(async (candidate) => {
         const sample = { step: detail.step, sample: candidate.sample, of: detail.candidates.length };
         const label = `step ${detail.step} · candidate ${candidate.sample}`;
-        if (this.bounded) {
-          await this.analyzeAndOptimizeOnce(label, candidate, {
-            optimizer,
-            method,
-            trajectory: detail.trajectory,
-            sample,
-          });
-          return;
-        }
-        try {
-          const analysis = await this.call(`${label} · analyze`, (a) =>
-            a.analyzeTrajectory({ optimizer, method, trajectory: detail.trajectory, sample }),
-          );
-          if (analysis.ok === false) throw new Error('unreachable: unusable answers are returned only when asked');
-          this.work.done++;
-          candidate.feedback = analysis.feedback;
-          candidate.casesNamed = analysis.casesNamed;
-          const optimized = await this.call(`${label} · optimize`, (a) =>
-            a.optimizeMethod({
-              optimizer,
-              method,
-              feedback: analysis.feedback,
-              sample,
-              maxMethodChars: this.config.maxMethodChars,
-            }),
-          );
-          if (optimized.ok === false) throw new Error('unreachable: unusable answers are returned only when asked');
-          this.work.done++;
-          if (optimized.candidate.ok) candidate.method = optimized.candidate.method;
-          else candidate.failure = optimized.candidate.reason;
-        } catch (err) {
-          if (!isUnusableOutput(err)) throw err;
-          candidate.failure = `the optimizer gave no usable answer after every retry: ${causeOf(err)}`;
-        }
+        await this.analyzeAndOptimizeOnce(label, candidate, {
+          optimizer,
+          method,
+          trajectory: detail.trajectory,
+          sample,
+        });
       }),
     );
   }
@@ -378,7 +319,7 @@ class LearningRun {
     },
   ): Promise<void> {
     const analysis = await this.ask(`${label} · analyze`, (a, reask) =>
-      a.analyzeTrajectory({ ...request, onUnusable: 'return', ...(reask ? { reask } : {}) }),
+      a.analyzeTrajectory({ ...request, ...(reask ? { reask } : {}) }),
     );
     this.work.done++;
     if (analysis.result.ok === false) {
@@ -396,7 +337,6 @@ class LearningRun {
         feedback,
         sample: request.sample,
         maxMethodChars: this.config.maxMethodChars,
-        onUnusable: 'return',
         ...(reask ? { reask } : {}),
       }),
     );
@@ -417,7 +357,7 @@ class LearningRun {
    */
   async rateCandidates(detail: StepDetail, dev: Instruction[]): Promise<void> {
     const current = this.state.current!;
-    const rescore = this.bounded && detail.step > 1;
+    const rescore = detail.step > 1;
     const rated = new Map<string, Promise<DevEvaluation>>([
       [
         this.state.method,
@@ -465,18 +405,11 @@ class LearningRun {
             failurePatterns: this.config.failurePatterns,
             ...(this.config.detector ? { detector: this.config.detector } : {}),
           };
-          const judged = this.bounded
-            ? (
-                await this.ask(`${label} · answer ${item.id}`, (a, reask) =>
-                  a.answerAndDetect({ ...request, onUnusable: 'return', ...(reask ? { reask } : {}) }),
-                )
-              ).result
-            : await this.call(`${label} · answer ${item.id}`, (a) => a.answerAndDetect(request));
+          const { result: judged } = await this.ask(`${label} · answer ${item.id}`, (a, reask) =>
+            a.answerAndDetect({ ...request, ...(reask ? { reask } : {}) }),
+          );
           if (judged.ok === false) return { id: item.id, rule: 'unusable-response' };
           return judged.verdict.passed ? undefined : { id: item.id, rule: judged.verdict.rule };
-        } catch (err) {
-          if (!isUnusableOutput(err)) throw err;
-          return { id: item.id, rule: 'unusable-response' };
         } finally {
           this.work.done++;
         }

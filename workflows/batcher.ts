@@ -12,8 +12,8 @@
  */
 import {
   ActivityFailure,
-  ApplicationFailure,
   allHandlersFinished,
+  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -21,10 +21,11 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  setWorkflowOptions,
   sleep,
+  type RetryPolicy,
   uuid4,
   workflowInfo,
-  type RetryPolicy,
 } from '@temporalio/workflow';
 import {
   isTerminal,
@@ -411,3 +412,8 @@ function isBudgetRefusal(err: unknown): boolean {
     err.cause.type === LlmFailure.BudgetReached
   );
 }
+
+// A run's batcher lives as long as its run:
+// it moves to the current build at its next workflow task, so a change to this file ships behind patched()
+// (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, batchEvolution);

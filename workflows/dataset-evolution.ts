@@ -11,16 +11,12 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
-  ParentClosePolicy,
-  patched,
   setHandler,
+  setWorkflowOptions,
   sleep,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
-  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   emptyCounts,
   type Budget,
@@ -39,12 +35,11 @@ import {
 } from '../core/dataset';
 import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
-import { EvolStatus, instructionStartAttributes } from '../core/search-attributes';
-import type { InstructionEvolutionInput } from '../core/instruction-input';
+import { EvolStatus } from '../core/search-attributes';
+import type { DatasetInstructionInput } from '../core/instruction-input';
 import { instructionDetails, instructionSummary } from '../core/summaries';
 import { addUsage } from '../core/usage';
 import { localStartActivities, storeActivities } from './activity-options';
-import { instructionEvolution } from './instruction-evolution';
 import { instructionFinishedSignal, pauseSignal, progressQuery, resumeSignal, spendUpdate } from '../core/messages';
 import { usesBatch } from '../core/batch';
 
@@ -76,6 +71,9 @@ export async function datasetEvolution(input: DatasetEvolutionInput): Promise<Ru
   }
   return run.complete();
 }
+// A run lasts days and must not wait for a build nobody runs any more: it moves to the current build at its next
+// workflow task, so a change to this file ships behind patched() (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, datasetEvolution);
 
 /**
  * A dataset run's state and its transitions: the signal handlers and the main loop above only call these. Its
@@ -90,7 +88,7 @@ class DatasetRun {
   private status: RunStatus;
   /** Children are told of a pause or resume from the main loop, not from the signal handler. */
   private childrenPaused: boolean;
-  /** The run's workflow ids, by the scheme it was created with (runs from before scheme 2 keep theirs). */
+  /** The run's workflow ids. */
   private readonly ids: RunWorkflowIds;
   private readonly store = storeActivities();
   private readonly localStarts = localStartActivities();
@@ -103,7 +101,7 @@ class DatasetRun {
     this.inFlight = new Set(this.state.inFlight);
     this.status = this.state.paused ? 'paused' : 'running';
     this.childrenPaused = this.state.paused;
-    this.ids = runWorkflowIds(input.runId, input.config.idScheme);
+    this.ids = runWorkflowIds(input.runId);
   }
 
   /** The one place an instruction workflow's id is made: starting, signalling and cancelling it all use this. */
@@ -147,7 +145,7 @@ class DatasetRun {
   resume(budget: Budget | undefined): void {
     const { state } = this;
     if (budget) state.budget = { ...state.budget, ...budget };
-    state.resumes = (state.resumes ?? 0) + 1;
+    state.resumes++;
     state.budgetReached = undefined;
     this.unpause();
     this.pauseIfOverBudget();
@@ -159,7 +157,7 @@ class DatasetRun {
    */
   onSpend(report: SpendReport): SpendView {
     const { state } = this;
-    const before = state.spent ?? ZERO_SPEND;
+    const before = state.spent;
     state.spent = {
       calls: before.calls + report.calls,
       usage: addUsage(before.usage, report.usage),
@@ -169,7 +167,7 @@ class DatasetRun {
       state.budgetReached = { spent: runSpend(state), inFlight: report.inFlight };
     }
     this.pauseIfOverBudget();
-    return { spent: runSpend(state), budget: state.budget, stopped: overBudget(state), resumes: state.resumes ?? 0 };
+    return { spent: runSpend(state), budget: state.budget, stopped: overBudget(state), resumes: state.resumes };
   }
 
   private unpause(): void {
@@ -254,7 +252,7 @@ class DatasetRun {
           const handle = getExternalWorkflowHandle(workflowId);
           await (paused
             ? handle.signal(pauseSignal, {})
-            : handle.signal(resumeSignal, { resumes: this.state.resumes ?? 0 }));
+            : handle.signal(resumeSignal, { resumes: this.state.resumes }));
         } catch {
           // It ended in the meantime; its report is on its way.
         }
@@ -336,19 +334,8 @@ class DatasetRun {
 
   private async startInstruction(instructionId: string): Promise<void> {
     const { state } = this;
-    const parentWorkflowId = workflowInfo().workflowId;
-    // Added after the first release: instruction workflows are started from a local activity with the worker's
-    // client, no longer as child workflows. A child's start and its end each added an event and a workflow task to
-    // this workflow's history, about half of its work per seed on the Temporal server, which the benchmark showed
-    // to be what limits throughput. Nothing else needed the parent-child link: children were abandoned on close,
-    // report by signal, are paused and cancelled by id, and are listed by their run's search attributes.
-    // Histories recorded before it start children and replay on that path.
-    const byActivity = patched('instructions-started-by-activity');
     for (let attempt = 1; ; attempt++) {
-      const alreadyStarted = byActivity
-        ? await this.startByActivity(instructionId, parentWorkflowId)
-        : await this.startChildOnce(instructionId, parentWorkflowId);
-      if (!alreadyStarted) {
+      if (!(await this.startByActivity(instructionId))) {
         removeFrom(state.restarting, instructionId);
         return;
       }
@@ -369,54 +356,33 @@ class DatasetRun {
     }
   }
 
-  /** What an instruction workflow of this run is started with: ids and settings, never data. */
-  private instructionInput(instructionId: string, parentWorkflowId: string): InstructionEvolutionInput {
+  /**
+   * Starts it from a local activity with the worker's client (not as a child workflow: each child's start and end
+   * cost this workflow an event and a workflow task); true when its id was taken. Always runs to the end, so a
+   * cancel finds it. Ids and settings only: the activity reads the seed and the run's settings into its input.
+   */
+  private async startByActivity(instructionId: string): Promise<boolean> {
     const { config } = this;
-    return {
+    const parentWorkflowId = workflowInfo().workflowId;
+    const input: Omit<DatasetInstructionInput, 'begun'> = {
+      kind: 'dataset',
       runId: this.runId,
       instructionId,
       rounds: config.rounds,
       seed: config.seed,
-      // No llm, operations or prices: the instruction workflow reads them from the run store with its seed (they
-      // would make up most of this workflow's history, once per seed).
-      saveToStore: true,
       parentWorkflowId,
-      ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),
       ...(config.llmRetry ? { llmRetry: config.llmRetry } : {}),
     };
-  }
-
-  /** Starts it from a local activity; true when its id was taken. Always runs to the end, so a cancel finds it. */
-  private async startByActivity(instructionId: string, parentWorkflowId: string): Promise<boolean> {
     const { outcome } = await CancellationScope.nonCancellable(() =>
       this.localStarts.startInstruction({
-        input: this.instructionInput(instructionId, parentWorkflowId),
+        input,
+        ...(config.retry ? { resumeFrom: { fromRound: config.retry.fromRound } } : {}),
         workflowId: this.workflowIdOf(instructionId),
-        staticSummary: instructionSummary(this.runId, instructionId, this.config.rounds),
-        staticDetails: instructionDetails({ ...this.config, parentWorkflowId }),
+        staticSummary: instructionSummary(this.runId, instructionId, config.rounds),
+        staticDetails: instructionDetails({ ...config, parentWorkflowId }),
       }),
     );
     return outcome === 'already-started';
-  }
-
-  /** Starts it as a child workflow (histories recorded before instructions were started by activity); true when its id was taken. */
-  private async startChildOnce(instructionId: string, parentWorkflowId: string): Promise<boolean> {
-    try {
-      await startChild(instructionEvolution, {
-        workflowId: this.workflowIdOf(instructionId),
-        args: [this.instructionInput(instructionId, parentWorkflowId)],
-        // Ids and settings only: the seed text must stay out of this workflow's history.
-        staticSummary: instructionSummary(this.runId, instructionId, this.config.rounds),
-        staticDetails: instructionDetails({ ...this.config, parentWorkflowId }),
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-        typedSearchAttributes: instructionStartAttributes(this.runId, instructionId),
-      });
-      return false;
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return true;
-      throw err;
-    }
   }
 }
 
@@ -439,6 +405,8 @@ function initialState(input: DatasetEvolutionInput): DatasetState {
     pausedMs: 0,
     continuedAsNew: 0,
     budget: input.config.budget,
+    spent: ZERO_SPEND,
+    resumes: 0,
   };
 }
 
@@ -463,8 +431,8 @@ function tally(counts: RunCounts, report: InstructionReport): void {
   }
   counts.usage = addUsage(counts.usage, report.usage);
   counts.costUsd += report.costUsd;
-  if (report.reasks) counts.reasks = (counts.reasks ?? 0) + report.reasks;
-  if (report.retries) counts.retries = (counts.retries ?? 0) + report.retries;
+  counts.reasks += report.reasks ?? 0;
+  counts.retries += report.retries ?? 0;
 }
 
 /**
@@ -472,7 +440,7 @@ function tally(counts: RunCounts, report: InstructionReport): void {
  * ahead (calls made by workers from before the reports, or a report lost with a killed worker).
  */
 function runSpend(state: DatasetState): Spend {
-  const spent = state.spent ?? ZERO_SPEND;
+  const spent = state.spent;
   const { usage, costUsd } = state.counts;
   return {
     calls: spent.calls,

@@ -5,3 +5,4 @@ export { autoEvol } from './auto-evol';
 export { scoreRun } from './score-run';
 export { rateLimiter } from './rate-limiter';
 export { batchEvolution } from './batcher';
+export { singleInstructionEvolution } from './single-instruction';

@@ -4,7 +4,14 @@
  * provider asked everyone to wait. Started by the first worker that needs it (update-with-start) and ended after
  * ten idle minutes; it continues as new when its history grows long.
  */
-import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  setHandler,
+  setWorkflowOptions,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { leaseUpdate } from '../core/messages';
 import { emptyLimiterState, grantLease, LIMITER_IDLE_MS, type LimiterState } from '../core/rate-limits';
 
@@ -28,3 +35,8 @@ export async function rateLimiter(initial?: LimiterState): Promise<void> {
     }
   }
 }
+
+// An endpoint's limiter lives while any run calls the endpoint:
+// it moves to the current build at its next workflow task, so a change to this file ships behind patched()
+// (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, rateLimiter);

@@ -11,6 +11,7 @@ import {
   continueAsNew,
   proxyActivities,
   setHandler,
+  setWorkflowOptions,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -69,7 +70,6 @@ export async function scoreRun(input: ScoreRunInput): Promise<ScoreProgress> {
           runId: input.runId,
           rowId,
           scorer: input.scorer,
-          onUnusable: 'return',
           ...(reask ? { reask } : {}),
         });
         state.usage = addUsage(state.usage, rated.usage);
@@ -115,3 +115,8 @@ export async function scoreRun(input: ScoreRunInput): Promise<ScoreProgress> {
   upsertSearchAttributes([{ key: EvolStatus, value: 'completed' }]);
   return { ...state, runId: input.runId, status, inFlight };
 }
+
+// A scoring may take hours:
+// it moves to the current build at its next workflow task, so a change to this file ships behind patched()
+// (docs/versioning.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, scoreRun);

@@ -14,7 +14,7 @@ export interface Crash {
 }
 
 /** The activities that make one LLM call each, in an instruction workflow. */
-const LLM_ACTIVITIES = new Set(['mutate', 'respond', 'judgeEquality', 'eliminate']);
+const LLM_ACTIVITIES = new Set(['mutate', 'respond', 'judgeEquality']);
 
 /**
  * Calls asked again on purpose: a round that repeats an earlier eliminated round of its instruction exactly (same

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { createDatasetRun, startDatasetRun } from '../../client/api';
 import type { DatasetRunConfig, RunProgress } from '../../core/dataset';
-import { CURRENT_ID_SCHEME, runWorkflowIds, type RunWorkflowIds } from '../../core/ids';
+import { runWorkflowIds, type RunWorkflowIds } from '../../core/ids';
 import type { LlmConfig } from '../../core/endpoints';
 import type { SeedRecord } from '../../core/run';
 import type { RunStore } from '../../store/types';
@@ -17,7 +17,7 @@ export { sharedDataFile } from './shared-data';
 
 /** The workflow ids of a run created now (tests create theirs with the current scheme). */
 export function idsOf(runId: string): RunWorkflowIds {
-  return runWorkflowIds(runId, CURRENT_ID_SCHEME);
+  return runWorkflowIds(runId);
 }
 
 export function seedsFromTexts(texts: string[], file = 'inline.jsonl'): SeedRecord[] {

@@ -11,6 +11,7 @@ import type { RowScore } from '../../core/scoring';
 import { ObjectRunStore } from '../../store/object-run-store';
 import type { ObjectStore } from '../../store/objects';
 import { testRunConfig } from './run-config';
+import { EVOLFORGE_RELEASE } from '../../core/release';
 
 export interface StoreUnderTest {
   /** A fresh, empty place: a new directory, or a new prefix in a bucket. */
@@ -52,7 +53,8 @@ export function metaOf(runId: string, seedCount: number, createdAt = new Date().
     seedCount,
     invalidRows: 0,
     duplicateRows: 0,
-    config: { kind: 'dataset', idScheme: '2', ...testRunConfig() } as RunMeta['config'],
+    config: { kind: 'dataset', ...testRunConfig() },
+    release: EVOLFORGE_RELEASE,
   };
 }
 

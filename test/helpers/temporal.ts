@@ -14,6 +14,8 @@ import path from 'node:path';
 import { createActivities, LlmGateway } from '../../activities';
 import type { LlmConfig, LlmEndpoint } from '../../core/endpoints';
 import { dataConverterFor } from '../../codec/aes-gcm';
+import { becomeCurrent } from '../../client/workers';
+import { buildIdOf } from '../../worker/versioning';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -32,6 +34,9 @@ export async function connectClient(codec?: PayloadCodec): Promise<{ client: Cli
     connection,
   };
 }
+
+/** The Worker Deployment of the tests' in-process workers (worker processes use the default one). */
+export const TEST_DEPLOYMENT = 'evolforge-tests';
 
 let queueCounter = 0;
 export function uniqueTaskQueue(label: string): string {
@@ -56,10 +61,15 @@ export async function startWorker(options: {
 }): Promise<TestWorker> {
   installQuietRuntime();
   const connection = await NativeConnection.connect({ address: testAddress() });
+  const bundle = workflowBundle();
+  // Every worker that runs EvolForge's workflows is versioned (they declare their versioning behaviour): the tests'
+  // workers are builds of a deployment of their own.
+  const version = { deploymentName: TEST_DEPLOYMENT, buildId: buildIdOf(fs.readFileSync(bundle.codePath, 'utf8')) };
   const worker = await Worker.create({
     connection,
     taskQueue: options.taskQueue,
-    workflowBundle: workflowBundle(),
+    workflowBundle: bundle,
+    workerDeploymentOptions: { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' },
     activities: createActivities({
       llm: new LlmGateway({ env: options.env }),
       store: options.store ?? new LocalRunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-store-'))),
@@ -68,6 +78,12 @@ export async function startWorker(options: {
     dataConverter: dataConverterFor(options.codec),
   });
   const running = worker.run();
+  const { client, connection: clientConnection } = await connectClient();
+  try {
+    await becomeCurrent(client, version, { always: true, taskQueue: options.taskQueue });
+  } finally {
+    await clientConnection.close();
+  }
   return {
     worker,
     connection,

@@ -19,6 +19,7 @@ import { startSimLlm, type SimLlm } from '../../sim/llm-server';
 import { LocalRunStore } from '../../store/local-run-store';
 import { ActivityEnv } from '../helpers/activity-env';
 import { testRunConfig } from '../helpers/run-config';
+import { EVOLFORGE_RELEASE } from '../../core/release';
 
 const RUN = 'unit-batch';
 const addConstraints = GENERAL_OPERATIONS.find((op) => op.id === 'add-constraints')!;
@@ -57,7 +58,7 @@ function recordingClient() {
 function mutateCall(instruction: string): BatchCall {
   return {
     kind: 'mutate',
-    input: { evolver: llm.evolver, operation: addConstraints, instruction, onUnusable: 'return' },
+    input: { evolver: llm.evolver, operation: addConstraints, instruction },
   };
 }
 
@@ -88,7 +89,8 @@ beforeEach(async () => {
       seedCount: 1,
       invalidRows: 0,
       duplicateRows: 0,
-      config: { kind: 'dataset', idScheme: '2', ...testRunConfig(llm, { batch: { maxRequests: 5 } }) },
+      config: { kind: 'dataset', ...testRunConfig(llm, { batch: { maxRequests: 5 } }) },
+      release: EVOLFORGE_RELEASE,
     },
     [{ id: 's1', text: 'Explain tides.', source: { file: 'inline', line: 1 } }],
   );

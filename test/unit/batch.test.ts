@@ -91,7 +91,7 @@ describe('settings', () => {
   });
 
   test("settings beyond the provider's limits are refused", () => {
-    const over = testRunConfig(undefined, { batch: { maxRequests: PROVIDER_BATCH_LIMITS.requests + 1 } });
+    const over = { ...testRunConfig(), batch: { maxRequests: PROVIDER_BATCH_LIMITS.requests + 1 } };
     expect(DatasetRunConfigSchema.safeParse(over).success).toBe(false);
   });
 });

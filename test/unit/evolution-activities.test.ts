@@ -40,7 +40,7 @@ afterEach(() => {
   sim.resetRequests();
 });
 
-const mutateInput = { operation: addConstraints, instruction: PARENT, onUnusable: 'return' as const };
+const mutateInput = { operation: addConstraints, instruction: PARENT };
 
 describe('mutate', () => {
   test('a good rewrite passes the gates, and the result carries the attempt Temporal is on', async () => {
@@ -102,16 +102,7 @@ describe('mutate', () => {
     });
   });
 
-  test("without onUnusable (the first release's histories) an unusable answer is thrown for Temporal to retry", async () => {
-    sim.addRule({ match: { kind: 'mutate' }, content: '***' });
-    const error = await new ActivityEnv()
-      .call(activities.mutate, { evolver: endpoint, operation: addConstraints, instruction: PARENT })
-      .catch((err: unknown) => err);
-    expect(error).toBeInstanceOf(ApplicationFailure);
-    expect(error).toMatchObject({ type: LlmFailure.UnusableCompletion, nonRetryable: false });
-  });
-
-  test('a transport fault is thrown, retryable, whatever the mode: only Temporal may ask again after it', async () => {
+  test('a transport fault is thrown, retryable: only Temporal may ask again after it', async () => {
     sim.addRule({ match: { kind: 'mutate' }, status: 503 });
     const error = await new ActivityEnv()
       .call(activities.mutate, { ...mutateInput, evolver: endpoint })
@@ -127,7 +118,6 @@ describe('respond', () => {
     const result = await new ActivityEnv().call(activities.respond, {
       responder: endpoint,
       instruction: PARENT,
-      onUnusable: 'return',
     });
     expect(result).toMatchObject({
       ok: true,
@@ -140,7 +130,6 @@ describe('respond', () => {
     const result = await new ActivityEnv().call(activities.respond, {
       responder: endpoint,
       instruction: PARENT,
-      onUnusable: 'return',
     });
     expect(result).toMatchObject({ ok: true, rules: { passed: true } });
   });

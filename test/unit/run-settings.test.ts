@@ -4,8 +4,10 @@ import path from 'node:path';
 import { createDatasetRun, workflowIdsOf } from '../../client/api';
 import { resolveAutoEvolLlm } from '../../core/auto-evol';
 import { resolveLlmConfig } from '../../core/config';
-import { CURRENT_ID_SCHEME, runWorkflowIds } from '../../core/ids';
+import { runWorkflowIds } from '../../core/ids';
+import { EVOLFORGE_RELEASE, requireVersionedRun } from '../../core/release';
 import { GENERAL_OPERATIONS } from '../../core/operations';
+import { resolveDatasetRunSettings } from '../../core/run-settings';
 import { autoSettingsOf, datasetSettingsOf, parseRunMeta } from '../../core/run';
 import { UserError } from '../../core/validation';
 import { LocalRunStore } from '../../store/local-run-store';
@@ -13,7 +15,7 @@ import { testRunConfig } from '../helpers/run-config';
 
 const llm = resolveLlmConfig({ env: {}, mode: 'sim' }).llm;
 
-/** A dataset run's meta.json as runs created before settings had a kind or an id scheme wrote it. */
+/** A dataset run's meta.json as EvolForge 0.1.0 wrote it before settings had a kind (no release either). */
 const oldDatasetMeta = {
   runId: 'old-run',
   createdAt: '2026-01-01T00:00:00.000Z',
@@ -34,42 +36,60 @@ const oldDatasetMeta = {
   },
 };
 
-const allIds = (runId: string, instructionIds: string[], scheme: '1' | '2') => {
-  const ids = runWorkflowIds(runId, scheme);
-  return [ids.dataset, ids.auto, ids.score, ...instructionIds.map((i) => ids.instruction(i))];
-};
-
 describe('workflow ids', () => {
-  test('run "run" with seed "line-1" and a run named "line-1" share an id under scheme 1 and not under scheme 2', () => {
-    expect(runWorkflowIds('run', '1').instruction('line-1')).toBe(runWorkflowIds('line-1', '1').dataset);
-    expect(runWorkflowIds('run', '2').instruction('line-1')).not.toBe(runWorkflowIds('line-1', '2').dataset);
-  });
-
-  test('under scheme 2 no two workflows of any two runs share an id', () => {
+  test('no two workflows of any two runs share an id', () => {
     const runIds = ['run', 'auto', 'score', 'line-1', 'run-line-1', 'a.b', 'a_b', 'instruction', 'x'];
     const instructionIds = ['line-1', 'run', 'line-1:x', 'run:line-1', 'evol', 'a-b', 's1', ':', 'dev:s1'];
-    const ids = runIds.flatMap((runId) => allIds(runId, instructionIds, '2'));
+    const all = (
+      make: (runId: string) => {
+        dataset: string;
+        auto: string;
+        score: string;
+        batch: string;
+        instruction(i: string): string;
+      },
+    ) =>
+      runIds.flatMap((runId) => {
+        const ids = make(runId);
+        return [ids.dataset, ids.auto, ids.score, ids.batch, ...instructionIds.map((i) => ids.instruction(i))];
+      });
+    const ids = all(runWorkflowIds);
     expect(new Set(ids).size).toBe(ids.length);
-    // The same check finds the collisions of scheme 1, so it can fail.
-    const old = runIds.flatMap((runId) => allIds(runId, instructionIds, '1'));
-    expect(new Set(old).size).toBeLessThan(old.length);
-  });
-
-  test('new runs get the current scheme; a run without one keeps the ids it was started with', () => {
-    expect(CURRENT_ID_SCHEME).toBe('2');
-    expect(runWorkflowIds('r', undefined)).toMatchObject({ dataset: 'evol-run-r', auto: 'evol-auto-r' });
-    expect(runWorkflowIds('r', undefined).instruction('s1')).toBe('evol-r-s1');
+    // The same check finds the collisions of ids made without the kind's colon, so it can fail.
+    const dashed = all((runId) => ({
+      dataset: `evol-run-${runId}`,
+      auto: `evol-auto-${runId}`,
+      score: `evol-score-${runId}`,
+      batch: `evol-batch-${runId}`,
+      instruction: (i) => `evol-${runId}-${i}`,
+    }));
+    expect(new Set(dashed).size).toBeLessThan(dashed.length);
   });
 });
 
 describe('run settings as the store reads them', () => {
-  test('a dataset meta written before settings had a kind reads as a dataset run, typed and complete', () => {
-    const meta = parseRunMeta(structuredClone(oldDatasetMeta), 'meta.json');
+  test('a 0.1.0 dataset meta still reads (for export and report), and its workflows are refused, naming 0.1.0', () => {
+    const meta = parseRunMeta(
+      structuredClone({ ...oldDatasetMeta, config: { ...oldDatasetMeta.config, idScheme: '2' } }),
+      'meta.json',
+    );
     const settings = datasetSettingsOf(meta);
     expect(settings.kind).toBe('dataset');
-    expect(settings.idScheme).toBeUndefined();
+    expect(settings).not.toHaveProperty('idScheme');
     expect(settings.operations.map((op) => op.id)).toEqual(GENERAL_OPERATIONS.map((op) => op.id));
     expect(() => autoSettingsOf(meta)).toThrow(/is a dataset run, not an Auto Evol-Instruct run/);
+    expect(meta.release).toBeUndefined();
+    expect(() => requireVersionedRun(meta)).toThrow(
+      /run "old-run" was created by EvolForge 0\.1\.0, before worker versioning: this release \(0\.2\.0\) does not run its workflows\. Finish it with 0\.1\.0 \(`git checkout a4ec839/,
+    );
+    expect(() => requireVersionedRun({ runId: 'new', release: EVOLFORGE_RELEASE })).not.toThrow();
+  });
+
+  test('the release a run records is the package version', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(EVOLFORGE_RELEASE).toBe(pkg.version);
   });
 
   test('a learning run reads as one, with the paper defaults it was written with', () => {
@@ -91,7 +111,6 @@ describe('run settings as the store reads them', () => {
           seed: 0,
           initialMethod: 'Rewrite {instruction}',
           llm: resolveAutoEvolLlm({ env: {}, mode: 'sim' }).llm,
-          idScheme: '2',
         },
       },
       'meta.json',
@@ -127,12 +146,34 @@ describe('creating a run', () => {
 
   const seeds = [{ id: 's1', text: 'Explain tides.', source: { file: 'inline', line: 1 } }];
 
-  test('a new dataset run gets its kind and the current id scheme, and reads back as it was written', async () => {
+  test('a new dataset run gets its kind and this release, and reads back as it was written', async () => {
     const store = new LocalRunStore(dir);
     const meta = await createDatasetRun(store, { runId: 'r1', inputFile: 'inline', seeds, config: testRunConfig() });
-    expect(meta.config).toMatchObject({ kind: 'dataset', idScheme: CURRENT_ID_SCHEME });
+    expect(meta.config).toMatchObject({ kind: 'dataset' });
+    expect(meta.release).toBe(EVOLFORGE_RELEASE);
     expect(await new LocalRunStore(dir).readMeta('r1')).toEqual(meta);
     expect(workflowIdsOf(meta).dataset).toBe('evol:run:r1');
+  });
+
+  test('what a caller leaves out takes the schema defaults, written into the run', async () => {
+    const store = new LocalRunStore(dir);
+    const meta = await createDatasetRun(store, {
+      runId: 'r3',
+      inputFile: 'inline',
+      seeds,
+      config: { llm, method: 'general', operations: [...GENERAL_OPERATIONS] },
+    });
+    expect(datasetSettingsOf(meta)).toMatchObject({
+      rounds: 4,
+      seed: 0,
+      concurrency: 16,
+      pageSize: 200,
+      budget: {},
+      prices: {},
+      answerSeeds: true,
+      quality: { unusableRetries: 2, gates: {} },
+    });
+    expect(await new LocalRunStore(dir).readMeta('r3')).toEqual(meta);
   });
 
   test('the run list names the runs whose settings cannot be read, and why, beside the others', async () => {
@@ -151,10 +192,56 @@ describe('creating a run', () => {
 
   test('settings the store could not read back are refused before anything is written', async () => {
     const store = new LocalRunStore(dir);
-    const config = testRunConfig(undefined, { concurrency: 0 });
+    const config = { ...testRunConfig(), concurrency: 0 };
     await expect(createDatasetRun(store, { runId: 'r2', inputFile: 'inline', seeds, config })).rejects.toThrow(
       /invalid run settings: field "concurrency"/,
     );
     expect(await store.runExists('r2')).toBe(false);
+  });
+});
+
+describe("resolving a dataset run's settings", () => {
+  const resolved = resolveLlmConfig({ env: {}, mode: 'sim' });
+  const request = {
+    llm: resolved.llm,
+    simulated: resolved.simulated,
+    llmDescription: resolved.description,
+    method: { name: 'general', operations: [...GENERAL_OPERATIONS] },
+    prices: {},
+  };
+
+  test('returns the settings and the notices to print, leaving what has a default to the schema', () => {
+    const { config, notices } = resolveDatasetRunSettings({ ...request, rounds: 2, seedAnswers: false });
+    expect(config).toMatchObject({ rounds: 2, method: 'general', budget: {}, prices: {}, answerSeeds: false });
+    expect(config).not.toHaveProperty('pageSize');
+    expect(config).not.toHaveProperty('concurrency');
+    expect(notices[0]).toBe(resolved.description);
+    expect(notices).toContainEqual(expect.stringMatching(/^ {2}evolver: evolforge-sim, temperature 1/));
+    expect(notices).toContainEqual('  unusable answers are asked again at most 2 time(s); gates off: none');
+    expect(notices).toContainEqual(expect.stringMatching(/^No price known for evolforge-sim: its cost counts as 0/));
+    const meta = parseRunMeta(
+      { ...oldDatasetMeta, release: EVOLFORGE_RELEASE, config: { kind: 'dataset', ...config } },
+      'meta.json',
+    );
+    expect(datasetSettingsOf(meta)).toMatchObject({ pageSize: 200, concurrency: 16, answerSeeds: false });
+  });
+
+  test('--batch sends every role through the Batch API and says what that costs in time', () => {
+    const { config, notices } = resolveDatasetRunSettings({ ...request, batch: true });
+    expect(Object.values(config.llm).every((e) => e.batch === true)).toBe(true);
+    expect(config.batch).toMatchObject({ maxWaitMs: 1000 });
+    expect(notices).toContainEqual(
+      expect.stringMatching(/^Batch API: the evolver, responder, judge calls go in batches/),
+    );
+  });
+
+  test('a method without an operation for a round, or a cost budget without prices, is refused with what to do', () => {
+    const early = [{ ...GENERAL_OPERATIONS[0], rounds: { from: 1, to: 1 } }];
+    expect(() =>
+      resolveDatasetRunSettings({ ...request, rounds: 2, method: { name: 'm', operations: early } }),
+    ).toThrow(/method "m" schedules no operation for round 2/);
+    expect(() => resolveDatasetRunSettings({ ...request, maxCost: 1 })).toThrow(
+      /--max-cost needs a price for evolforge-sim: add it with --prices FILE/,
+    );
   });
 });

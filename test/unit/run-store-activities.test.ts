@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { createRunStoreActivities } from '../../activities/run-store';
+import { createRunStoreActivities, readInstructionStart } from '../../activities/run-store';
 import type { InstructionReport } from '../../core/dataset';
 import { instructionFinishedSignal } from '../../core/messages';
 import { GENERAL_OPERATIONS } from '../../core/operations';
@@ -125,8 +125,9 @@ describe('finishInstruction', () => {
     const env = new ActivityEnv({}, client);
     const { finishInstruction } = createRunStoreActivities(store);
 
-    await expect(env.call(finishInstruction, { lineage: lineage('s1', 'first') })).resolves.toBe('written');
-    await expect(env.call(finishInstruction, { lineage: lineage('s1', 'second') })).resolves.toBe('exists');
+    const tell = { parentWorkflowId: 'dataset-1', report };
+    await expect(env.call(finishInstruction, { lineage: lineage('s1', 'first'), ...tell })).resolves.toBe('written');
+    await expect(env.call(finishInstruction, { lineage: lineage('s1', 'second'), ...tell })).resolves.toBe('exists');
     expect((await store.record(RUN, 's1'))?.final).toBe('first');
     expect(await store.hasRecord(RUN, 's2')).toBe(false);
   });
@@ -142,15 +143,6 @@ describe('finishInstruction', () => {
     await env.call(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1', report });
     expect(signalled).toEqual([{ workflowId: 'dataset-1', signal: instructionFinishedSignal.name, args: [report] }]);
     expect(recordedWhenSignalled).toBe(true);
-  });
-
-  test('without a parent or a report it signals nothing', async () => {
-    const { client, signalled } = recordingClient();
-    const env = new ActivityEnv({}, client);
-    const { finishInstruction } = createRunStoreActivities(store);
-    await env.call(finishInstruction, { lineage: lineage('s1', 'f'), parentWorkflowId: 'dataset-1' });
-    await env.call(finishInstruction, { lineage: lineage('s2', 'f'), report });
-    expect(signalled).toEqual([]);
   });
 
   test('a dataset workflow that is gone needs no report: the record is still written', async () => {
@@ -188,7 +180,7 @@ describe('reading seeds', () => {
   test('readSeedPage skips recorded seeds, and with onlyFailed those without a failed attempt', async () => {
     const env = new ActivityEnv();
     const activities = createRunStoreActivities(store);
-    await env.call(activities.saveLineage, lineage('s2', 'f'));
+    await store.saveRecord(lineage('s2', 'f'));
     await env.call(activities.saveFailedAttempt, { ...lineage('s3', 'f'), status: 'failed' });
 
     await expect(env.call(activities.readSeedPage, { runId: RUN, offset: 0, limit: 10 })).resolves.toEqual({
@@ -207,32 +199,28 @@ describe('reading seeds', () => {
     });
   });
 
-  test("beginInstruction reads the seed, the run's settings and the steps of a failed attempt before a round", async () => {
-    const env = new ActivityEnv();
-    const activities = createRunStoreActivities(store);
-    await env.call(activities.saveFailedAttempt, {
-      ...lineage('s2', 'f', [step(1), step(2), step(3)]),
-      status: 'failed',
+  test("an instruction's start reads the seed, the run's settings and, for evol retry, a failed attempt's steps", async () => {
+    await store.saveFailedAttempt({ ...lineage('s2', 'f', [step(1), step(2), step(3)]), status: 'failed' });
+    const settings = {
+      llm,
+      operations: GENERAL_OPERATIONS,
+      prices: {},
+      quality: { unusableRetries: 2, gates: {} },
+      answerSeeds: true,
+    };
+    await expect(readInstructionStart(store, RUN, 's1')).resolves.toEqual({
+      text: 'Explain tides.',
+      hasOutput: false,
+      run: settings,
     });
-
-    await expect(
-      env.call(activities.beginInstruction, { runId: RUN, instructionId: 's1', withRunSettings: false }),
-    ).resolves.toEqual({ text: 'Explain tides.', hasOutput: false });
-
-    const start = await env.call(activities.beginInstruction, {
-      runId: RUN,
-      instructionId: 's2',
-      withRunSettings: true,
-      resumeFrom: { fromRound: 3 },
-    });
-    expect(start).toEqual({
+    await expect(readInstructionStart(store, RUN, 's2', { fromRound: 3 })).resolves.toEqual({
       text: 'Explain volcanoes.',
       hasOutput: true,
-      run: { llm, operations: GENERAL_OPERATIONS, prices: {}, answerSeeds: true },
+      run: settings,
       earlierSteps: [step(1), step(2)],
     });
-    await expect(env.call(activities.loadFailedAttempt, { runId: RUN, instructionId: 's2' })).resolves.toMatchObject({
-      steps: [step(1), step(2), step(3)],
+    await expect(readInstructionStart(store, RUN, 's2', {})).resolves.toMatchObject({
+      earlierSteps: [step(1), step(2), step(3)],
     });
   });
 });

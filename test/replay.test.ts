@@ -21,34 +21,16 @@ async function loadHistory(name: string) {
   return historyFromJSON(JSON.parse(await fs.readFile(path.join(HISTORIES, `${name}.json`), 'utf8')));
 }
 
-/** Every committed history: one or more per workflow type, some recorded by earlier versions of the code. */
+/**
+ * Every committed history: this build's own, one or more per workflow type (scripts/record-histories.ts). A release
+ * replays only its own histories: a workflow that runs on an older build stays there (docs/versioning.md).
+ */
 const FIXTURES = [
+  'single-instruction',
   'instruction-evolution',
-  // Recorded before patched('evolution-v2'): mutate, respond and eliminate in a row, unusable answers retried with
-  // backoff, no gates, no seed answer.
-  'instruction-evolution-v2',
-  // Recorded before the patched('initial-round-attributes') change: old running workflows must still replay.
-  'instruction-evolution-v1',
-  'instruction-evolution-dataset-child',
-  // Recorded before a dataset run's instructions were started with their seed and settings in their input: the
-  // first workflow task reads them in a local activity.
-  'instruction-evolution-dataset-child-v3',
-  'instruction-evolution-dataset-child-v2',
-  // Recorded before patched('lean-dataset-child'): a dataset run's child that reads its seed and saves its record
-  // with ordinary activities and reports by signal.
-  'instruction-evolution-dataset-child-v1',
   'dataset-evolution-continued',
   'dataset-evolution-final',
-  // Recorded before workflow id scheme 2: settings without an idScheme, instructions under evol-<run>-<seed>.
-  'dataset-evolution-continued-v2',
-  'dataset-evolution-final-v2',
-  // Recorded when instructions were started as child workflows, with the LLM settings and operations in their input.
-  'dataset-evolution-continued-v1',
-  'dataset-evolution-final-v1',
   'auto-evol',
-  // Recorded before patched('learning-v2'): learning stopped at no failures or one step without a fall, and the
-  // current method kept the rate of an earlier step.
-  'auto-evol-v1',
   'score-run',
   // A run that reached its token budget: the workers' spend updates, the pause, an instruction held by the budget
   // until the resume, and the endpoint's rateLimiter leasing its limit.
@@ -74,7 +56,15 @@ describe('committed histories replay with the current workflow code', () => {
       );
     }
     expect(types).toEqual(
-      new Set(['instructionEvolution', 'datasetEvolution', 'autoEvol', 'scoreRun', 'rateLimiter', 'batchEvolution']),
+      new Set([
+        'singleInstructionEvolution',
+        'instructionEvolution',
+        'datasetEvolution',
+        'autoEvol',
+        'scoreRun',
+        'rateLimiter',
+        'batchEvolution',
+      ]),
     );
   });
 
@@ -104,18 +94,19 @@ describe('committed histories replay with the current workflow code', () => {
     const good = await replayHistory(readHistoryFile(file), require.resolve('../workflows'));
     expect(good).toMatchObject({ deterministic: true, workflowType: 'instructionEvolution' });
 
-    // Doctor a copy: the first activity the history scheduled becomes another one.
+    // Doctor a copy: the first mutate the history scheduled becomes another activity.
     const doctored = JSON.parse(await fs.readFile(file, 'utf8'));
     const scheduled = doctored.events.find(
-      (e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes,
+      (e: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }) =>
+        e.activityTaskScheduledEventAttributes?.activityType.name === 'mutate',
     );
-    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'respond';
+    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'judgeEquality';
     const tmp = path.join(os.tmpdir(), `doctored-${process.pid}.json`);
     await fs.writeFile(tmp, JSON.stringify({ history: doctored }));
     const bad = await replayHistory(readHistoryFile(tmp), require.resolve('../workflows'));
     await fs.rm(tmp, { force: true });
     expect(bad.deterministic).toBe(false);
-    expect(bad.divergence).toMatch(/respond|mutate|nondetermin/i);
+    expect(bad.divergence).toMatch(/judgeEquality|mutate|nondetermin/i);
   });
 
   test('a file that is not a history is refused clearly', async () => {

@@ -154,6 +154,7 @@ export async function startDatasetRun(
   meta: RunMeta,
   retry?: DatasetRunConfig['retry'],
 ): Promise<WorkflowHandle<typeof datasetEvolution>> {
+  requireVersionedRun(meta);
   const workflowId = workflowIdsOf(meta).dataset;
   const existing = client.workflow.getHandle<typeof datasetEvolution>(workflowId);
   const description = await describeIfAny(existing);
@@ -189,6 +190,7 @@ export async function startAutoRun(
   taskQueue: string,
   meta: RunMeta,
 ): Promise<WorkflowHandle<typeof autoEvol>> {
+  requireVersionedRun(meta);
   const workflowId = workflowIdsOf(meta).auto;
   const existing = client.workflow.getHandle<typeof autoEvol>(workflowId);
   const description = await describeIfAny(existing);
@@ -220,6 +222,7 @@ export async function startScoreRun(
   input: Omit<ScoreRunInput, 'runId' | 'state'>,
 ): Promise<{ handle: WorkflowHandle<typeof scoreRun>; alreadyRunning: boolean }> {
   datasetSettingsOf(meta);
+  requireVersionedRun(meta);
   const workflowId = workflowIdsOf(meta).score;
   const existing = client.workflow.getHandle<typeof scoreRun>(workflowId);
   if ((await describeIfAny(existing))?.status.name === 'RUNNING') return { handle: existing, alreadyRunning: true };

@@ -6,6 +6,10 @@ import type { Lineage } from '../core/lineage';
 import { openAiErrorBody } from '../sim/http';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
 import { LocalRunStore } from '../store/local-run-store';
+import { createDatasetRun } from '../client/api';
+import { resolveLlmConfig } from '../core/config';
+import { GENERAL_OPERATIONS } from '../core/operations';
+import { lineageOf } from './helpers/store-conformance';
 import { startHeaderRecorder } from './helpers/header-recorder';
 import { closedRunHistories, historiesText } from './helpers/histories';
 import { collect } from './helpers/runs';
@@ -102,6 +106,53 @@ describe('the evol command line', () => {
     expect(result.stderr).toMatch(/strict\.jsonl:2/);
     noStackTrace(result.stderr);
     expect(await new LocalRunStore(path.join(dir, 'runs')).listRuns()).toEqual({ runs: [], unreadable: [] });
+  });
+
+  test('a run created by 0.1.0 is refused by every command that would run its workflows, naming 0.1.0; export still reads it', async () => {
+    const runId = `old-${Date.now().toString(36)}`;
+    const store = new LocalRunStore(path.join(dir, 'runs'));
+    await createDatasetRun(store, {
+      runId,
+      inputFile: 'inline',
+      seeds: [
+        { id: 's1', text: 'Explain tides.', output: 'The moon pulls the sea.', source: { file: 'inline', line: 1 } },
+      ],
+      config: {
+        llm: resolveLlmConfig({ env: {}, mode: 'sim' }).llm,
+        method: 'general',
+        operations: [...GENERAL_OPERATIONS],
+      },
+    });
+    await store.saveRecord(lineageOf(runId, 's1', 'Explain tides, and how the moon causes them.'));
+    // As 0.1.0 wrote it: no release, an id scheme, no kind.
+    const file = path.join(dir, 'runs', runId, 'meta.json');
+    const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    delete raw.release;
+    delete raw.config.kind;
+    raw.config.idScheme = '2';
+    fs.writeFileSync(file, JSON.stringify(raw));
+
+    for (const args of [
+      ['run', '--run-id', runId, '--resume'],
+      ['retry', runId],
+      ['status', runId],
+      ['pause', runId],
+      ['score', runId],
+    ]) {
+      const result = await evol(args);
+      expect([args.join(' '), result.code]).toEqual([args.join(' '), 2]);
+      expect(result.stderr).toMatch(
+        new RegExp(`run "${runId}" was created by EvolForge 0\\.1\\.0, before worker versioning.*git checkout a4ec839`),
+      );
+      noStackTrace(result.stderr);
+    }
+    const exported = await evol(['export', runId, '--format', 'alpaca']);
+    expect(exported.code).toBe(0);
+    expect(
+      JSON.parse(exported.stdout)
+        .map((row: { instruction: string }) => row.instruction)
+        .sort(),
+    ).toEqual(['Explain tides, and how the moon causes them.', 'seed s1']);
   });
 
   test('bad rows are reported by line and skipped, duplicates folded; the run id is printed first and cannot be reused', async () => {

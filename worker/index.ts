@@ -35,6 +35,8 @@ export interface EvolWorkerOptions {
   dataConverter?: DataConverter;
   /** The workflow code. Default: the bundle `npm run build` wrote (worker/workflow-source.ts). */
   workflowBundle?: { code: string };
+  /** Its Worker Deployment. Default: EVOL_DEPLOYMENT_NAME, else `evolforge`. */
+  deploymentName?: string;
 }
 
 export interface EvolWorker {
@@ -68,7 +70,10 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
     store: options.store ?? openRunStore(),
   });
   const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
-  const version = deploymentVersionOf(workflowBundle.code);
+  const version = {
+    ...deploymentVersionOf(workflowBundle.code),
+    ...(options.deploymentName ? { deploymentName: options.deploymentName } : {}),
+  };
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',

@@ -155,7 +155,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .addOption(verboseOption())
     .addHelpText(
       'after',
-      "\nEnvironment: EVOL_METRICS_ADDRESS=IP:PORT serves the Temporal SDK's Prometheus metrics there (workflow task and\nserver call latencies, task slots); EVOL_HEAP_GROWING_PERCENT bounds the heap's growth between collections\n(default 40, 0 leaves it to V8).",
+      "\nEnvironment: EVOL_METRICS_ADDRESS=IP:PORT serves the Temporal SDK's Prometheus metrics there (workflow task and\nserver call latencies, task slots) and, with a bucket as the run store, its requests and bytes by kind\n(evol_store_requests, evol_store_request_bytes); EVOL_HEAP_GROWING_PERCENT bounds the heap's growth between\ncollections (default 40, 0 leaves it to V8).",
     )
     .action(runWorkerCommand);
 

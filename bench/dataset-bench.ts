@@ -1,14 +1,17 @@
 /**
- * `npm run bench -- --seeds N --rounds R --latency-ms L --concurrency C [--workers W] [--rpm R] [--tpm T] [--json] [--keep]`
+ * `npm run bench -- --seeds N --rounds R --latency-ms L --concurrency C [--workers W] [--rpm R] [--tpm T] [--store s3] [--costs] [--json] [--keep]`
  *
  * One whole dataset run against the simulated LLM at a fixed latency, every part in its own process as in
  * production (Temporal dev server, simulated LLM, `evol worker`), then its figures: LLM calls/s against the C/L
  * limit, the latency Temporal adds to each call (from workflow histories), peak RSS, and history sizes. With
  * `--rpm`/`--tpm` the simulated LLM enforces those limits and every role's endpoint carries them, so the workers
  * pace themselves through their shared rate limiter: then it also prints the requests and tokens per minute held,
- * as shares of the limits, and the share of requests answered 429.
+ * as shares of the limits, and the share of requests answered 429. With `--store s3` it runs twice, on a local run
+ * store and then on a bucket of a SeaweedFS server of its own, and prints the second's share of the first, the
+ * bucket's requests per seed, and what a run costs (`--costs` prints that for one run on either store).
  * See bench/README.md for what each figure means and the targets.
  */
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,9 +35,22 @@ import {
 } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
 import type { SimRequestRecord } from '../sim/types';
-import { LocalRunStore } from '../store/local-run-store';
+import { startS3Server, type S3Server } from '../server/s3-server';
+import { openRunStore } from '../store/location';
+import { OBJECT_REQUEST_KINDS, type ObjectRequestKind } from '../store/objects';
+import { S3Objects } from '../store/s3-objects';
 import type { RunMeta, SeedRecord } from '../core/run';
-import { meanMsText, meanOf, scrapeWorkers, type Histograms } from './prometheus';
+import { STORE_BYTES_METRIC, STORE_REQUESTS_METRIC } from '../worker/runtime';
+import {
+  ACTION_KINDS,
+  ACTIONS_SOURCE,
+  addHistory,
+  emptyTally,
+  totalActions,
+  type ActionKind,
+  type HistoryTally,
+} from './costs';
+import { meanMsText, meanOf, scrapeCounters, scrapeWorkers, type Counter, type Histograms } from './prometheus';
 import type { FloorFigures } from './floor-bench';
 import {
   Cleanup,
@@ -61,12 +77,17 @@ const CLI = path.join(DIST, 'client', 'cli.js');
 const FLOOR = path.join(DIST, 'bench', 'floor-bench.js');
 const TASK_QUEUE = 'evolforge-bench';
 const API_KEY_ENV = 'EVOL_BENCH_API_KEY';
-const LLM_ACTIVITIES = new Set(['mutate', 'respond', 'eliminate']);
+const LLM_ACTIVITIES = new Set(['mutate', 'respond', 'judgeEquality']);
 const HISTORY_SAMPLE = 200;
 const HISTORY_EVENT_LIMIT = 10_000;
 const PROGRESS_INTERVAL_MS = 15_000;
 /** How often the run's spend is read while a rate limit is given, for its tokens per minute. */
 const SPEND_SAMPLE_MS = 1_000;
+/** With `--store s3`: the bench's bucket on its own SeaweedFS server, and the prefix of the run store in it. */
+const BENCH_BUCKET = 'evol-bench';
+const BENCH_STORE = `s3://${BENCH_BUCKET}/runs`;
+/** The S3 run's share of the local one that issue 21 asks for at C = 32, L = 500 ms. */
+const S3_SHARE_TARGET = 0.9;
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type History = temporal.api.history.v1.IHistory;
@@ -94,6 +115,17 @@ interface BenchOptions extends RunShape {
   workerNodeArgs: string[];
   /** Run the floor bench (bare Temporal, same N R L C) first and print this run's share of it. */
   floor: boolean;
+  /** `s3`: the run on a local store, then the same on a bucket, and the second's share of the first. */
+  store: StoreKind;
+  /** Print what the run costs (always with `--store s3`). */
+  costs: boolean;
+}
+
+type StoreKind = 'local' | 's3';
+
+function storeKind(value: string): StoreKind {
+  if (value !== 'local' && value !== 's3') throw new InvalidArgumentError('expected local or s3');
+  return value;
 }
 
 function append(value: string, previous: string[]): string[] {
@@ -129,6 +161,16 @@ function parseOptions(argv: string[]): BenchOptions {
       '--floor',
       "first run the same seeds, rounds, latency and concurrency on bare Temporal (bench/floor-bench.ts), then print this run's share of it",
     )
+    .option(
+      '--store <kind>',
+      "local (default), or s3: the run on a local store, then on a bucket of the bench's own SeaweedFS server",
+      storeKind,
+      'local' as StoreKind,
+    )
+    .option(
+      '--costs',
+      'print what the run costs: Temporal actions and history bytes, CPU per LLM call (always with --store s3)',
+    )
     .option('--sqlite-pragma <pragma=value>', "replaces the dev server's SQLite settings, repeatable", collect, [])
     .option('--dynamic-config <key=json>', "the dev server's dynamic config value, repeatable", collectConfig, {})
     .option(
@@ -151,11 +193,13 @@ function parseOptions(argv: string[]): BenchOptions {
     json?: boolean;
     keep?: boolean;
     floor?: boolean;
+    store: StoreKind;
+    costs?: boolean;
     sqlitePragma: string[];
     dynamicConfig: Record<string, unknown>;
     workerNodeArg: string[];
   }>();
-  const { sqlitePragma, json, keep, floor, workerNodeArg, ...rest } = opts;
+  const { sqlitePragma, json, keep, floor, costs, workerNodeArg, ...rest } = opts;
   if (rest.burstSeconds !== undefined && !rest.rpm && !rest.tpm) {
     program.error('--burst-seconds needs --rpm or --tpm');
   }
@@ -164,6 +208,7 @@ function parseOptions(argv: string[]): BenchOptions {
     json: Boolean(json),
     keep: Boolean(keep),
     floor: Boolean(floor),
+    costs: Boolean(costs) || rest.store === 's3',
     sqlitePragmas: sqlitePragma,
     workerNodeArgs: workerNodeArg,
   };
@@ -182,7 +227,48 @@ interface Environment {
   /** Where each worker serves the SDK's Prometheus metrics (EVOL_METRICS_ADDRESS). */
   metricsPorts: number[];
   client: Client;
-  storeDir: string;
+  store: BenchStore;
+}
+
+/** Where a run's store lives, and the settings a process needs to reach it. */
+interface BenchStore {
+  kind: StoreKind;
+  /** A directory, or `s3://bucket/prefix`. */
+  location: string;
+  /** The bucket's endpoint, keys and region (none for a directory). */
+  env: NodeJS.ProcessEnv;
+  s3?: S3Server;
+}
+
+/** A directory in `dir`, or a SeaweedFS server in `dir` with a fresh identity and the bench's bucket on it. */
+async function startStore(kind: StoreKind, dir: string, cleanup: Cleanup): Promise<BenchStore> {
+  if (kind === 'local') return { kind, location: path.join(dir, 'store'), env: {} };
+  const credentials = {
+    accessKey: `bench${randomBytes(6).toString('hex')}`,
+    secretKey: randomBytes(20).toString('hex'),
+  };
+  const s3 = await startS3Server({ dataDir: path.join(dir, 's3'), credentials, log: note });
+  cleanup.add(() => s3.stop());
+  const env = {
+    AWS_ENDPOINT_URL: s3.endpoint,
+    AWS_ACCESS_KEY_ID: credentials.accessKey,
+    AWS_SECRET_ACCESS_KEY: credentials.secretKey,
+    AWS_REGION: 'us-east-1',
+  };
+  const bucket = new S3Objects(`s3://${BENCH_BUCKET}`, env);
+  try {
+    await bucket.createBucket();
+  } finally {
+    bucket.close();
+  }
+  return { kind, location: BENCH_STORE, env, s3 };
+}
+
+/** This process's environment with the store's settings in place of any the user has (another store, other keys). */
+function storeEnv(store: BenchStore): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('AWS_') || key === 'EVOL_STORE_DIR') delete env[key];
+  return { ...env, EVOL_STORE: store.location, ...store.env };
 }
 
 async function startServer(dataDir: string, port: number, options: BenchOptions, cleanup: Cleanup): Promise<DevServer> {
@@ -211,7 +297,8 @@ function startSim(port: number, options: BenchOptions, cleanup: Cleanup): Promis
 async function startWorker(
   name: string,
   address: string,
-  storeDir: string,
+  store: BenchStore,
+  dataDir: string,
   metricsPort: number,
   options: BenchOptions,
   cleanup: Cleanup,
@@ -228,10 +315,11 @@ async function startWorker(
     String(maxConcurrent),
   ];
   const env = {
-    ...process.env,
+    ...storeEnv(store),
     TEMPORAL_ADDRESS: address,
     TEMPORAL_NAMESPACE: 'default',
-    EVOL_STORE_DIR: storeDir,
+    // Its log (logs/evol.log) in the temp dir, not the working directory's .evolforge.
+    EVOL_DATA_DIR: dataDir,
     EVOL_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
     [API_KEY_ENV]: 'bench',
   };
@@ -240,16 +328,21 @@ async function startWorker(
   return worker;
 }
 
-async function startEnvironment(tempDir: string, options: BenchOptions, cleanup: Cleanup): Promise<Environment> {
-  const storeDir = path.join(tempDir, 'store');
+async function startEnvironment(
+  tempDir: string,
+  options: BenchOptions,
+  storeKind: StoreKind,
+  cleanup: Cleanup,
+): Promise<Environment> {
   const [serverPort, simPort, ...metricsPorts] = await findFreePorts(2 + options.workers);
-  const [server, sim] = await Promise.all([
+  const [server, sim, store] = await Promise.all([
     startServer(path.join(tempDir, 'temporal'), serverPort, options, cleanup),
     startSim(simPort, options, cleanup),
+    startStore(storeKind, tempDir, cleanup),
   ]);
   const workers = await Promise.all(
     workerLabels(options).map((label, i) =>
-      startWorker(label, server.address, storeDir, metricsPorts[i], options, cleanup),
+      startWorker(label, server.address, store, path.join(tempDir, 'data'), metricsPorts[i], options, cleanup),
     ),
   );
   const connection = await Connection.connect({ address: server.address });
@@ -261,7 +354,7 @@ async function startEnvironment(tempDir: string, options: BenchOptions, cleanup:
     workers,
     metricsPorts,
     client: new Client({ connection, namespace: 'default' }),
-    storeDir,
+    store,
   };
 }
 
@@ -321,7 +414,12 @@ function benchLlm(baseURL: string, options: BenchOptions): LlmConfig {
   return { evolver: endpoint(0.7), responder: endpoint(0.7), judge: endpoint(0) };
 }
 
-async function createBenchRun(env: Environment, options: BenchOptions): Promise<RunMeta> {
+/** Creates the run in the store as `evol run` does; `onRequest` hears of each request sent to a bucket. */
+async function createBenchRun(
+  env: Environment,
+  options: BenchOptions,
+  onRequest: (kind: ObjectRequestKind, bytes: number) => void,
+): Promise<RunMeta> {
   const config: DatasetRunConfigInput = {
     rounds: options.rounds,
     seed: 1,
@@ -332,7 +430,7 @@ async function createBenchRun(env: Environment, options: BenchOptions): Promise<
     // The bench measures rounds; a seed's own answer would add a call per seed that no round counts.
     answerSeeds: false,
   };
-  return createDatasetRun(new LocalRunStore(env.storeDir), {
+  return createDatasetRun(openRunStore(env.store.location, storeEnv(env.store), { onRequest }), {
     runId: `bench-${Date.now().toString(36)}`,
     inputFile: 'bench',
     seeds: benchSeeds(options.seeds),
@@ -593,7 +691,39 @@ interface FloorShare {
   callsShare: number;
 }
 
+/** A bucket's requests and body bytes, by kind: the run's total (workers and run creation), per seed, and per LLM call. */
+interface StoreRequestFigures {
+  requests: Record<ObjectRequestKind, number>;
+  bytes: Record<ObjectRequestKind, number>;
+  requestsPerSeed: Record<ObjectRequestKind, number>;
+  bytesPerSeed: Record<ObjectRequestKind, number>;
+  /** All kinds together. */
+  totalPerSeed: number;
+  totalPerLlmCall: number;
+  /** The part of `requests` the bench sent creating the run, as `evol run` does (the workers sent the rest). */
+  creatingTheRun: Record<ObjectRequestKind, number>;
+}
+
+/** What the run cost: its histories (Temporal Cloud bills actions and history storage) and CPU. */
+interface CostFigures {
+  workflows: number;
+  events: number;
+  historyBytes: number;
+  eventsPerSeed: number;
+  historyBytesPerSeed: number;
+  /** The most frequent event types, per seed. */
+  eventsPerSeedByType: Record<string, number>;
+  actions: Record<ActionKind, number>;
+  actionsTotal: number;
+  actionsPerSeed: number;
+  actionsPerLlmCall: number;
+  /** CPU time per LLM call the simulated LLM answered: the worker(s), the Temporal server, the S3 server. */
+  cpuMsPerLlmCall: { worker?: number; server?: number; s3?: number };
+}
+
 interface Figures {
+  /** Where the run store was: a directory (`local`) or a bucket (`s3`). */
+  store: StoreKind;
   seeds: number;
   rounds: number;
   latencyMs: number;
@@ -631,6 +761,8 @@ interface Figures {
     server?: number;
     sim?: number;
     bench?: number;
+    /** The S3 server (SeaweedFS), with `--store s3`. */
+    s3?: number;
     /** Whatever else ran meanwhile: on a shared machine, the figures above are only comparable when this is low. */
     others?: number;
     machine?: number;
@@ -638,6 +770,10 @@ interface Figures {
   };
   /** With `--rpm`/`--tpm` only. */
   rateLimits?: RateFigures;
+  /** With a bucket only. */
+  storeRequests?: StoreRequestFigures;
+  /** With `--costs` (or `--store s3`) only. */
+  costs?: CostFigures;
   largestHistoryByEvents: HistoryFigure;
   largestHistoryByBytes: HistoryFigure;
   historyOver10kEvents: boolean;
@@ -665,7 +801,29 @@ interface Figures {
   };
 }
 
+/** Requests to a bucket and their body bytes, by kind. */
+interface RequestTally {
+  requests: Counter;
+  bytes: Counter;
+}
+
+function requestTally(): RequestTally & { add: (kind: ObjectRequestKind, bytes: number) => void } {
+  const tally: RequestTally = { requests: new Map(), bytes: new Map() };
+  return {
+    ...tally,
+    add: (kind, bytes) => {
+      tally.requests.set(kind, (tally.requests.get(kind) ?? 0) + 1);
+      tally.bytes.set(kind, (tally.bytes.get(kind) ?? 0) + bytes);
+    },
+  };
+}
+
 interface Measured {
+  store: StoreKind;
+  /** With a bucket: the workers' requests (from their metrics) and the bench's own (creating the run). */
+  storeRequests?: { workers: RequestTally; bench: RequestTally };
+  /** With `--costs`: every history of the run, added up. */
+  histories?: HistoryTally;
   options: BenchOptions;
   runId: string;
   progress: RunProgress;
@@ -697,7 +855,7 @@ function largest(histories: FetchedHistory[], by: 'events' | 'bytes'): HistoryFi
 function othersCores(processes: ProcessSampler, workers: string[]): number | undefined {
   const machine = processes.cores(MACHINE);
   if (machine === undefined) return undefined;
-  const ours = [...workers, 'server', 'sim', 'bench'].map((label) => processes.cores(label) ?? 0);
+  const ours = [...workers, 'server', 'sim', 'bench', 's3'].map((label) => processes.cores(label) ?? 0);
   return round(Math.max(0, machine - ours.reduce((a, b) => a + b, 0)), 2);
 }
 
@@ -726,7 +884,10 @@ function figuresOf(m: Measured): Figures {
   const workerRss = workers.map((label) => m.processes.peakMb(label));
   const workerCores = workers.map((label) => m.processes.cores(label));
   const rateLimits = rateFiguresOf(m);
+  const storeRequests = storeRequestFiguresOf(m);
+  const costs = costFiguresOf(m);
   return {
+    store: m.store,
     seeds: options.seeds,
     rounds: options.rounds,
     latencyMs: options.latencyMs,
@@ -758,17 +919,84 @@ function figuresOf(m: Measured): Figures {
       server: m.processes.cores('server'),
       sim: m.processes.cores('sim'),
       bench: m.processes.cores('bench'),
+      ...(m.store === 's3' ? { s3: m.processes.cores('s3') } : {}),
       others: othersCores(m.processes, workers),
       machine: m.processes.cores(MACHINE),
       available: os.cpus().length,
     },
     ...(rateLimits ? { rateLimits } : {}),
+    ...(storeRequests ? { storeRequests } : {}),
+    ...(costs ? { costs } : {}),
     largestHistoryByEvents: largest(all, 'events'),
     largestHistoryByBytes: largest(all, 'bytes'),
     historyOver10kEvents: all.some((h) => h.events > HISTORY_EVENT_LIMIT),
     continuedAsNew: m.progress.continuedAsNew,
     datasetExecutions: m.dataset.map(withoutHistory),
     diagnostics: diagnosticsOf(m, timings),
+  };
+}
+
+function byKind(counter: Counter, scale = 1, digits = 0): Record<ObjectRequestKind, number> {
+  return Object.fromEntries(
+    OBJECT_REQUEST_KINDS.map((kind) => [kind, round((counter.get(kind) ?? 0) * scale, digits)]),
+  ) as Record<ObjectRequestKind, number>;
+}
+
+function addCounters(a: Counter, b: Counter): Counter {
+  const sum = new Map(a);
+  for (const [kind, n] of b) sum.set(kind, (sum.get(kind) ?? 0) + n);
+  return sum;
+}
+
+function storeRequestFiguresOf(m: Measured): StoreRequestFigures | undefined {
+  if (!m.storeRequests) return undefined;
+  const { workers, bench } = m.storeRequests;
+  const requests = addCounters(workers.requests, bench.requests);
+  const bytes = addCounters(workers.bytes, bench.bytes);
+  const total = [...requests.values()].reduce((a, b) => a + b, 0);
+  return {
+    requests: byKind(requests),
+    bytes: byKind(bytes),
+    requestsPerSeed: byKind(requests, 1 / m.options.seeds, 3),
+    bytesPerSeed: byKind(bytes, 1 / m.options.seeds),
+    totalPerSeed: round(total / m.options.seeds, 3),
+    totalPerLlmCall: round(total / Math.max(1, m.stats.total), 3),
+    creatingTheRun: byKind(bench.requests),
+  };
+}
+
+/** CPU ms a process (or all the workers) spent per LLM call made. */
+function cpuMsPerCall(m: Measured, label: string): number | undefined {
+  const perSeed = cpuMsPerSeed(m, label);
+  return perSeed === undefined ? undefined : round((perSeed * m.options.seeds) / Math.max(1, m.stats.total), 2);
+}
+
+const TOP_EVENT_TYPES = 8;
+
+function costFiguresOf(m: Measured): CostFigures | undefined {
+  const h = m.histories;
+  if (!h) return undefined;
+  const seeds = m.options.seeds;
+  const actionsTotal = totalActions(h);
+  const topTypes = Object.entries(h.eventsByType)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, TOP_EVENT_TYPES);
+  return {
+    workflows: h.workflows,
+    events: h.events,
+    historyBytes: h.bytes,
+    eventsPerSeed: round(h.events / seeds, 2),
+    historyBytesPerSeed: round(h.bytes / seeds),
+    eventsPerSeedByType: Object.fromEntries(topTypes.map(([type, n]) => [type, round(n / seeds, 2)])),
+    actions: h.actions,
+    actionsTotal,
+    actionsPerSeed: round(actionsTotal / seeds, 2),
+    actionsPerLlmCall: round(actionsTotal / Math.max(1, m.stats.total), 3),
+    cpuMsPerLlmCall: {
+      worker: cpuMsPerCall(m, 'worker'),
+      server: cpuMsPerCall(m, 'server'),
+      ...(m.store === 's3' ? { s3: cpuMsPerCall(m, 's3') } : {}),
+    },
   };
 }
 
@@ -889,6 +1117,26 @@ function bytesByEventType(events: HistoryEvent[], top = 3): EventTypeBytes[] {
       avgBytes: Math.round(bytes / count),
       share: round(bytes / total, 2),
     }));
+}
+
+/**
+ * Every history of the run, added up: each run of its dataset workflow and every instruction workflow (all that carry
+ * its EvolRunId), and with a rate limit the limiter workflows too (they serve every run on their endpoint).
+ */
+async function runHistories(client: Client, runId: string, options: BenchOptions): Promise<HistoryTally> {
+  const query = `EvolRunId = "${runId}"${limited(options) ? ' OR WorkflowType = "rateLimiter"' : ''}`;
+  const executions: Array<{ workflowId: string; runId: string }> = [];
+  for await (const execution of client.workflow.list({ query })) {
+    executions.push({ workflowId: execution.workflowId, runId: execution.runId });
+  }
+  const tally = emptyTally();
+  await mapLimit(executions, 8, async ({ workflowId, runId: id }) => {
+    addHistory(await client.workflow.getHandle(workflowId, id).fetchHistory(), tally);
+  });
+  if (executions.length < options.seeds + 1) {
+    note(`visibility listed ${executions.length} workflows of the run, fewer than its ${options.seeds} seeds + 1`);
+  }
+  return tally;
 }
 
 /** Total time instruction workflows of the run were open, from visibility (covers all of them, not the sample). */
@@ -1161,8 +1409,10 @@ function describe(f: Figures): string[] {
     `  (from ${f.sampledInstructionWorkflows} sampled instruction workflows)`,
     `peak RSS worker:            ${mb(f.peakRssMb.worker)}${f.workers > 1 ? `  (sum of ${f.peakRssMb.workers.map(mb).join(', ')})` : ''}`,
     `peak RSS Temporal server:   ${mb(f.peakRssMb.server)}`,
-    `CPU cores used (average):   worker ${f.cpuCores.worker}${f.workers > 1 ? ` (${f.cpuCores.workers.join(' + ')})` : ''}, server ${f.cpuCores.server}, sim ${f.cpuCores.sim}, bench ${f.cpuCores.bench}; other processes ${f.cpuCores.others}; machine ${f.cpuCores.machine} of ${f.cpuCores.available}`,
+    `CPU cores used (average):   worker ${f.cpuCores.worker}${f.workers > 1 ? ` (${f.cpuCores.workers.join(' + ')})` : ''}, server ${f.cpuCores.server}${f.cpuCores.s3 !== undefined ? `, S3 server ${f.cpuCores.s3}` : ''}, sim ${f.cpuCores.sim}, bench ${f.cpuCores.bench}; other processes ${f.cpuCores.others}; machine ${f.cpuCores.machine} of ${f.cpuCores.available}`,
     ...(f.rateLimits ? describeRates(f.rateLimits) : []),
+    ...(f.storeRequests ? describeStoreRequests(f.storeRequests) : []),
+    ...(f.costs ? describeCosts(f.costs, f) : []),
     `largest history (events):   ${historyText(f.largestHistoryByEvents)}`,
     `largest history (bytes):    ${historyText(f.largestHistoryByBytes)}`,
     `any history > 10,000 events: ${f.historyOver10kEvents ? 'YES' : 'no'}`,
@@ -1180,6 +1430,76 @@ function describe(f: Figures): string[] {
     `  window occupancy:                 ${d.windowOccupancy} (instruction workflows open on average / C)`,
     ...sdkLines(d.sdk),
   ];
+}
+
+const kindsText = (values: Record<ObjectRequestKind, number>) =>
+  OBJECT_REQUEST_KINDS.map((kind) => `${kind} ${values[kind]}`).join(', ');
+
+function describeStoreRequests(r: StoreRequestFigures): string[] {
+  return [
+    `bucket requests per seed:   ${kindsText(r.requestsPerSeed)}; ${r.totalPerSeed} in all, ${r.totalPerLlmCall} per LLM call  (each HTTP request the workers sent, from their ${STORE_REQUESTS_METRIC} metric, and the bench's creating the run)`,
+    `bucket bytes per seed:      ${kindsText(r.bytesPerSeed)}  (bodies sent by PUT, received by GET and LIST)`,
+    `  the run's requests:         ${kindsText(r.requests)}; creating it (as evol run does): ${kindsText(r.creatingTheRun)}`,
+  ];
+}
+
+const thousands = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function describeCosts(c: CostFigures, f: Figures): string[] {
+  const perSeed = (n: number) => round(n / f.seeds, 2);
+  const actions = ACTION_KINDS.filter((kind) => c.actions[kind] > 0)
+    .map((kind) => `${kind} ${perSeed(c.actions[kind])}`)
+    .join(', ');
+  const byType = Object.entries(c.eventsPerSeedByType)
+    .map(([type, n]) => `${type} ${n}`)
+    .join(', ');
+  const cpu = c.cpuMsPerLlmCall;
+  return [
+    `costs (${f.seeds} seeds x ${f.rounds} rounds, ${f.llmCalls} LLM calls):`,
+    `  Temporal histories:         ${c.workflows} workflows, ${thousands(c.events)} events, ${thousands(c.historyBytes)} bytes; per seed ${c.eventsPerSeed} events, ${thousands(c.historyBytesPerSeed)} bytes; per 1,000 seeds ${thousands(c.eventsPerSeed * 1000)} events, ${round(c.historyBytesPerSeed / 1000, 1)} MB`,
+    `  events per seed, by type:   ${byType}`,
+    `  Temporal Cloud actions:     ${thousands(c.actionsTotal)}; per seed ${c.actionsPerSeed}, per LLM call ${c.actionsPerLlmCall}, per 1,000 seeds ${thousands(c.actionsPerSeed * 1000)}  (from the histories, by ${ACTIONS_SOURCE}; queries and heartbeats are not in them)`,
+    `  actions per seed, by kind:  ${actions}`,
+    `  CPU per LLM call:           worker ${cpu.worker ?? 'n/a'} ms, Temporal server ${cpu.server ?? 'n/a'} ms${'s3' in cpu ? `, S3 server ${cpu.s3 ?? 'n/a'} ms` : ''}`,
+  ];
+}
+
+/** The bucket's run against the local store's: the same N, R, L and C, one after the other. */
+interface StoreComparison {
+  /** Evolved rounds/s on the bucket over the local store's. */
+  roundsShare: number;
+  callsShare: number;
+  /** What issue 21 asks of the share, at C = 32 and L = 500 ms. */
+  target: number;
+}
+
+function compareStores(local: Figures, s3: Figures): StoreComparison {
+  return {
+    roundsShare: round(s3.roundsPerSecond / local.roundsPerSecond, 3),
+    callsShare: round(s3.llmCallsPerSecond / local.llmCallsPerSecond, 3),
+    target: S3_SHARE_TARGET,
+  };
+}
+
+function describeComparison(c: StoreComparison, local: Figures, s3: Figures): string[] {
+  const cpu = (f: Figures) => {
+    const d = f.diagnostics.cpuMsPerSeed;
+    return `worker ${d.worker} + server ${d.server}${f.cpuCores.s3 !== undefined ? ` + S3 server ${round((f.cpuCores.s3 * f.wallMs) / f.seeds, 1)}` : ''} ms`;
+  };
+  const lines = [
+    '== the bucket against the local store (same seeds, rounds, latency and concurrency, one after the other)',
+    `evolved rounds/s:           local ${local.roundsPerSecond}, S3 ${s3.roundsPerSecond}; S3's share of local: ${c.roundsShare}  (target >= ${c.target} at C = 32, L = 500 ms)`,
+    `LLM calls/s:                local ${local.llmCallsPerSecond}, S3 ${s3.llmCallsPerSecond}; share ${c.callsShare}`,
+    `CPU per seed:               local ${cpu(local)}; S3 ${cpu(s3)}`,
+    `other processes (cores):    local ${local.cpuCores.others}, S3 ${s3.cpuCores.others}  (the share is only meaningful when both are low)`,
+  ];
+  if (s3.storeRequests) {
+    lines.push(
+      `bucket requests per seed:   ${kindsText(s3.storeRequests.requestsPerSeed)}`,
+      `bucket bytes per seed:      ${kindsText(s3.storeRequests.bytesPerSeed)}`,
+    );
+  }
+  return lines;
 }
 
 const pct = (share: number | undefined) => (share === undefined ? 'n/a' : `${round(share * 100, 1)} %`);
@@ -1215,17 +1535,19 @@ function describeRates(r: RateFigures): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function measure(env: Environment, options: BenchOptions): Promise<Measured> {
-  const meta = await createBenchRun(env, options);
+  const benchRequests = requestTally();
+  const meta = await createBenchRun(env, options, benchRequests.add);
   const labels = workerLabels(options);
   const processes = new ProcessSampler({
     ...Object.fromEntries(env.workers.map((worker, i) => [labels[i], worker.pid])),
     server: env.server.pid,
     sim: env.sim.pid,
     bench: process.pid,
+    ...(env.store.s3 ? { s3: env.store.s3.pid } : {}),
   });
   const limits = [options.rpm ? `rpm ${options.rpm}` : '', options.tpm ? `tpm ${options.tpm}` : ''].filter(Boolean);
   note(
-    `run ${meta.runId}: ${options.seeds} seeds, ${options.rounds} rounds, L ${options.latencyMs} ms, C ${options.concurrency}, ${options.workers} worker(s)${limits.length ? `, ${limits.join(', ')}` : ''}`,
+    `run ${meta.runId} (store: ${env.store.location}): ${options.seeds} seeds, ${options.rounds} rounds, L ${options.latencyMs} ms, C ${options.concurrency}, ${options.workers} worker(s)${limits.length ? `, ${limits.join(', ')}` : ''}`,
   );
   const startedAt = Date.now();
   const stopProgress = reportProgress(env.simPort, startedAt);
@@ -1233,11 +1555,15 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
   let stopSpend: (() => Promise<void>) | undefined;
   let progress: RunProgress;
   let sdk: Histograms;
+  let storeCounters: Map<string, Counter> | undefined;
   try {
     const handle = await startDatasetRun(env.client, TASK_QUEUE, meta);
     if (limited(options)) stopSpend = sampleSpend(env.client, workflowIdsOf(meta).dataset, spend);
     progress = await waitForResult(handle, env.workers);
     sdk = await scrapeWorkers(env.metricsPorts);
+    if (env.store.kind === 's3') {
+      storeCounters = await scrapeCounters(env.metricsPorts, [STORE_REQUESTS_METRIC, STORE_BYTES_METRIC]);
+    }
   } finally {
     stopProgress();
     await stopSpend?.();
@@ -1253,7 +1579,22 @@ async function measure(env: Environment, options: BenchOptions): Promise<Measure
     instructionOpenMs(env.client, meta.runId),
     limited(options) ? leaseFigures(env.client, requests[0]?.receivedAt ?? startedAt) : Promise.resolve(undefined),
   ]);
+  if (options.costs) note('reading every history of the run for its costs');
+  const histories = options.costs ? await runHistories(env.client, meta.runId, options) : undefined;
   return {
+    store: env.store.kind,
+    ...(storeCounters
+      ? {
+          storeRequests: {
+            workers: {
+              requests: storeCounters.get(STORE_REQUESTS_METRIC) ?? new Map(),
+              bytes: storeCounters.get(STORE_BYTES_METRIC) ?? new Map(),
+            },
+            bench: benchRequests,
+          },
+        }
+      : {}),
+    ...(histories ? { histories } : {}),
     options,
     runId: meta.runId,
     progress,
@@ -1300,10 +1641,30 @@ function shareOf(floor: FloorFigures, f: Figures): FloorShare {
   };
 }
 
+/**
+ * One run with processes of its own (a fresh Temporal server, simulated LLM, workers and, for a bucket, SeaweedFS),
+ * all stopped before this returns, so a run that follows does not share the machine with them.
+ */
+async function runOnce(tempDir: string, options: BenchOptions, store: StoreKind, cleanup: Cleanup): Promise<Figures> {
+  const own = new Cleanup();
+  cleanup.add(() => own.run());
+  try {
+    const dir = path.join(tempDir, store);
+    await fs.mkdir(dir, { recursive: true });
+    const env = await startEnvironment(dir, options, store, own);
+    return figuresOf(await measure(env, options));
+  } finally {
+    await own.run();
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv);
   const cleanup = new Cleanup();
-  onInterrupt(cleanup, 'the worker, the simulated LLM and the Temporal server');
+  onInterrupt(
+    cleanup,
+    `the worker, the simulated LLM and the Temporal server${options.store === 's3' ? ' (and the S3 server)' : ''}`,
+  );
   try {
     const tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'evolforge-bench-'));
     cleanup.add(async () => {
@@ -1311,11 +1672,29 @@ async function main(): Promise<void> {
       else await fs.rm(tempDir, { recursive: true, force: true });
     });
     const floor = options.floor ? await runFloor(options, cleanup) : undefined;
-    const env = await startEnvironment(tempDir, options, cleanup);
-    const figures = figuresOf(await measure(env, options));
-    if (floor) figures.floor = shareOf(floor, figures);
-    process.stdout.write(`${describe(figures).join('\n')}\n`);
-    if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+    const withFloor = (figures: Figures): Figures => (floor ? { ...figures, floor: shareOf(floor, figures) } : figures);
+    if (options.store === 's3') {
+      note('first on a local run store, then the same run on an S3 bucket');
+      const local = withFloor(await runOnce(tempDir, options, 'local', cleanup));
+      const s3 = withFloor(await runOnce(tempDir, options, 's3', cleanup));
+      const comparison = compareStores(local, s3);
+      process.stdout.write(
+        [
+          '== on the local run store',
+          ...describe(local),
+          '',
+          '== on an S3 bucket (SeaweedFS on this machine)',
+          ...describe(s3),
+          '',
+          ...describeComparison(comparison, local, s3),
+        ].join('\n') + '\n',
+      );
+      if (options.json) process.stdout.write(`${JSON.stringify({ local, s3, comparison })}\n`);
+    } else {
+      const figures = withFloor(await runOnce(tempDir, options, 'local', cleanup));
+      process.stdout.write(`${describe(figures).join('\n')}\n`);
+      if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+    }
   } finally {
     await cleanup.run();
   }

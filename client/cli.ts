@@ -167,7 +167,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .addOption(verboseOption())
     .addHelpText(
       'after',
-      "\nEnvironment: EVOL_METRICS_ADDRESS=IP:PORT serves the Temporal SDK's Prometheus metrics there (workflow task and\nserver call latencies, task slots); EVOL_HEAP_GROWING_PERCENT bounds the heap's growth between collections\n(default 40, 0 leaves it to V8). EVOL_DEPLOYMENT_NAME names its Worker Deployment (default evolforge); its build id\nis the release and a hash of its workflow code.",
+      "\nEnvironment: EVOL_METRICS_ADDRESS=IP:PORT serves the Temporal SDK's Prometheus metrics there (workflow task and\nserver call latencies, task slots) and, with a bucket as the run store, its requests and bytes by kind\n(evol_store_requests, evol_store_request_bytes); EVOL_HEAP_GROWING_PERCENT bounds the heap's growth between\ncollections (default 40, 0 leaves it to V8). EVOL_DEPLOYMENT_NAME names its Worker Deployment (default\nevolforge); its build id is the release and a hash of its workflow code.",
     )
     .action(runWorkerCommand);
 

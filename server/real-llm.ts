@@ -19,7 +19,9 @@ export const REAL_LLM_MODEL = 'smollm2';
 
 /**
  * Only what the OpenAI-compatible server needs: no multimodal, examples, tests or tools (it halves the build).
- * `GGML_NATIVE` tunes the kernels to this machine's CPU, which is where the cache lives.
+ * The kernels are built for x86-64 with AVX2, not for this CPU (`GGML_NATIVE`): on a CPU with AMX, a native build
+ * uses AMX tiles, and a virtual machine that does not grant them kills the server with a general protection fault on
+ * its first completion (seen here: `ldtilecfg` in libggml-cpu). AVX2 serves a 135M model fast enough on any x86-64.
  */
 const CMAKE_ARGS = [
   '-DLLAVA_BUILD=OFF',
@@ -27,10 +29,13 @@ const CMAKE_ARGS = [
   '-DLLAMA_BUILD_EXAMPLES=OFF',
   '-DLLAMA_BUILD_TOOLS=OFF',
   '-DLLAMA_CURL=OFF',
-  '-DGGML_NATIVE=ON',
+  ...(process.arch === 'x64'
+    ? ['-DGGML_NATIVE=OFF', '-DGGML_AVX=ON', '-DGGML_AVX2=ON', '-DGGML_FMA=ON', '-DGGML_F16C=ON', '-DGGML_BMI2=ON']
+    : ['-DGGML_NATIVE=ON']),
 ].join(' ');
 
-const STAMP = `llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION}, ${SMOLLM_WHEEL}`;
+/** What the cache was built with: a cache built otherwise (other flags included) is built again. */
+const STAMP = `llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION}, ${SMOLLM_WHEEL}, ${CMAKE_ARGS}`;
 
 export interface RealLlmFiles {
   /** A Python that can run `-m llama_cpp.server`. */
@@ -107,12 +112,17 @@ export async function ensureRealLlm(
     log(`Creating a Python venv for llama-cpp-python in ${path.join(dir, 'venv')}.`);
     await run(python, ['-m', 'venv', path.join(dir, 'venv')]);
   }
-  if (
-    !(await run(files.python, ['-c', 'import llama_cpp.server; print(llama_cpp.__version__)']).catch(() => ''))
-      .trim()
-      .startsWith(LLAMA_CPP_PYTHON_VERSION)
-  ) {
+  // A cache stamped otherwise was built with other flags: its llama-cpp-python is built again, not reused.
+  const builtOtherwise = (await fs.readFile(path.join(dir, 'stamp'), 'utf8').catch(() => '')).trim() !== '';
+  const installed = (
+    await run(files.python, ['-c', 'import llama_cpp.server; print(llama_cpp.__version__)']).catch(() => '')
+  )
+    .trim()
+    .startsWith(LLAMA_CPP_PYTHON_VERSION);
+  if (builtOtherwise || !installed) {
     log(`Building llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION} from source (several minutes on 2 cores, once).`);
+    // No wheel cache: pip would hand back a wheel built earlier with other flags, keyed by the version alone.
+    await fs.rm(path.join(dir, 'stamp'), { force: true });
     await run(
       files.python,
       [
@@ -121,6 +131,8 @@ export async function ensureRealLlm(
         'install',
         '--quiet',
         '--disable-pip-version-check',
+        '--no-cache-dir',
+        ...(installed ? ['--force-reinstall', '--no-deps'] : []),
         `llama-cpp-python[server]==${LLAMA_CPP_PYTHON_VERSION}`,
       ],
       {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { FileObjects } from './file-objects';
 import { ObjectRunStore } from './object-run-store';
-import type { ObjectStore } from './objects';
+import type { ObjectStore, ObjectStoreOptions } from './objects';
 import { isS3Url, S3Objects } from './s3-objects';
 import type { RunStore } from './types';
 
@@ -25,11 +25,22 @@ export function storeLocation(given?: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /** The objects at a location: a directory, or a bucket and prefix (S3 settings from `env`). */
-export function openObjectStore(location: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
-  return isS3Url(location) ? new S3Objects(location, env) : new FileObjects(location);
+export function openObjectStore(
+  location: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: ObjectStoreOptions = {},
+): ObjectStore {
+  return isS3Url(location) ? new S3Objects(location, env, options) : new FileObjects(location);
 }
 
-/** Opens the run store at a location (default: {@link storeLocation}); S3 settings come from `env`. */
-export function openRunStore(location: string = storeLocation(), env: NodeJS.ProcessEnv = process.env): RunStore {
-  return new ObjectRunStore(openObjectStore(location, env));
+/**
+ * Opens the run store at a location (default: {@link storeLocation}); S3 settings come from `env`, and
+ * `options.onRequest` hears of each request a bucket is sent.
+ */
+export function openRunStore(
+  location: string = storeLocation(),
+  env: NodeJS.ProcessEnv = process.env,
+  options: ObjectStoreOptions = {},
+): RunStore {
+  return new ObjectRunStore(openObjectStore(location, env, options));
 }

@@ -4,6 +4,21 @@
  * everything else (the layout of a run, JSON, caching) is written once, in store/object-run-store.ts.
  */
 
+/** The kinds of request an object store is billed by (a bucket's HEAD and create count as HEAD and PUT). */
+export const OBJECT_REQUEST_KINDS = ['GET', 'HEAD', 'PUT', 'LIST', 'DELETE'] as const;
+export type ObjectRequestKind = (typeof OBJECT_REQUEST_KINDS)[number];
+
+/**
+ * Told of every request a remote object store sends, as it is answered (each HTTP attempt, retries included, whatever
+ * the status): its kind and the body bytes it carried (a PUT's object; a GET's object or a LIST's page, when answered).
+ */
+export type ObjectRequestHook = (kind: ObjectRequestKind, bytes: number) => void;
+
+/** Options of the stores that send requests (S3); a directory ignores them. */
+export interface ObjectStoreOptions {
+  onRequest?: ObjectRequestHook;
+}
+
 /** Keys are relative paths with `/` between their parts, e.g. `r1/records/0a/s1.json`. */
 export interface ObjectStore {
   /** Where the objects live, for messages: a directory, or `s3://bucket/prefix`. */

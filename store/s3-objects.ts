@@ -8,6 +8,7 @@
  *   `evol store check` says which kind of server a store is on.
  * - Listings are paged (1,000 keys a page) and reads of many objects go 16 at a time.
  * - Errors come out as StoreAccessError (a setting to fix) or StoreUnreachableError (try again), saying what to do.
+ * - `onRequest` is told of every HTTP request sent (retries included), its kind and body bytes: what a bucket bills.
  */
 import {
   CreateBucketCommand,
@@ -22,7 +23,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { UserError } from '../core/validation';
 import { StoreAccessError, StoreUnreachableError } from './errors';
-import type { ObjectStore } from './objects';
+import type { ObjectRequestHook, ObjectRequestKind, ObjectStore, ObjectStoreOptions } from './objects';
 
 export const S3_URL_PREFIX = 's3://';
 
@@ -146,6 +147,77 @@ const NETWORK_CODES = new Set([
   'ECONNABORTED',
 ]);
 
+/** The kind of request each command the store sends is billed as. */
+const REQUEST_KINDS: Record<string, ObjectRequestKind> = {
+  GetObjectCommand: 'GET',
+  HeadObjectCommand: 'HEAD',
+  HeadBucketCommand: 'HEAD',
+  PutObjectCommand: 'PUT',
+  CreateBucketCommand: 'PUT',
+  ListObjectsV2Command: 'LIST',
+  DeleteObjectCommand: 'DELETE',
+};
+
+interface WireRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+interface WireResponse {
+  statusCode?: number;
+  headers?: Record<string, string>;
+}
+
+/** A command not in {@link REQUEST_KINDS}, by its HTTP method. */
+function kindOfMethod(method: string | undefined): ObjectRequestKind {
+  return method === 'GET' || method === 'HEAD' || method === 'DELETE' ? method : 'PUT';
+}
+
+function headerBytes(headers: Record<string, string> | undefined): number | undefined {
+  const value = headers?.['content-length'] ?? headers?.['Content-Length'];
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function bodyBytes(body: unknown): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.byteLength;
+  return 0;
+}
+
+/**
+ * Counts every HTTP request the client sends: innermost in its middleware stack (after retries, signing and
+ * checksums), so each attempt once, with the bytes of the body it sent (a PUT's object) and of a successful answer's
+ * body (a GET's object, a LIST's page).
+ */
+function countRequests(client: S3Client, onRequest: ObjectRequestHook): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as WireRequest;
+      const kind = REQUEST_KINDS[context.commandName ?? ''] ?? kindOfMethod(request.method);
+      const sent = kind === 'PUT' ? (headerBytes(request.headers) ?? bodyBytes(request.body)) : 0;
+      let answered: WireResponse | undefined;
+      try {
+        const output = await next(args);
+        answered = output.response as WireResponse;
+        return output;
+      } finally {
+        const ok = answered?.statusCode !== undefined && answered.statusCode < 300;
+        // A HEAD's content-length is the object's size, not a body it received.
+        const received = ok && kind !== 'HEAD' ? (headerBytes(answered?.headers) ?? 0) : 0;
+        // A request that got no answer (a reset, a timeout) was sent all the same: a server may bill it.
+        try {
+          onRequest(kind, sent + received);
+        } catch {
+          // Counting must never fail a request.
+        }
+      }
+    },
+    { step: 'deserialize', priority: 'low', name: 'evolRequestCounter' },
+  );
+}
+
 export class S3Objects implements ObjectStore {
   readonly readParallelism = 16;
   readonly bucket: string;
@@ -154,12 +226,13 @@ export class S3Objects implements ObjectStore {
   private readonly endpoint: string | undefined;
   private readonly region: string;
 
-  constructor(url: string, env: NodeJS.ProcessEnv = process.env) {
+  constructor(url: string, env: NodeJS.ProcessEnv = process.env, options: ObjectStoreOptions = {}) {
     ({ bucket: this.bucket, prefix: this.prefix } = parseS3Url(url));
     const config = s3ClientConfig(env);
     this.endpoint = config.endpoint as string | undefined;
     this.region = config.region as string;
     this.client = new S3Client(config);
+    if (options.onRequest) countRequests(this.client, options.onRequest);
   }
 
   get location(): string {

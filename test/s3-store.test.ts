@@ -43,6 +43,25 @@ describeWithS3('the run store in an S3-compatible bucket', () => {
     };
   });
 
+  test('onRequest hears of every request once, by kind, with the bodies it sent and received', async () => {
+    const heard: Array<[string, number]> = [];
+    const objects = new S3Objects(`s3://${bucket}/counted-${randomBytes(4).toString('hex')}`, server!.env, {
+      onRequest: (kind, bytes) => heard.push([kind, bytes]),
+    });
+    opened.push(objects);
+    await objects.put('a/x.json', 'héllo'); // 6 bytes in UTF-8
+    expect(await objects.putOnce('a/x.json', 'héllo')).toBe('exists'); // a 412 is a request too
+    expect(await objects.get('a/x.json')).toBe('héllo');
+    expect(await objects.get('a/none.json')).toBeUndefined();
+    expect(await objects.exists('a/x.json')).toBe(true);
+    for await (const page of objects.list('a/')) expect(page).toEqual(['a/x.json']);
+    await objects.delete('a/x.json');
+    expect(heard.map(([kind]) => kind)).toEqual(['PUT', 'PUT', 'GET', 'GET', 'HEAD', 'LIST', 'DELETE']);
+    const bytes = Object.fromEntries(heard.map(([kind, n], i) => [`${i}:${kind}`, n]));
+    expect(bytes).toMatchObject({ '0:PUT': 6, '1:PUT': 6, '2:GET': 6, '3:GET': 0, '4:HEAD': 0, '6:DELETE': 0 });
+    expect(heard[5][1]).toBeGreaterThan(0); // the listing's XML
+  });
+
   test('wrong credentials are a setting to fix, named with the store and what to set, never with the key', async () => {
     const secret = `wrong-${randomBytes(8).toString('hex')}`;
     const wrong = open(`s3://${bucket}/p`, { ...server!.env, AWS_SECRET_ACCESS_KEY: secret });

@@ -11,9 +11,10 @@ import { NativeConnection, Worker, type NativeConnectionOptions } from '@tempora
 import { createActivities, LlmGateway } from '../activities';
 import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
 import type { SimLlm } from '../sim/llm-server';
-import { openRunStore } from '../store/location';
+import { openRunStore, storeLocation } from '../store/location';
 import type { RunStore } from '../store/types';
 import { limitHeapGrowth } from './heap';
+import { storeRequestCounter } from './runtime';
 import { deploymentVersionOf } from './versioning';
 import { loadWorkflowBundle } from './workflow-source';
 
@@ -25,7 +26,10 @@ export interface EvolWorkerOptions {
   namespace?: string;
   /** Default: DEFAULT_TASK_QUEUE ('evolforge'). */
   taskQueue?: string;
-  /** The run store the activities use. Default: the store EVOL_STORE names (store/location.ts), else .evolforge/runs. */
+  /**
+   * The run store the activities use. Default: the store EVOL_STORE names (store/location.ts), else .evolforge/runs;
+   * a bucket's requests are then counted in the worker's metrics (storeRequestCounter).
+   */
   store?: RunStore;
   /** In-flight activities (LLM calls) per worker. Default: 100. */
   maxConcurrentActivityTaskExecutions?: number;
@@ -67,7 +71,7 @@ export async function createEvolWorker(options: EvolWorkerOptions): Promise<Evol
   const sim = lazySimulatedLlm();
   const activities = createActivities({
     llm: new LlmGateway({ simulatedBaseUrl: sim.baseUrl }),
-    store: options.store ?? openRunStore(),
+    store: options.store ?? openRunStore(storeLocation(), process.env, { onRequest: storeRequestCounter() }),
   });
   const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
   const version = {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 import { UserError } from '../core/validation';
+import type { ObjectRequestHook } from '../store/objects';
 
 export interface RuntimeLogOptions {
   /** Let the runtime shut workers down on SIGINT/SIGTERM (commands that follow a run handle Ctrl-C themselves). */
@@ -126,4 +127,28 @@ export function installQuietRuntime(options: RuntimeLogOptions = {}): void {
       },
     },
   });
+}
+
+/** The counters of the run store's requests, as the worker's Prometheus endpoint names them (see storeRequestCounter). */
+export const STORE_REQUESTS_METRIC = 'evol_store_requests';
+export const STORE_BYTES_METRIC = 'evol_store_request_bytes';
+
+/**
+ * Counts the requests this process sends the run store's bucket, by kind (GET, HEAD, PUT, LIST, DELETE), and their
+ * body bytes, on the runtime's metric meter: served with the SDK's own metrics at EVOL_METRICS_ADDRESS (as
+ * `evol_store_requests{kind="PUT"}` and `evol_store_request_bytes{kind="PUT"}`), nowhere without it. What a bucket
+ * bills, for operators and for the bench.
+ */
+export function storeRequestCounter(): ObjectRequestHook {
+  const meter = Runtime.instance().metricMeter;
+  const requests = meter.createCounter(STORE_REQUESTS_METRIC, 'requests', "requests sent to the run store's bucket");
+  const bytes = meter.createCounter(
+    STORE_BYTES_METRIC,
+    'bytes',
+    'body bytes of those requests, sent (PUT) or received (GET, LIST)',
+  );
+  return (kind, n) => {
+    requests.add(1, { kind });
+    if (n > 0) bytes.add(n, { kind });
+  };
 }

@@ -1,4 +1,4 @@
-import { addHistograms, meanOf } from '../../bench/prometheus';
+import { addCounter, addHistograms, meanOf } from '../../bench/prometheus';
 
 const SCRAPE = `# HELP temporal_request_latency Histogram of client request latencies
 # TYPE temporal_request_latency histogram
@@ -30,5 +30,22 @@ describe("the SDK's Prometheus metrics, as the bench reads them", () => {
       histograms,
     );
     expect(meanOf(histograms, 'temporal_request_latency{RespondWorkflowTaskCompleted}')).toBe(15);
+  });
+});
+
+describe("EvolForge's own counters there", () => {
+  test('a counter is summed by kind over series and scrapes, with or without the _total suffix', () => {
+    const scrape = `# TYPE evol_store_requests counter
+evol_store_requests{kind="PUT"} 3
+evol_store_requests{kind="GET",service_name="temporal-core-sdk"} 2
+evol_store_requests_total{kind="GET"} 1
+evol_store_request_bytes{kind="PUT"} 600
+evol_store_requests_other{kind="PUT"} 100
+`;
+    const counter = addCounter(scrape, 'evol_store_requests');
+    expect(Object.fromEntries(counter)).toEqual({ PUT: 3, GET: 3 });
+    addCounter('evol_store_requests{kind="PUT"} 4\n', 'evol_store_requests', counter);
+    expect(counter.get('PUT')).toBe(7);
+    expect(Object.fromEntries(addCounter(scrape, 'evol_store_request_bytes'))).toEqual({ PUT: 600 });
   });
 });

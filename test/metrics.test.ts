@@ -32,7 +32,7 @@ describe('EVOL_METRICS_ADDRESS', () => {
       await handle.result();
       const metrics = await eventually(async () => {
         const histograms = addHistograms(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-        const tasks = histograms.get('temporal_workflow_task_execution_latency{instructionEvolution}');
+        const tasks = histograms.get('temporal_workflow_task_execution_latency{singleInstructionEvolution}');
         const replies = histograms.get('temporal_request_latency{RespondWorkflowTaskCompleted}');
         return tasks?.count && replies?.count ? { tasks, replies } : undefined;
       }, 'the workflow task and server call histograms');

@@ -54,6 +54,7 @@ const TERMINAL_LINES = [
   /^(step|baseline|method|Learned|Stopped|Initial|Final|The learned)/i,
   /^\[\d+\/\d+\] /,
   /^Worker polling task queue /,
+  /^Build \S+ of deployment "[^"]+": (current|not current)/,
   /^Worker log \(warnings, LLM faults, stack traces\): /,
 ];
 

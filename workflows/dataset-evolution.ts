@@ -437,7 +437,7 @@ function tally(counts: RunCounts, report: InstructionReport): void {
 
 /**
  * What the run has spent: the workers' call-by-call reports, or the finished instructions' reports where those are
- * ahead (calls made by workers from before the reports, or a report lost with a killed worker).
+ * ahead (a worker's last report is lost when it is killed).
  */
 function runSpend(state: DatasetState): Spend {
   const spent = state.spent;

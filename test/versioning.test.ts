@@ -2,8 +2,8 @@
  * An upgrade in the middle of a run, on the real dev server (issue 22): a dataset run starts on build A; build B,
  * whose instruction workflow is non-deterministic for A's histories, starts and becomes current. A's instructions in
  * flight finish on A with no non-determinism error and no finished LLM call made again; instructions started after
- * the switch, and new runs, go to B; `evol status` shows both builds and what runs on each; once A has drained,
- * stopping its worker loses nothing.
+ * the switch, and new runs, go to B; `evol status` shows both builds and what runs on each (the run paused meanwhile,
+ * so that what runs where holds still while it is looked at); once A has drained, stopping its worker loses nothing.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection } from '@temporalio/worker';
+import { pauseRun, resumeRun } from '../client/api';
 import { buildsOf, makeCurrent, becomeCurrent } from '../client/workers';
 import type { RunProgress } from '../core/dataset';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
@@ -118,33 +119,41 @@ describe('an upgrade in the middle of a run, with Worker Versioning', () => {
       config: { rounds: 1, concurrency: 3 },
     });
 
-    // While A still has instructions of the first run and B has taken its dataset workflow (it auto-upgrades at its
-    // next task) or its new instructions, the status command shows both builds and what runs on each.
+    // The first run is paused, so that what runs where holds still while it is looked at: A's instructions wait in
+    // flight (pinned), and the pause's workflow task moves the run's dataset workflow to B (it auto-upgrades).
+    await pauseRun(firstRun);
     await eventually(
       async () => {
         const builds = await buildsOf(client, deploymentName, first);
         const onA = builds.find((x) => x.buildId === a.evol.version.buildId)?.running.instructionEvolution ?? 0;
-        const onB = builds.find((x) => x.buildId === b.evol.version.buildId);
-        return onA > 0 && onB && Object.keys(onB.running).length > 0 ? true : undefined;
+        const onB = builds.find((x) => x.buildId === b.evol.version.buildId)?.running.datasetEvolution ?? 0;
+        return onA > 0 && onB > 0 ? true : undefined;
       },
       'the first run on both builds',
       60_000,
     );
-    const status = await runCli(['status', first], {
-      cwd: dir,
-      env: {
-        TEMPORAL_ADDRESS: testAddress(),
-        EVOL_STORE_DIR: path.join(dir, 'runs'),
-        EVOL_DEPLOYMENT_NAME: deploymentName,
+    // Visibility (which these counts come from) is updated a moment after each task: asked until it shows both.
+    const showsA = new RegExp(`build ${a.evol.version.buildId} \\(\\w+\\): (\\d+ \\w+, )*\\d+ instructionEvolution`);
+    const showsB = new RegExp(`build ${b.evol.version.buildId} \\(current\\): [^\\n]*\\b1 datasetEvolution\\b`);
+    const status = await eventually(
+      async () => {
+        const result = await runCli(['status', first], {
+          cwd: dir,
+          env: {
+            TEMPORAL_ADDRESS: testAddress(),
+            EVOL_STORE_DIR: path.join(dir, 'runs'),
+            EVOL_DEPLOYMENT_NAME: deploymentName,
+          },
+          timeoutMs: 60_000,
+        });
+        expect(result.code).toBe(0);
+        return showsA.test(result.stdout) && showsB.test(result.stdout) ? result : undefined;
       },
-      timeoutMs: 60_000,
-    });
-    expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(
-      new RegExp(`build ${a.evol.version.buildId} \\(\\w+\\): (\\d+ \\w+, )*\\d+ instructionEvolution`),
+      'evol status to show both builds',
+      90_000,
     );
-    expect(status.stdout).toMatch(new RegExp(`build ${b.evol.version.buildId} \\(current\\): \\d+ \\w+`));
     sim.clearRules();
+    await resumeRun(firstRun);
 
     const [done1, done2] = (await Promise.all([firstRun.result(), secondRun.result()])) as RunProgress[];
     expect(done1.counts).toMatchObject({ done: 6, failed: 0 });

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXPORT_FORMATS, EXPORT_ROUNDS } from '../core/export';
+import { INPUT_FIELDS } from '../core/input-shapes';
 import { DEFAULT_DUPLICATE_THRESHOLD } from '../core/near-duplicates';
 import {
   runCodecServerCommand,
@@ -82,6 +83,10 @@ const batchOption = () =>
     '--batch',
     "send the LLM calls through the provider's Batch API: half price, answers within 24 hours per batch (settings: `batch` in the config file)",
   );
+
+const INPUT_FIELD_HELP =
+  'the field appended to the instruction as its input, instead of those recognised by name ' +
+  `(${INPUT_FIELDS.join(', ')})`;
 
 const llmOption = () =>
   new Option('--llm <mode>', 'auto: the simulated LLM unless one is configured; sim: always simulated; real: never')
@@ -205,7 +210,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
       'seeds: JSONL, JSON, CSV or Parquet (Alpaca, ShareGPT, chat messages, self-instruct, question/problem, plain)',
     )
     .option('--instruction-field <name>', 'the field that holds the instruction (default: recognised by name)')
-    .option('--input-field <name>', "the field appended to the instruction as its input (default: Alpaca's input)")
+    .option('--input-field <name>', INPUT_FIELD_HELP)
     .option('--id-field <name>', "the field that holds each row's id (default: id, else its line or row number)")
     .option('--run-id <id>', 'name of the run (default: generated, printed first)')
     .option('--resume', 'continue an existing run (skips what is already done)')
@@ -401,7 +406,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .description('learn an evolving method with Auto Evol-Instruct: an optimizer LLM improves it step by step')
     .option('--input <file>', 'instructions to learn from (the formats of evol run --input)')
     .option('--instruction-field <name>', 'the field that holds the instruction (default: recognised by name)')
-    .option('--input-field <name>', 'the field appended to the instruction as its input')
+    .option('--input-field <name>', INPUT_FIELD_HELP)
     .option('--id-field <name>', "the field that holds each row's id")
     .addOption(
       new Option('--dev <file>', 'development set: its evolutions decide between candidate methods').conflicts(

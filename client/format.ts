@@ -20,6 +20,29 @@ export function printInputReport(file: string, report: InputReport, kept: 'seeds
     );
   }
   stderr(`${report.seeds.length} ${kept} from ${file} (${report.totalRows} rows, ${report.invalid.length} invalid).`);
+  if (report.unusedFields.length) stderr(unusedFieldsNotice(report));
+}
+
+const UNUSED_FIELDS_SHOWN = 8;
+
+/** Once per file: text the rows hold that no seed has, and how to take such a field in. */
+export function unusedFieldsNotice(report: InputReport): string {
+  const { unusedFields, totalRows } = report;
+  const shown = unusedFields
+    .slice(0, UNUSED_FIELDS_SHOWN)
+    .map(({ field, rows }) => `${JSON.stringify(clip(field, 30))} (${rows} of ${totalRows} rows)`);
+  const more = unusedFields.length > shown.length ? ` and ${unusedFields.length - shown.length} more` : '';
+  const [only] = unusedFields;
+  const flag =
+    unusedFields.length === 1
+      ? `If the instructions refer to it, --input-field ${shellWord(only.field)} appends it`
+      : 'If the instructions refer to one of them, --input-field NAME appends it';
+  const fields = `field${unusedFields.length > 1 ? 's' : ''} ${shown.join(', ')}${more}`;
+  return `Not used: text in ${fields}. ${flag} to each instruction as its input.`;
+}
+
+function shellWord(text: string): string {
+  return /^[\w.@%+=:,/-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 function clip(text: string, max: number): string {

@@ -31,12 +31,22 @@ export interface InputDuplicate {
   id: string;
 }
 
+/** A field that held text in some rows and went into no seed (not the instruction, its input, answer or id). */
+export interface UnusedField {
+  /** As the rows spell it. */
+  field: string;
+  /** Rows read into a seed (or a duplicate of one) that had text in it. */
+  rows: number;
+}
+
 export interface InputReport {
   seeds: SeedRecord[];
   invalid: InputProblem[];
   duplicates: InputDuplicate[];
   /** Every row seen, blank lines aside: seeds, invalid rows and duplicates. */
   totalRows: number;
+  /** In the order first seen. */
+  unusedFields: UnusedField[];
   format: 'jsonl' | 'json' | TabularFormat;
 }
 
@@ -53,6 +63,7 @@ export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
 const SNIFF_BYTES = 8192;
 const PROBLEMS_SHOWN = 5;
+const FIELD_NAMES_SHOWN = 12;
 const ADD_ROWS = `add one JSON object per line, such as ${ROW_EXAMPLE}`;
 const NOT_UTF8 = 'not valid UTF-8; skipped. Save the file as UTF-8.';
 
@@ -76,7 +87,7 @@ async function readSeedFileAt(
     if (tabular === 'parquet') {
       await checkExists(file, absolute);
       await readParquetRows(file, absolute, (row, number) => collector.addRowNumbered(row, number));
-      return checkedReport(collector.report(tabular), file, options.strict ?? false);
+      return checkedReport(collector, tabular, options.strict ?? false);
     }
     await checkSeedFile(file, absolute);
     if (tabular) {
@@ -90,12 +101,12 @@ async function readSeedFileAt(
           collector.problem(line, reason);
         },
       });
-      return checkedReport(collector.report(tabular), file, options.strict ?? false);
+      return checkedReport(collector, tabular, options.strict ?? false);
     }
     const format = await detectFormat(file, absolute, maxLineBytes);
     if (format === 'json') await readJsonDocument(collector, absolute);
     else await readJsonLines(collector, absolute, maxLineBytes);
-    return checkedReport(collector.report(format), file, options.strict ?? false);
+    return checkedReport(collector, format, options.strict ?? false);
   } catch (err) {
     throw asUserError(err, file);
   }
@@ -116,6 +127,12 @@ class SeedCollector {
   private readonly lineOfId = new Map<string, number>();
   /** Seed indices by the hash of their duplicate key: the keys themselves would double the memory held. */
   private readonly seedsByTextHash = new Map<number, number[]>();
+  /** Rows with text in each field no seed took, by the field's name. */
+  private readonly unusedFieldRows = new Map<string, number>();
+  /** The fields named by the user (`--input-field`, `--id-field`) that some row has a value in. */
+  private readonly namedFieldsSeen = new Set<string>();
+  /** Field names of the rows, the first few, for a message about a named field no row has. */
+  private readonly someFieldNames = new Set<string>();
   private totalRows = 0;
 
   private unit: 'row' | undefined;
@@ -161,10 +178,14 @@ class SeedCollector {
 
   /** `defaultId` names a row that has no id of its own. */
   addValue(value: unknown, line: number, defaultId: string): void {
+    this.noteFieldNames(value);
     const normalized = normalizeSafely(value, this.fields);
     if (!normalized.ok) {
       this.problem(line, normalized.reason, normalized.field);
       return;
+    }
+    for (const field of normalized.unusedFields ?? []) {
+      this.unusedFieldRows.set(field, (this.unusedFieldRows.get(field) ?? 0) + 1);
     }
     const { id = defaultId, text, output } = normalized.seed;
     const lineOfSameId = this.lineOfId.get(id);
@@ -190,7 +211,43 @@ class SeedCollector {
 
   report(format: InputReport['format']): InputReport {
     const { seeds, invalid, duplicates, totalRows } = this;
-    return { seeds, invalid, duplicates, totalRows, format };
+    const unusedFields = [...this.unusedFieldRows].map(([field, rows]) => ({ field, rows }));
+    return { seeds, invalid, duplicates, totalRows, unusedFields, format };
+  }
+
+  /**
+   * A field named with `--input-field` or `--id-field` that no row has a value in is a mistake, not an option
+   * that happens to apply nowhere: a typo there would otherwise lose every row's input, or every row's id.
+   */
+  checkNamedFields(): void {
+    const named: Array<[string, string | undefined]> = [
+      ['--input-field', this.fields.input],
+      ['--id-field', this.fields.id],
+    ];
+    for (const [flag, field] of named) {
+      if (field === undefined || this.namedFieldsSeen.has(field)) continue;
+      const names = [...this.someFieldNames];
+      const sameButCase = names.find((name) => name.toLowerCase() === field.toLowerCase());
+      const hint = sameButCase
+        ? `did you mean "${sameButCase}"? Names match exactly, case included`
+        : `the rows' fields include ${names.map((name) => JSON.stringify(name)).join(', ') || 'none'}`;
+      throw new UserError(
+        `${flag} ${JSON.stringify(field)}: no row of ${this.file} has a value in that field (${hint}). ` +
+          `Name a field the rows have, or leave out ${flag}.`,
+      );
+    }
+  }
+
+  private noteFieldNames(value: unknown): void {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+    const row = value as Record<string, unknown>;
+    for (const field of [this.fields.input, this.fields.id]) {
+      if (field !== undefined && Object.hasOwn(row, field) && row[field] !== null) this.namedFieldsSeen.add(field);
+    }
+    for (const name of Object.keys(row)) {
+      if (this.someFieldNames.size >= FIELD_NAMES_SHOWN) break;
+      this.someFieldNames.add(name);
+    }
   }
 
   private seedWithSameText(text: string): SeedRecord | undefined {
@@ -622,7 +679,10 @@ function firstAtLeast(sorted: readonly number[], value: number): number | undefi
   return sorted[low];
 }
 
-function checkedReport(report: InputReport, file: string, strict: boolean): InputReport {
+function checkedReport(collector: SeedCollector, format: InputReport['format'], strict: boolean): InputReport {
+  collector.checkNamedFields();
+  const report = collector.report(format);
+  const { file } = collector;
   const { seeds, invalid, totalRows } = report;
   if (!seeds.length && !totalRows) throw new UserError(`${file} is empty: ${ADD_ROWS}`);
   if (!seeds.length) {

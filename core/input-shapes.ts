@@ -2,17 +2,35 @@
  * The row shapes `evol run --input` accepts and how each becomes a seed. Pure: no I/O.
  *
  * A row's shape is picked by the field that marks it (`instances`, `instruction`, `conversations`,
- * `messages`, `prompt`, `question`, `problem`, in that order; names match in any case when only one field has
- * the name), and the row is then checked against that shape alone, so a broken row is reported against the shape
- * it was meant to have rather than slipping into another one. Unknown fields are ignored: datasets carry plenty
- * of them. Fields named by the user (`--instruction-field`, `--input-field`, `--id-field`) replace the guessing.
+ * `messages`, `prompt`, `question`, `problem`, `text`, in that order; names match in any case when only one field
+ * has the name), and the row is then checked against that shape alone, so a broken row is reported against the
+ * shape it was meant to have rather than slipping into another one. The text an instruction refers to, in a field
+ * of its own (`INPUT_FIELDS`), is appended to it. Other fields are not read, but each row says which of them held
+ * text, so that the reader can tell the user what was left out. Fields named by the user (`--instruction-field`,
+ * `--input-field`, `--id-field`) replace the guessing.
  */
 import { z } from 'zod';
 import type { SeedRecord } from './run';
 import { describeIssues } from './validation';
 
 export type NormalizedSeed = Omit<SeedRecord, 'source' | 'id'> & { id?: string };
-export type NormalizedRow = { ok: true; seed: NormalizedSeed } | { ok: false; reason: string; field?: string };
+export type NormalizedRow = NormalizedSeedRow | RowFailure;
+export interface NormalizedSeedRow {
+  ok: true;
+  seed: NormalizedSeed;
+  /** Fields of the row that hold text and are in no part of the seed, as the row spells them; absent when none. */
+  unusedFields?: string[];
+}
+type RowFailure = { ok: false; reason: string; field?: string };
+
+/**
+ * Fields that hold the text an instruction refers to, appended to it as its input in this order: Alpaca's `input`,
+ * Dolly's and SQuAD's `context`, BoolQ's `passage`, XSum's `document`, CNN/DailyMail's and RACE's `article`, and
+ * `paragraph` and `content`. Not `text` (Alpaca copies on the Hugging Face Hub hold the whole templated example
+ * there, answer included; alone in a row it is the instruction), `source` (Tulu 3 and OpenHermes name the dataset a
+ * row came from there), nor `reference` (MT-Bench's reference answers): `--input-field` takes those.
+ */
+export const INPUT_FIELDS = ['input', 'context', 'passage', 'document', 'article', 'paragraph', 'content'] as const;
 
 /** The smallest valid row, for messages that show what a row looks like. */
 export const ROW_EXAMPLE = '{"instruction": "..."}';
@@ -24,7 +42,7 @@ const SHAPES_EXPECTED =
   'expected one of {"instruction", "input"?, "output"?} (Alpaca), ' +
   '{"instruction", "instances": [{"input", "output"}]} (self-instruct), ' +
   '{"conversations": [{"from", "value"}]} (ShareGPT), {"messages": [{"role", "content"}]} (chat), ' +
-  '{"prompt"}, {"question", "answer"?} (GSM8K), {"problem", "solution"?} (MATH), or a JSON string; ' +
+  '{"prompt"}, {"question", "answer"?} (GSM8K), {"problem", "solution"?} (MATH), {"text"}, or a JSON string; ' +
   'or name the field with --instruction-field';
 
 const requiredText = () => z.string({ error: NON_EMPTY }).trim().min(1, { error: NON_EMPTY });
@@ -69,6 +87,8 @@ export const ChatRowSchema = z.object({
 
 export const PromptRowSchema = z.object({ prompt: requiredText() });
 
+export const TextRowSchema = z.object({ text: requiredText() });
+
 export const QuestionRowSchema = z.object({ question: requiredText(), answer: optionalText });
 
 export const ProblemRowSchema = z.object({ problem: requiredText(), solution: optionalText });
@@ -92,34 +112,29 @@ type Row = Record<string, unknown>;
 
 interface RowShape {
   marker: string;
+  /** The fields it reads besides the input fields (`INPUT_FIELDS`), in lower case. */
+  fields: readonly string[];
   read(row: Row): NormalizedRow;
 }
 
 const ROW_SHAPES: readonly RowShape[] = [
-  { marker: 'instances', read: readSelfInstruct },
-  { marker: 'instruction', read: readAlpaca },
-  { marker: 'conversations', read: readShareGpt },
-  { marker: 'messages', read: readChat },
-  { marker: 'prompt', read: readPrompt },
-  { marker: 'question', read: readQuestion },
-  { marker: 'problem', read: readProblem },
+  { marker: 'instances', fields: ['instances', 'instruction'], read: readSelfInstruct },
+  { marker: 'instruction', fields: ['instruction', 'output'], read: readAlpaca },
+  { marker: 'conversations', fields: ['conversations'], read: readShareGpt },
+  { marker: 'messages', fields: ['messages'], read: readChat },
+  { marker: 'prompt', fields: ['prompt'], read: readPrompt },
+  { marker: 'question', fields: ['question', 'answer'], read: readQuestion },
+  { marker: 'problem', fields: ['problem', 'solution'], read: readProblem },
+  // Last: beside any other marker, `text` is more often a rendering of the whole row than the instruction.
+  { marker: 'text', fields: ['text'], read: readText },
 ];
 
 /** Every field name a shape reads: matched in any case ("Instruction", "QUESTION"). */
-const KNOWN_FIELDS = [
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'id',
-  'instances',
-  'instruction',
-  'input',
-  'output',
-  'conversations',
-  'messages',
-  'prompt',
-  'question',
-  'answer',
-  'problem',
-  'solution',
-];
+  ...ROW_SHAPES.flatMap((shape) => shape.fields),
+  ...INPUT_FIELDS,
+]);
 
 /** Which fields of a row to read, when the user names them instead of letting the shape be guessed. */
 export interface FieldChoice {
@@ -149,34 +164,80 @@ export function normalizeRow(value: unknown, fields: FieldChoice = {}): Normaliz
   const idField = fields.id ?? original.id ?? 'id';
   const id = RowIdSchema.safeParse(fields.id ? value[fields.id] : row.id);
   if (!id.success) return failure(`${id.error.issues[0].message}. ${FIX_ROW}`, idField);
-  let result: NormalizedRow;
-  if (fields.instruction) {
-    result = readNamedFields(value, fields);
-  } else {
-    const shape = ROW_SHAPES.find((candidate) => Object.hasOwn(row, candidate.marker));
-    if (!shape) return failure(`no recognisable row shape (${fieldList(value)}): ${SHAPES_EXPECTED}. ${FIX_ROW}`);
-    result = withOriginalField(shape.read(row), original);
-    if (result.ok && fields.input !== undefined) result = withNamedInput(result.seed, value, fields.input);
-  }
+  const instruction = fields.instruction
+    ? readNamedInstruction(value, fields.instruction)
+    : readShape(row, original, value);
+  if (!instruction.ok) return instruction;
+  const input =
+    fields.input === undefined ? recognisedInputs(row, original, instruction.fields) : namedInput(value, fields.input);
+  if (!input.ok) return input;
   const ownId = id.data ?? undefined;
-  return result.ok && ownId !== undefined ? { ok: true, seed: { ...result.seed, id: ownId } } : result;
+  const seed: NormalizedSeed = {
+    ...instruction.seed,
+    text: withInputs(instruction.seed.text, input.texts),
+    ...(ownId === undefined ? {} : { id: ownId }),
+  };
+  const read = [idField, ...instruction.fields, ...input.fields];
+  const unusedFields = Object.keys(value).filter((key) => isText(value[key]) && !read.includes(key));
+  return unusedFields.length ? { ok: true, seed, unusedFields } : { ok: true, seed };
+}
+
+/** What a row's instruction was read from: the seed so far, and the fields it took, as the row spells them. */
+type InstructionReading = { ok: true; seed: NormalizedSeed; fields: string[] } | RowFailure;
+
+/** The input appended to the instruction, and the fields it came from. */
+type InputReading = { ok: true; texts: string[]; fields: string[] } | RowFailure;
+
+function readShape(row: Row, original: Record<string, string>, value: Row): InstructionReading {
+  const shape = ROW_SHAPES.find((candidate) => Object.hasOwn(row, candidate.marker));
+  if (!shape) return failure(`no recognisable row shape (${fieldList(value)}): ${SHAPES_EXPECTED}. ${FIX_ROW}`);
+  const result = withOriginalField(shape.read(row), original);
+  if (!result.ok) return result;
+  return { ok: true, seed: result.seed, fields: shape.fields.flatMap((field) => original[field] ?? []) };
+}
+
+/** The input fields the row has, in the order of `INPUT_FIELDS`, but not one the instruction was read from. */
+function recognisedInputs(row: Row, original: Record<string, string>, taken: readonly string[]): InputReading {
+  const reading: InputReading = { ok: true, texts: [], fields: [] };
+  for (const field of INPUT_FIELDS) {
+    const text = row[field];
+    if (typeof text !== 'string' || taken.includes(original[field])) continue;
+    reading.texts.push(text);
+    reading.fields.push(original[field]);
+  }
+  return reading;
+}
+
+/** `--input-field NAME`: that field's text is the input, instead of the input fields recognised by name. */
+function namedInput(value: Row, field: string): InputReading {
+  const raw = Object.hasOwn(value, field) ? value[field] : undefined;
+  if (raw === undefined || raw === null) return { ok: true, texts: [], fields: [] };
+  const input = textOf(raw);
+  if (input === undefined) return failure(`expected a string (--input-field). ${FIX_ROW}`, field);
+  return { ok: true, texts: [input], fields: [field] };
+}
+
+/** Text that could be part of a seed: numbers, booleans, lists and objects are not. */
+function isText(value: unknown): boolean {
+  return typeof value === 'string' && value.trim() !== '';
 }
 
 /**
  * The row with the known field names in lower case, and the names they had. Two fields that differ only in case
- * ("instruction" and "Instruction") are ambiguous: the row says which to use only through --instruction-field.
+ * ("instruction" and "Instruction") are ambiguous: the user says which to use by naming it (--instruction-field,
+ * --input-field, --id-field).
  */
 function caseInsensitiveView(
   value: Row,
   fields: FieldChoice,
-): { ok: true; row: Row; original: Record<string, string> } | { ok: false; reason: string; field?: string } {
+): { ok: true; row: Row; original: Record<string, string> } | RowFailure {
   const row: Row = {};
   const original: Record<string, string> = {};
   for (const key of Object.keys(value)) {
     const lower = key.toLowerCase();
-    if (!KNOWN_FIELDS.includes(lower) || key === fields.instruction) continue;
+    if (!KNOWN_FIELDS.has(lower) || isNamed(key, fields)) continue;
     if (original[lower] !== undefined) {
-      return rowFailure(
+      return failure(
         `fields "${original[lower]}" and "${key}" differ only in case, so it is unclear which to read: name it with --instruction-field (or --input-field, --id-field). ${FIX_ROW}`,
         key,
       );
@@ -187,6 +248,11 @@ function caseInsensitiveView(
   return { ok: true, row, original };
 }
 
+/** A field the user named is read by that name alone, whatever the names of the others. */
+function isNamed(key: string, fields: FieldChoice): boolean {
+  return key === fields.instruction || key === fields.input || key === fields.id;
+}
+
 /** Error paths name the field as the file spells it. */
 function withOriginalField(result: NormalizedRow, original: Record<string, string>): NormalizedRow {
   if (result.ok || result.field === undefined) return result;
@@ -195,7 +261,7 @@ function withOriginalField(result: NormalizedRow, original: Record<string, strin
   return { ...result, field };
 }
 
-function namedFieldMissing(field: string): NormalizedRow {
+function namedFieldMissing(field: string): RowFailure {
   return failure(
     `the row has no field "${field}" (--instruction-field). Fix or remove the row, or name another field.`,
     field,
@@ -208,27 +274,12 @@ function textOf(value: unknown): string | undefined {
   return undefined;
 }
 
-/** `--input-field NAME` with a recognised shape: that field's text is appended to the instruction. */
-function withNamedInput(seed: NormalizedSeed, value: Row, field: string): NormalizedRow {
-  const raw = value[field];
-  if (raw === undefined || raw === null) return { ok: true, seed };
-  const input = textOf(raw);
-  if (input === undefined) return failure(`expected a string (--input-field). ${FIX_ROW}`, field);
-  return { ok: true, seed: { ...seed, text: withInput(seed.text, input) } };
-}
-
-/** `--instruction-field NAME` (and `--input-field`): the instruction is that field's text, whatever the shape. */
-function readNamedFields(value: Row, fields: FieldChoice): NormalizedRow {
-  const name = fields.instruction!;
+/** `--instruction-field NAME`: the instruction is that field's text, whatever the shape; no answer is read. */
+function readNamedInstruction(value: Row, name: string): InstructionReading {
   if (!Object.hasOwn(value, name)) return namedFieldMissing(name);
   const instruction = textOf(value[name])?.trim();
   if (!instruction) return failure(`${NON_EMPTY} (--instruction-field). ${FIX_ROW}`, name);
-  let input: string | undefined;
-  if (fields.input !== undefined && value[fields.input] !== undefined && value[fields.input] !== null) {
-    input = textOf(value[fields.input]);
-    if (input === undefined) return failure(`expected a string (--input-field). ${FIX_ROW}`, fields.input);
-  }
-  return seedOf(withInput(instruction, input));
+  return { ok: true, seed: { text: instruction }, fields: [name] };
 }
 
 /** What two seeds must share to count as the same instruction: case and spacing do not matter. */
@@ -241,17 +292,18 @@ function readBareString(value: string): NormalizedRow {
   return parsed.success ? seedOf(parsed.data) : failure(`${NON_EMPTY}. ${FIX_ROW}`);
 }
 
+/** Its `input` is checked here and appended with the other input fields. */
 function readAlpaca(row: Row): NormalizedRow {
   const parsed = AlpacaRowSchema.safeParse(row);
   if (!parsed.success) return fromIssues(parsed.error.issues);
-  return seedOf(withInput(parsed.data.instruction, parsed.data.input), parsed.data.output);
+  return seedOf(parsed.data.instruction, parsed.data.output);
 }
 
 function readSelfInstruct(row: Row): NormalizedRow {
   const parsed = SelfInstructRowSchema.safeParse(row);
   if (!parsed.success) return fromIssues(parsed.error.issues);
   const first = parsed.data.instances[0];
-  return seedOf(withInput(parsed.data.instruction, first?.input), first?.output);
+  return seedOf(withInputs(parsed.data.instruction, [first?.input]), first?.output);
 }
 
 function readQuestion(row: Row): NormalizedRow {
@@ -267,6 +319,12 @@ function readProblem(row: Row): NormalizedRow {
 function readPrompt(row: Row): NormalizedRow {
   const parsed = PromptRowSchema.safeParse(row);
   return parsed.success ? seedOf(parsed.data.prompt) : fromIssues(parsed.error.issues);
+}
+
+/** A row whose only recognised field is `text` (many Hub datasets): a plain instruction, like `prompt`. */
+function readText(row: Row): NormalizedRow {
+  const parsed = TextRowSchema.safeParse(row);
+  return parsed.success ? seedOf(parsed.data.text) : fromIssues(parsed.error.issues);
 }
 
 function readShareGpt(row: Row): NormalizedRow {
@@ -318,25 +376,26 @@ function firstExchange(
   return seedOf(instruction, answer?.text);
 }
 
-function withInput(instruction: string, input: string | null | undefined): string {
-  const trimmedInput = input?.trim();
-  return trimmedInput ? `${instruction}\n\n${trimmedInput}` : instruction;
+/** The instruction, then each input that is not blank, a blank line between them. */
+function withInputs(instruction: string, inputs: ReadonlyArray<string | null | undefined>): string {
+  let text = instruction;
+  for (const input of inputs) {
+    const trimmed = input?.trim();
+    if (trimmed) text += `\n\n${trimmed}`;
+  }
+  return text;
 }
 
 function seedOf(text: string, output?: string | null): NormalizedRow {
   return { ok: true, seed: output?.trim() ? { text, output } : { text } };
 }
 
-function rowFailure(reason: string, field?: string): { ok: false; reason: string; field?: string } {
-  return field === undefined ? { ok: false, reason } : { ok: false, reason, field };
-}
-
-function failure(reason: string, field?: string): NormalizedRow {
+function failure(reason: string, field?: string): RowFailure {
   return field === undefined ? { ok: false, reason } : { ok: false, reason, field };
 }
 
 /** The first issue names the field; any others follow in the reason so one pass fixes the row. */
-function fromIssues(issues: readonly z.core.$ZodIssue[]): NormalizedRow {
+function fromIssues(issues: readonly z.core.$ZodIssue[]): RowFailure {
   const [first, ...others] = issues;
   const also = others.length ? `; also ${describeIssues(others)}` : '';
   const field = first.path.length ? first.path.map(String).join('.') : undefined;

@@ -213,6 +213,57 @@ describe('the evol command line', () => {
     }
   });
 
+  test('a passage in a field of unknown name is reported once and kept out of the seeds, unless --input-field names it', async () => {
+    const rows = [
+      { id: 'bees', instruction: 'Summarize the passage.', passage_text: 'Bees make honey from nectar.' },
+      { id: 'tides', instruction: 'Give the passage a title.', passage_text: 'Tides follow the moon.' },
+      { id: 'nile', instruction: 'Which river is this?', context: 'It flows north into the Mediterranean.' },
+    ];
+    const input = write('passages.jsonl', rows.map((row) => JSON.stringify(row)).join('\n'));
+    const store = new LocalRunStore(path.join(dir, 'runs'));
+    const seedTexts = async (runId: string) =>
+      Promise.all((await store.seedIds(runId, 0, 10)).map(async (id) => (await store.seed(runId, id)).text));
+    const stamp = Date.now().toString(36);
+
+    const plain = await evol(['run', '--input', input, '--run-id', `fields-${stamp}`, '--detach', '--llm', 'sim']);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr.match(/Not used:/g)).toHaveLength(1);
+    expect(plain.stderr).toContain(
+      'Not used: text in field "passage_text" (2 of 3 rows). ' +
+        'If the instructions refer to it, --input-field passage_text appends it to each instruction as its input.',
+    );
+    expect(await seedTexts(`fields-${stamp}`)).toEqual([
+      'Summarize the passage.',
+      'Give the passage a title.',
+      'Which river is this?\n\nIt flows north into the Mediterranean.',
+    ]);
+    await evol(['cancel', `fields-${stamp}`]);
+
+    const named = await evol([
+      ...['run', '--input', input, '--input-field', 'passage_text'],
+      ...['--run-id', `fields-named-${stamp}`, '--detach', '--llm', 'sim'],
+    ]);
+    expect(named.code).toBe(0);
+    expect(named.stderr).toContain(`3 seeds from ${input} (3 rows, 0 invalid).`);
+    // The field named replaces those recognised by name: the third row's context is now the one left out.
+    expect(named.stderr).toContain('Not used: text in field "context" (1 of 3 rows).');
+    expect(await seedTexts(`fields-named-${stamp}`)).toEqual([
+      'Summarize the passage.\n\nBees make honey from nectar.',
+      'Give the passage a title.\n\nTides follow the moon.',
+      'Which river is this?',
+    ]);
+    await evol(['cancel', `fields-named-${stamp}`]);
+
+    const typo = await evol([
+      ...['run', '--input', input, '--input-field', 'passage'],
+      ...['--run-id', `fields-typo-${stamp}`, '--detach', '--llm', 'sim'],
+    ]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain(`--input-field "passage": no row of ${input} has a value in that field`);
+    noStackTrace(typo.stderr);
+    expect((await store.listRuns()).runs.map((run) => run.runId)).not.toContain(`fields-typo-${stamp}`);
+  });
+
   test('an unusable run id is refused with what to use instead', async () => {
     const result = await evol(['run', '--input', 'x.jsonl', '--run-id', 'no spaces/allowed']);
     expect(result.code).toBe(2);

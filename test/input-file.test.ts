@@ -574,6 +574,26 @@ describe('any seed file people have', () => {
     ]);
   });
 
+  test('Parquet: a column named with --input-field is taken in; without it, the column is reported', () => {
+    const file = path.join(scratch, 'passages.parquet');
+    writeParquet(file, [
+      { name: 'instruction', data: ['Summarize the passage.', 'Name a river.'], type: 'STRING' },
+      { name: 'passage_text', data: ['Bees make honey from nectar.', null], type: 'STRING' },
+    ]);
+    const plain = readInNode(file);
+    expect(plain.seeds.map((s) => s.text)).toEqual(['Summarize the passage.', 'Name a river.']);
+    expect(plain.unusedFields).toEqual([{ field: 'passage_text', rows: 1 }]);
+    const named = readInNode(file, { input: 'passage_text' });
+    expect(named.seeds.map((s) => s.text)).toEqual([
+      'Summarize the passage.\n\nBees make honey from nectar.',
+      'Name a river.',
+    ]);
+    expect(named.unusedFields).toEqual([]);
+    expect(() => readInNode(file, { input: 'passage' })).toThrow(
+      /^--input-field "passage": no row of .*passages\.parquet has a value in that field \(the rows' fields include "instruction", "passage_text"\)/,
+    );
+  });
+
   test('a file named .parquet that is not one is a clear error', () => {
     const file = scratchFile('broken.parquet', 'PAR1 this is not really parquet');
     expect(() => readInNode(file)).toThrow(/broken\.parquet is not a readable Parquet file/);

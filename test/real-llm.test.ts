@@ -38,6 +38,7 @@ const TERMINAL_LINES = [
   /^Run \S+$/,
   /^\d+ seeds from .+ \(\d+ rows, \d+ invalid\)\.$/,
   /^\d+ instructions from .+ \(\d+ rows, \d+ invalid\)\.$/,
+  /^Not used: text in fields? ".+ appends it to each instruction as its input\.$/,
   /^Using /,
   /^ {2}(evolver|responder|judge|evol|optimizer): .+, temperature [\d.]+(, top_p [\d.]+)?, up to \d+ tokens$/,
   /^ {2}unusable answers are asked again at most \d+ time\(s\); gates off: .+$/,

@@ -22,7 +22,14 @@ import { pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import type { BatcherStatus } from '../core/batch';
 import { batchesQuery } from '../core/batch-messages';
 import { hash32 } from '../core/prng';
-import { autoSettingsOf, datasetSettingsOf, RunSettingsSchema, type RunMeta, type SeedRecord } from '../core/run';
+import {
+  autoSettingsOf,
+  datasetSettingsOf,
+  RunSettingsSchema,
+  type RunEstimateSummary,
+  type RunMeta,
+  type SeedRecord,
+} from '../core/run';
 import type { SingleInstructionInput } from '../core/instruction-input';
 import type { Lineage } from '../core/lineage';
 import type { ScoreRunInput } from '../core/scoring';
@@ -86,9 +93,12 @@ function newMeta(source: RunSource, seedCount: number, settings: unknown): RunMe
 /** Writes a dataset run (its seeds and settings) to the store; refuses an existing run id. */
 export async function createDatasetRun(
   store: RunStore,
-  source: RunSource & { config: DatasetRunConfigInput },
+  source: RunSource & { config: DatasetRunConfigInput; estimate?: RunEstimateSummary },
 ): Promise<RunMeta> {
-  const meta = newMeta(source, source.seeds.length, { kind: 'dataset', ...source.config });
+  const meta = {
+    ...newMeta(source, source.seeds.length, { kind: 'dataset', ...source.config }),
+    ...(source.estimate ? { estimate: source.estimate } : {}),
+  };
   await store.createRun(meta, source.seeds);
   return meta;
 }

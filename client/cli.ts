@@ -16,6 +16,7 @@ import {
   runWorkerCommand,
   runWorkersCommand,
 } from './commands';
+import { runEstimate } from './estimate';
 import { runReplay } from './replay';
 import { runCancel, runRetry, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
 import { reportError } from './errors';
@@ -92,6 +93,36 @@ const llmOption = () =>
   new Option('--llm <mode>', 'auto: the simulated LLM unless one is configured; sim: always simulated; real: never')
     .choices(['auto', 'sim', 'real'])
     .default('auto');
+
+/** The options that make a new dataset run's settings: `evol run` and `evol estimate` take the same. */
+function newRunOptions(command: Command): Command {
+  return command
+    .option(
+      '--input <file>',
+      'seeds: JSONL, JSON, CSV or Parquet (Alpaca, ShareGPT, chat messages, self-instruct, question/problem, plain)',
+    )
+    .option('--instruction-field <name>', 'the field that holds the instruction (default: recognised by name)')
+    .option('--input-field <name>', INPUT_FIELD_HELP)
+    .option('--id-field <name>', "the field that holds each row's id (default: id, else its line or row number)")
+    .option('--rounds <n>', 'rounds of evolution', positiveInt, 4)
+    .option('--seed <n>', 'seed of the operation plans (same seed, same plans)', integer, 0)
+    .option('--concurrency <n>', 'instructions evolving at once', positiveInt, 16)
+    .option('--method <set>', 'evolving method: general, code, math, or a method file (JSON/YAML)', 'general')
+    .option('--rpm <n>', "requests per minute each role's endpoint allows, shared by every worker", positiveInt)
+    .option('--tpm <n>', "tokens per minute each role's endpoint allows, shared by every worker", positiveInt)
+    .option(
+      '--prices <file>',
+      'JSON price table overriding the defaults: {"model": {"inputPerMillion": 0.15, "outputPerMillion": 0.6}}',
+    )
+    .option('--strict', 'stop on the first invalid input row instead of skipping it')
+    .option(
+      '--no-seed-answers',
+      "don't ask the responder to answer seeds that have no answer in the file (their rows then leave the export's mix)",
+    )
+    .addOption(batchOption())
+    .option('--config <file>', 'config file (JSON or YAML)')
+    .addOption(llmOption());
+}
 
 /** `status <run> [--json]`, for dataset and learning runs alike. */
 function statusCommand(
@@ -202,43 +233,38 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--task-queue <name>', 'task queue', 'evolforge')
     .action(runEvolve);
 
-  program
-    .command('run')
-    .description('evolve a whole seed file as one durable run, following it with a progress bar')
-    .option(
-      '--input <file>',
-      'seeds: JSONL, JSON, CSV or Parquet (Alpaca, ShareGPT, chat messages, self-instruct, question/problem, plain)',
-    )
-    .option('--instruction-field <name>', 'the field that holds the instruction (default: recognised by name)')
-    .option('--input-field <name>', INPUT_FIELD_HELP)
-    .option('--id-field <name>', "the field that holds each row's id (default: id, else its line or row number)")
+  newRunOptions(
+    program.command('run').description('evolve a whole seed file as one durable run, following it with a progress bar'),
+  )
     .option('--run-id <id>', 'name of the run (default: generated, printed first)')
     .option('--resume', 'continue an existing run (skips what is already done)')
-    .option('--rounds <n>', 'rounds of evolution', positiveInt, 4)
-    .option('--seed <n>', 'seed of the operation plans (same seed, same plans)', integer, 0)
-    .option('--concurrency <n>', 'instructions evolving at once', positiveInt, 16)
-    .option('--method <set>', 'evolving method: general, code, math, or a method file (JSON/YAML)', 'general')
     .option('--max-tokens <n>', 'pause the run once this many tokens are spent', positiveInt)
     .option('--max-cost <usd>', 'pause the run once this many US dollars are spent', positiveNumber)
-    .option('--rpm <n>', "requests per minute each role's endpoint allows, shared by every worker", positiveInt)
-    .option('--tpm <n>', "tokens per minute each role's endpoint allows, shared by every worker", positiveInt)
-    .option(
-      '--prices <file>',
-      'JSON price table overriding the defaults: {"model": {"inputPerMillion": 0.15, "outputPerMillion": 0.6}}',
-    )
-    .option('--strict', 'stop on the first invalid input row instead of skipping it')
-    .option(
-      '--no-seed-answers',
-      "don't ask the responder to answer seeds that have no answer in the file (their rows then leave the export's mix)",
-    )
     .option('--detach', 'start the run and return without following it')
-    .addOption(batchOption())
-    .option('--config <file>', 'config file (JSON or YAML)')
-    .addOption(llmOption())
     .addOption(unusableRetriesOption())
     .addOption(verboseOption())
     .option('--task-queue <name>', 'task queue', 'evolforge')
     .action((options) => runDataset(options).then(() => undefined));
+
+  newRunOptions(
+    program
+      .command('estimate')
+      .description(
+        'what `evol run` with the same options would spend (calls, tokens per role, cost, wall time), before any LLM call',
+      ),
+  )
+    .option(
+      '--sample <n>',
+      "first ask the LLM round 1 of N seeds (3 calls each) to learn its answers' lengths; by default no call is made",
+      positiveInt,
+    )
+    .option(
+      '--latency-ms <ms>',
+      'the time one LLM call takes (default: 500 ms plus 50 answer tokens a second)',
+      positiveInt,
+    )
+    .option('--json', 'print it as JSON')
+    .action(runEstimate);
 
   statusCommand(
     program,

@@ -8,9 +8,16 @@ import type { Budget, RunProgress } from '../core/dataset';
 import type { ExportOptions } from '../core/export';
 import { resolveDatasetRunSettings } from '../core/run-settings';
 import { DEFAULT_PRICES } from '../core/pricing';
-import { PriceTableSchema, type PriceTable } from '../core/settings-schemas';
+import {
+  DatasetRunConfigSchema,
+  PriceTableSchema,
+  type DatasetRunConfig,
+  type DatasetRunConfigInput,
+  type PriceTable,
+} from '../core/settings-schemas';
+import { estimateRun, estimateSummaryOf } from '../core/estimate';
 import { progressQuery } from '../core/messages';
-import { datasetSettingsOf, type RunMeta } from '../core/run';
+import { datasetSettingsOf, type RunEstimateSummary, type RunMeta } from '../core/run';
 import { describeIssues, UserError } from '../core/validation';
 import { checkRunId } from '../store/object-run-store';
 import { openRunStore } from '../store/location';
@@ -32,7 +39,8 @@ import { openSession, uiLink, untilCtrlC, type Session } from './embedded';
 import { exportRun } from './export';
 import { figuresOf, followRun, formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
-import { readSeedFile } from './input-file';
+import { readSeedFile, type InputReport } from './input-file';
+import { estimateBesideSpend, estimateLine } from './estimate-table';
 import { isS3Url, writeOutput } from './locations';
 import { loadBenchmarks } from './benchmarks';
 import { resolveMethod } from './method-file';
@@ -110,7 +118,37 @@ export function loadPrices(file: string | undefined): PriceTable {
   return { ...DEFAULT_PRICES, ...parsed.data };
 }
 
-async function createRun(store: RunStore, runId: string, options: RunOptions): Promise<RunMeta> {
+/** What `evol run` and `evol estimate` read to make a new run's settings. */
+export type NewRunOptions = Pick<
+  RunOptions,
+  | 'input'
+  | 'instructionField'
+  | 'inputField'
+  | 'idField'
+  | 'strict'
+  | 'config'
+  | 'llm'
+  | 'method'
+  | 'prices'
+  | 'rounds'
+  | 'seed'
+  | 'concurrency'
+  | 'maxTokens'
+  | 'maxCost'
+  | 'rpm'
+  | 'tpm'
+  | 'batch'
+  | 'unusableRetries'
+  | 'seedAnswers'
+>;
+
+/**
+ * The seeds and settings of a new run, as `evol run` creates it (and `evol estimate` estimates it): the input read
+ * and reported, the endpoints, method, prices and options resolved; the notices printed.
+ */
+export async function resolveNewRun(
+  options: NewRunOptions,
+): Promise<{ input: string; report: InputReport; settings: DatasetRunConfig; config: DatasetRunConfigInput }> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
   const report = await readSeedFile(options.input, { strict: options.strict, fields: fieldChoice(options) });
   printInputReport(options.input, report, 'seeds');
@@ -135,13 +173,23 @@ async function createRun(store: RunStore, runId: string, options: RunOptions): P
     seedAnswers: options.seedAnswers,
   });
   for (const notice of notices) stderr(notice);
+  const parsed = DatasetRunConfigSchema.safeParse(config);
+  if (!parsed.success) throw new UserError(`invalid run settings: ${describeIssues(parsed.error.issues)}`);
+  return { input: options.input, report, settings: parsed.data, config };
+}
+
+async function createRun(store: RunStore, runId: string, options: RunOptions): Promise<RunMeta> {
+  const { input, report, settings, config } = await resolveNewRun(options);
+  const estimate = estimateRun({ seeds: report.seeds, settings });
+  stderr(estimateLine(estimate));
   return createDatasetRun(store, {
     runId,
-    inputFile: isS3Url(options.input) ? options.input : path.resolve(options.input),
+    inputFile: isS3Url(input) ? input : path.resolve(input),
     seeds: report.seeds,
     invalidRows: report.invalid.length,
     duplicateRows: report.duplicates.length,
     config,
+    estimate: estimateSummaryOf(estimate),
   });
 }
 
@@ -255,7 +303,7 @@ export async function runRetry(
   }
 }
 
-export function summaryOf(progress: RunProgress): string {
+export function summaryOf(progress: RunProgress, estimate?: RunEstimateSummary): string {
   const f = figuresOf(progress);
   const { counts } = progress;
   const rules = Object.entries(counts.eliminationsByRule)
@@ -271,6 +319,7 @@ export function summaryOf(progress: RunProgress): string {
     `  LLM calls: ${counts.reasks} unusable answers asked again, ${counts.retries} retried after faults`,
     `  tokens: ${counts.usage.totalTokens} (prompt ${counts.usage.promptTokens}, completion ${counts.usage.completionTokens}), cost $${counts.costUsd.toFixed(4)} in finished instructions`,
     ...spentLines(progress),
+    ...estimateBesideSpend(estimate, progress.spent),
     `  rate: ${f.rate.toFixed(2)} instructions/s over ${formatDuration(progress.activeMs / 1000)} active, ETA ${progress.status === 'completed' ? '-' : formatDuration(f.etaSeconds)}`,
     ...budgetLines(progress),
     `  continued as new: ${progress.continuedAsNew} time(s)`,
@@ -362,12 +411,19 @@ export async function runStatus(runId: string, options: { json?: boolean }): Pro
   );
   if (!progress) throw new UserError(`no dataset run "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
   const batches = progress.status === 'completed' ? undefined : await batchesOf(runId);
+  const estimate = (await metaIfStored(runId))?.estimate;
   const builds = progress.status === 'completed' ? [] : await buildsOfRun(runId);
   if (options.json) {
-    const json = { ...progress, figures: figuresOf(progress), ...(batches ? { batches } : {}), builds };
+    const json = {
+      ...progress,
+      figures: figuresOf(progress),
+      ...(estimate ? { estimate } : {}),
+      ...(batches ? { batches } : {}),
+      builds,
+    };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    process.stdout.write(`${summaryOf(progress)}\n`);
+    process.stdout.write(`${summaryOf(progress, estimate)}\n`);
     const lines = formatRunBuilds(builds);
     if (lines.length) process.stdout.write(`${['  running on:', ...lines.map((l) => `  ${l}`)].join('\n')}\n`);
     if (batches) process.stdout.write(`${batchesSummary(batches)}\n`);

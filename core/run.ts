@@ -37,6 +37,23 @@ function readableFromRelease010(raw: unknown): unknown {
 }
 export type RunSettings = DatasetRunSettings | AutoRunSettings;
 
+/**
+ * What `evol run` estimated the run would spend, before its first call (core/estimate.ts): its tokens and cost as
+ * expected, and if every answer were as long as maxTokens allows; the wall time as expected.
+ */
+export const RunEstimateSchema = z
+  .object({
+    calls: z.number().int().nonnegative(),
+    promptTokens: z.number().int().nonnegative(),
+    completionTokens: z.number().int().nonnegative(),
+    totalTokens: z.number().int().nonnegative(),
+    costUsd: z.number().nonnegative(),
+    upperBound: z.object({ totalTokens: z.number().int().nonnegative(), costUsd: z.number().nonnegative() }).strict(),
+    wallSeconds: z.number().nonnegative(),
+  })
+  .strict();
+export type RunEstimateSummary = z.infer<typeof RunEstimateSchema>;
+
 /** What a run was created with: no secrets. */
 export interface RunMeta {
   runId: string;
@@ -49,6 +66,8 @@ export interface RunMeta {
   config: RunSettings;
   /** The EvolForge release that created it; none for a run created before worker versioning (core/release.ts). */
   release?: string;
+  /** What it was estimated to spend when it was created; none for runs created before estimates. */
+  estimate?: RunEstimateSummary;
 }
 
 const RunMetaSchema = z.object({
@@ -60,6 +79,7 @@ const RunMetaSchema = z.object({
   duplicateRows: z.number().int().nonnegative(),
   config: RunSettingsSchema,
   release: z.string().min(1).optional(),
+  estimate: RunEstimateSchema.optional(),
 });
 
 /** Checks a run's meta as read from `where` (a file); a clear error names the file and the field. */

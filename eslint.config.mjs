@@ -48,7 +48,7 @@ const layerRule = (folder, extra = {}) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.evolforge/**', 'test-artifacts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.evolforge/**', 'test-artifacts/**', '.ci-venv/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -39,7 +39,13 @@ import { describeIssues, UserError } from '../core/validation';
 import type { RunStore } from '../store/types';
 import type { autoEvol, datasetEvolution, scoreRun } from '../workflows';
 
-export { exportRun, type ExportResult, type ExportRunOptions } from './export';
+export {
+  exportDataset,
+  exportRun,
+  type DatasetExportOptions,
+  type ExportResult,
+  type ExportRunOptions,
+} from './export';
 export type { Lineage, RunMeta, RunProgress };
 
 // ---------------------------------------------------------------------------------------------

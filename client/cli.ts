@@ -17,6 +17,7 @@ import {
   runWorkersCommand,
 } from './commands';
 import { runEstimate } from './estimate';
+import { DEFAULT_SHARD_ROWS } from './export';
 import { runReplay } from './replay';
 import { runCancel, runRetry, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
 import { reportError } from './errors';
@@ -296,8 +297,20 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .command('export')
     .description("write a run's evolved instructions as a training set")
     .argument('<run>', 'run id')
-    .addOption(new Option('--format <format>', 'output format').choices([...EXPORT_FORMATS]).default('alpaca'))
-    .option('--out <file>', 'output file (default: stdout)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        'row shape (JSON for alpaca, JSONL for the chat formats; Parquet with --dataset or an --out ending in .parquet); parquet: a Parquet file with the alpaca columns',
+      )
+        .choices([...EXPORT_FORMATS, 'parquet'])
+        .default('alpaca'),
+    )
+    .option('--out <file>', 'output file, or s3://BUCKET/KEY (default: stdout)')
+    .option(
+      '--dataset <dir>',
+      'write a folder that the Hugging Face datasets library loads as it is (load_dataset(DIR)): Parquet shards in data/ and a README.md dataset card; or s3://BUCKET/PREFIX',
+    )
+    .option('--shard-rows <n>', 'rows per Parquet shard of --dataset at most', positiveInt, DEFAULT_SHARD_ROWS)
     .addOption(
       new Option(
         '--rounds <which>',
@@ -327,6 +340,8 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
       runExport(runId, {
         format: options.format,
         out: options.out,
+        dataset: options.dataset,
+        shardRows: options.shardRows,
         rounds: options.rounds,
         includeSeeds: options.seeds !== false && (options.rounds === 'all' || Boolean(options.includeSeeds)),
         shuffle: options.shuffle !== false,

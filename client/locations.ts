@@ -69,3 +69,75 @@ export async function writeOutput(
   }
   return location;
 }
+
+/**
+ * A folder an output of several files is published to (`evol export --dataset`): a directory, or a prefix in a bucket.
+ * Files are written locally first, in `staging`, then put in whole, one by one.
+ */
+export interface OutputFolder {
+  /** The folder as the user named it: an absolute path or the URL. */
+  readonly location: string;
+  /** A local directory to write files in before they are put (on the folder's own disk, so a put is a rename). */
+  readonly staging: string;
+  /** The text of a file of the folder (`README.md`), or undefined when there is none. */
+  read(name: string): Promise<string | undefined>;
+  /** The names of the files right in a sub-folder (`data`). */
+  list(folder: string): Promise<string[]>;
+  /** Puts a staged file in as `name` (`data/x.parquet`), replacing any. */
+  put(name: string, file: string, contentType?: string): Promise<void>;
+  remove(name: string): Promise<void>;
+}
+
+/** Calls `publish` with the folder at `location`; its staging directory is removed afterwards, whatever happens. */
+export async function withOutputFolder<T>(location: string, publish: (folder: OutputFolder) => Promise<T>): Promise<T> {
+  return isS3Url(location) ? withBucketFolder(location, publish) : withLocalFolder(path.resolve(location), publish);
+}
+
+async function withLocalFolder<T>(dir: string, publish: (folder: OutputFolder) => Promise<T>): Promise<T> {
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (stat && !stat.isDirectory()) throw new UserError(`${dir} is a file, not a folder: name a folder to export into`);
+  await fs.mkdir(dir, { recursive: true });
+  const staging = await fs.mkdtemp(path.join(dir, '.evol-staging-'));
+  const folder: OutputFolder = {
+    location: dir,
+    staging,
+    read: async (name) =>
+      fs.readFile(path.join(dir, name), 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      }),
+    list: async (sub) => (await fs.readdir(path.join(dir, sub)).catch(() => [] as string[])).sort(),
+    put: async (name, file) => {
+      await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+      await fs.rename(file, path.join(dir, name));
+    },
+    remove: (name) => fs.rm(path.join(dir, name), { force: true }),
+  };
+  try {
+    return await publish(folder);
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function withBucketFolder<T>(url: string, publish: (folder: OutputFolder) => Promise<T>): Promise<T> {
+  const objects = new S3Objects(url.replace(/\/+$/, ''));
+  try {
+    return await inTempDir((staging) =>
+      publish({
+        location: objects.location,
+        staging,
+        read: (name) => objects.get(name),
+        list: async (sub) => {
+          const names: string[] = [];
+          for await (const page of objects.list(`${sub}/`)) names.push(...page.map((key) => key.slice(sub.length + 1)));
+          return names.filter((name) => !name.includes('/')).sort();
+        },
+        put: async (name, file, contentType) => objects.putBytes(name, await fs.readFile(file), contentType),
+        remove: (name) => objects.delete(name),
+      }),
+    );
+  } finally {
+    objects.close();
+  }
+}

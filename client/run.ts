@@ -5,7 +5,7 @@ import type { QueryDefinition, WorkflowHandle } from '@temporalio/client';
 import { resolveLlmConfig, type LlmMode } from '../core/config';
 import { usesBatch, type BatcherStatus } from '../core/batch';
 import type { Budget, RunProgress } from '../core/dataset';
-import type { ExportOptions } from '../core/export';
+import type { ExportFormat, ExportOptions } from '../core/export';
 import { resolveDatasetRunSettings } from '../core/run-settings';
 import { DEFAULT_PRICES } from '../core/pricing';
 import {
@@ -36,7 +36,8 @@ import {
 } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, uiLink, untilCtrlC, type Session } from './embedded';
-import { exportRun } from './export';
+import { exportDataset, exportRun } from './export';
+import { PARQUET_CONTENT_TYPE } from './parquet-file';
 import { figuresOf, followRun, formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
 import { readSeedFile, type InputReport } from './input-file';
@@ -483,7 +484,6 @@ export async function runCancel(runId: string): Promise<void> {
   stderr(`Cancelled run ${runId}: its running instructions are cancelled; finished records stay in the store.`);
 }
 
-/** `evol export`: the shuffle seed defaults to the run's own seed, and is printed, so the order can be had again. */
 /** An export written locally, then put in the bucket whole: `result.path` is the object's URL. */
 async function exportToBucket(
   store: RunStore,
@@ -491,22 +491,39 @@ async function exportToBucket(
   options: Parameters<typeof exportRun>[2] & { out: string },
 ) {
   let result: Awaited<ReturnType<typeof exportRun>> | undefined;
-  const url = await writeOutput(options.out, async (file) => {
-    result = await exportRun(store, runId, { ...options, out: file });
-  });
+  const url = await writeOutput(
+    options.out,
+    async (file) => {
+      result = await exportRun(store, runId, { ...options, out: file });
+    },
+    options.parquet ? PARQUET_CONTENT_TYPE : undefined,
+  );
   return { ...result!, path: url };
 }
 
+/** What `evol export --format` takes: a row shape, or `parquet` (a Parquet file with the alpaca shape's columns). */
+export type ExportFormatChoice = ExportFormat | 'parquet';
+
+/**
+ * `evol export`: the shuffle seed defaults to the run's own seed, and is printed, so the order can be had again.
+ * Parquet is written for `--format parquet`, an `--out` ending in `.parquet`, and `--dataset DIR`.
+ */
 export async function runExport(
   runId: string,
-  options: Omit<ExportOptions, 'seed' | 'decontaminate'> & {
+  options: Omit<ExportOptions, 'seed' | 'decontaminate' | 'format'> & {
+    format: ExportFormatChoice;
     seed?: number;
     out?: string;
+    /** A dataset folder (Parquet shards and a dataset card) instead of one file, and its shard size. */
+    dataset?: string;
+    shardRows?: number;
     /** Benchmark files to decontaminate against, and the field of their prompts. */
     benchmarks?: string[];
     benchmarkField?: string;
   },
 ): Promise<void> {
+  if (options.dataset !== undefined && options.out !== undefined)
+    throw new UserError('give --out FILE or --dataset DIR, not both');
   const store = openStore();
   checkRunId(runId);
   const decontaminate = options.benchmarks?.length
@@ -517,11 +534,15 @@ export async function runExport(
     const meta = await store.readMeta(runId).catch(() => undefined);
     seed = Math.max(0, meta?.config.seed ?? 0);
   }
-  const exportOptions = { ...options, seed, ...(decontaminate ? { decontaminate } : {}) };
+  const format: ExportFormat = options.format === 'parquet' ? 'alpaca' : options.format;
+  const parquet = options.format === 'parquet' || /\.parquet$/i.test(options.out ?? '');
+  const exportOptions = { ...options, format, parquet, seed, ...(decontaminate ? { decontaminate } : {}) };
   const result =
-    options.out && isS3Url(options.out)
-      ? await exportToBucket(store, runId, { ...exportOptions, out: options.out })
-      : await exportRun(store, runId, exportOptions);
+    options.dataset !== undefined
+      ? await exportDataset(store, runId, { ...exportOptions, dataset: options.dataset })
+      : options.out && isS3Url(options.out)
+        ? await exportToBucket(store, runId, { ...exportOptions, out: options.out })
+        : await exportRun(store, runId, exportOptions);
   for (const note of result.notes) stderr(note);
   const s = result.stats;
   if (s.contaminatedDropped !== undefined) {
@@ -543,6 +564,12 @@ export async function runExport(
         ? `; ${s.seedsWithoutOutput} seeds left out: no answer in the seed file and no usable one from the run`
         : ''),
   );
+  if (result.shards) {
+    const shards = result.shards.length === 1 ? 'one Parquet shard' : `${result.shards.length} Parquet shards`;
+    stderr(
+      `It holds ${shards} in data/ and a dataset card, README.md: \`datasets.load_dataset("${result.path}")\` loads it. Add a license to the card before you share it.`,
+    );
+  }
 }
 
 export async function runList(): Promise<void> {

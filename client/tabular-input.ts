@@ -120,8 +120,10 @@ function checkedHeader(file: string, header: string[]): string[] {
 /** Rows read from a Parquet file at a time, so memory stays bounded on large files. */
 const PARQUET_SLICE_ROWS = 10_000;
 
-// hyparquet is an ES module: `import()` kept as written, since TypeScript would turn it into `require()`.
-const importModule = new Function('specifier', 'return import(specifier)') as <T>(specifier: string) => Promise<T>;
+/** Imports an ES module (hyparquet, hyparquet-writer): `import()` kept as written, which TypeScript would turn into `require()`. */
+export const importModule = new Function('specifier', 'return import(specifier)') as <T>(
+  specifier: string,
+) => Promise<T>;
 
 /** hyparquet's Node entry point: its browser API plus reading from a file. */
 type Hyparquet = typeof import('hyparquet') & {

@@ -120,7 +120,6 @@ export function buildReportData(
   scores: readonly RowScore[],
   options: ReportOptions,
 ): ReportData {
-  const funnel = new Map<number, FunnelRound>();
   const operations = new Map<string, OperationFigures>();
   const instructionWords = new Map<number, number[]>();
   const responseWords = new Map<number, number[]>();
@@ -137,19 +136,13 @@ export function buildReportData(
     if (lineage.seedCalls) addSpend(0, 'responder', lineage.seedCalls);
     if (lineage.seedResponse) push(responseWords, 0, countWords(lineage.seedResponse));
     for (const step of lineage.steps) {
-      const f = funnel.get(step.round) ?? { round: step.round, evolved: 0, passed: 0, eliminated: {} };
       const op = operations.get(step.operation) ?? { operation: step.operation, evolved: 0, passed: 0 };
-      f.evolved++;
       op.evolved++;
       if (step.verdict.passed) {
-        f.passed++;
         op.passed++;
         push(instructionWords, step.round, countWords(step.instruction));
         push(responseWords, step.round, countWords(step.response));
-      } else {
-        f.eliminated[step.verdict.rule] = (f.eliminated[step.verdict.rule] ?? 0) + 1;
       }
-      funnel.set(step.round, f);
       operations.set(step.operation, op);
       const roles = Object.entries(step.byRole ?? {}) as Array<[LlmRole, RoleSpend]>;
       if (roles.length) for (const [role, s] of roles) addSpend(step.round, role, s);
@@ -179,7 +172,7 @@ export function buildReportData(
     completed,
     failed: records.length - completed,
     rounds: options.rounds,
-    funnel: [...funnel.values()].sort((a, b) => a.round - b.round),
+    funnel: funnelOf(records),
     operations: [...operations.values()].sort(
       (a, b) => b.evolved - a.evolved || a.operation.localeCompare(b.operation),
     ),
@@ -202,6 +195,19 @@ export function buildReportData(
       : {}),
     lineages: sampleLineages(records, options.lineageSample ?? 8),
   };
+}
+
+/** Per round: the evolutions made, those that passed, and the eliminations by rule or gate. */
+export function funnelOf(records: readonly Lineage[]): FunnelRound[] {
+  const funnel = new Map<number, FunnelRound>();
+  for (const step of records.flatMap((lineage) => lineage.steps)) {
+    const f = funnel.get(step.round) ?? { round: step.round, evolved: 0, passed: 0, eliminated: {} };
+    f.evolved++;
+    if (step.verdict.passed) f.passed++;
+    else f.eliminated[step.verdict.rule] = (f.eliminated[step.verdict.rule] ?? 0) + 1;
+    funnel.set(step.round, f);
+  }
+  return [...funnel.values()].sort((a, b) => a.round - b.round);
 }
 
 /** Difficulty and complexity per round, and the rows of each round that got no usable rating. */

@@ -43,6 +43,7 @@ const TERMINAL_LINES = [
   /^ {2}(evolver|responder|judge|evol|optimizer): .+, temperature [\d.]+(, top_p [\d.]+)?, up to \d+ tokens$/,
   /^ {2}unusable answers are asked again at most \d+ time\(s\); gates off: .+$/,
   /^No price known for .+$/,
+  /^Estimated: \d+ tokens, .+`evol estimate` with the same options shows how\.$/,
   /^Learning for at most/,
   /^\d+\/\d+ done, /,
   /^Run \S+: (completed|paused|running)/,

@@ -3,10 +3,13 @@
  * - the run's budget (SpendLedger): spend is counted as each call ends and reported to the run's dataset workflow,
  *   which pauses the run the moment the budget is reached; from then on no new call of the run starts in any
  *   worker, so the budget is overshot by at most the calls already in flight;
+ * - the endpoint's requests in flight (EndpointSlots): at most what its server serves at once, said by the server or
+ *   learned from its answers (core/in-flight-limit.ts), so that calls wait here rather than in the server's queue;
  * - the endpoint's rate limits (EndpointLimiter): this worker's share of requests and tokens per minute, leased
  *   from the endpoint's rateLimiter workflow (core/rate-limits.ts), spent from local token buckets, and the
  *   provider's own word (x-ratelimit-* headers, 429 Retry-After) shared with every other worker.
- * Without a Temporal client (unit tests, or outside an activity) both work on this process's view alone.
+ * A call waits at most MAX_GATE_WAIT_MS here in all. Without a Temporal client (unit tests, or outside an activity)
+ * the budget and the rate limits work on this process's view alone.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -14,7 +17,8 @@ import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { budgetReachedBy, ZERO_SPEND, type Spend, type SpendTag, type SpendView } from '../core/dataset';
-import { budgetHoldFailure, LlmFailure, rateLimitWaitFailure } from '../core/llm-failures';
+import type { ServerWord } from '../core/in-flight-limit';
+import { budgetHoldFailure, LlmFailure, MAX_GATE_WAIT_MS, rateLimitWaitFailure } from '../core/llm-failures';
 import { leaseUpdate, spendUpdate } from '../core/messages';
 import { costOf, type CallMode } from '../core/pricing';
 import {
@@ -27,12 +31,7 @@ import {
 } from '../core/rate-limits';
 import { SIM_BASE_URL, type LlmEndpoint } from '../core/endpoints';
 import { addUsage, type Usage } from '../core/usage';
-
-/**
- * Longest a call waits at the rate gate inside its activity. Beyond it a dataset run's call waits in its workflow on
- * a durable timer (no attempt spent, no activity slot held); any other is retried by Temporal after the wait.
- */
-export const MAX_GATE_WAIT_MS = 10_000;
+import { EndpointSlots, type Slot } from './endpoint-slots';
 
 /**
  * Longest a call waits for a word from Temporal (the run's spend, a lease) before it goes on with what its worker
@@ -243,8 +242,11 @@ class EndpointLimiter {
     return Math.ceil(promptChars / 4) + this.completionEstimate;
   }
 
-  /** Waits for this call's turn; throws a retryable failure when the wait would be long. */
-  async admit(tokens: number, endpoint: LlmEndpoint, waitsInWorkflow: boolean): Promise<void> {
+  /**
+   * Waits for this call's turn; throws a retryable failure when the wait would take it past MAX_GATE_WAIT_MS after
+   * `sinceMs`, when it reached the gate.
+   */
+  async admit(tokens: number, endpoint: LlmEndpoint, waitsInWorkflow: boolean, sinceMs = Date.now()): Promise<void> {
     this.lastUsedMs = Date.now();
     this.configured = {
       ...(endpoint.rpm ? { rpm: endpoint.rpm } : {}),
@@ -257,9 +259,9 @@ class EndpointLimiter {
     await this.ensureLease();
     // Behind the calls already queued, its turn would come too late: it is told when to come back instead.
     const expected = this.expectedWait(tokens);
-    if (expected > MAX_GATE_WAIT_MS) throw this.holdFailure(expected, waitsInWorkflow);
+    if (Date.now() - sinceMs + expected > MAX_GATE_WAIT_MS) throw this.holdFailure(expected, waitsInWorkflow);
     await new Promise<void>((resolve, reject) => {
-      this.queue.push({ tokens, waitsInWorkflow, resolve, reject, sinceMs: Date.now() });
+      this.queue.push({ tokens, waitsInWorkflow, resolve, reject, sinceMs });
       this.pump();
     });
     this.inFlight++;
@@ -447,7 +449,19 @@ function rateBucket(bucket: TokenBucket | undefined, perSecond: number | undefin
 
 /** What a call holds from the gate until it settles. */
 export interface GatePass {
-  settle(result: { usage?: Usage; headers?: Headers; status?: number }): void;
+  settle(result: { usage?: Usage; headers?: Headers; status?: number; timedOut?: boolean }): void;
+}
+
+/** What the gate knows of a call besides its endpoint, its prompt and its budget. */
+export interface CallTicket {
+  /** Its role: answers of one role are compared with each other. */
+  role: string;
+  /** Names the call across the times it comes back (its place among the endpoint's calls is kept). */
+  key: string;
+  /** What the endpoint's server says of itself; undefined until it could be asked. */
+  word?: ServerWord;
+  /** When the call reached the gate: it waits there at most MAX_GATE_WAIT_MS in all. */
+  sinceMs: number;
 }
 
 /** Idle ledgers and limiters are dropped after this long. */
@@ -456,31 +470,56 @@ const IDLE_MS = 15 * 60_000;
 export class CallGate {
   private readonly ledgers = new Map<string, SpendLedger>();
   private readonly limiters = new Map<string, EndpointLimiter>();
+  private readonly slots = new Map<string, { slots: EndpointSlots; lastUsedMs: number }>();
   /** One gate per worker (a process may run several): host, pid and a random part. */
   private readonly worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
-  /** Waits for the call's turn (budget, then rate limits); the pass must be settled once the call ends. */
-  async admit(endpoint: LlmEndpoint, promptChars: number, spend: SpendTag | undefined): Promise<GatePass> {
+  /**
+   * Waits for the call's turn (budget, a slot of its endpoint, then rate limits); the pass must be settled once the
+   * call ends. Its request goes as soon as this returns.
+   */
+  async admit(
+    endpoint: LlmEndpoint,
+    promptChars: number,
+    spend: SpendTag | undefined,
+    ticket: CallTicket = { role: 'call', key: '', sinceMs: Date.now() },
+  ): Promise<GatePass> {
     this.dropIdle();
+    const waitsInWorkflow = spend !== undefined;
     const ledger = spend ? this.ledger(spend.runWorkflowId) : undefined;
     await ledger?.admit();
+    let slot: Slot | undefined;
     const limiter = this.limiter(endpoint);
     const charged = limiter.estimate(promptChars);
     try {
-      await limiter.admit(charged, endpoint, spend !== undefined);
+      slot = await this.slotsOf(endpoint, ticket.word)?.take({
+        key: ticket.key,
+        deadlineMs: ticket.sinceMs + MAX_GATE_WAIT_MS,
+        waitsInWorkflow,
+      });
+      await limiter.admit(charged, endpoint, waitsInWorkflow, ticket.sinceMs);
     } catch (err) {
+      slot?.release();
       ledger?.settle(undefined, 0);
       throw err;
     }
+    slot?.send();
     let settled = false;
     return {
-      settle: ({ usage, headers, status }) => {
+      settle: ({ usage, headers, status, timedOut }) => {
         if (settled) return;
         settled = true;
+        if (usage) slot?.answered({ completionTokens: usage.completionTokens, shape: ticket.role });
+        else slot?.failed({ timedOut: timedOut === true });
         limiter.settle(charged, usage, headers, status);
         ledger?.settle(usage, usage ? costOf(usage, spend?.price) : 0);
       },
     };
+  }
+
+  /** The limit on requests in flight at an endpoint now (undefined: none), as this worker keeps it. */
+  inFlightLimitOf(endpoint: LlmEndpoint): number | undefined {
+    return this.slots.get(endpointName(endpoint))?.slots.limit.limit;
   }
 
   /** A call made outside this gate (a Batch API row, read when its batch is done): its spend, counted now. */
@@ -499,10 +538,22 @@ export class CallGate {
     return ledger;
   }
 
+  /** The endpoint's slots, made when its server's word is known (before, its calls are not held). */
+  private slotsOf(endpoint: LlmEndpoint, word: ServerWord | undefined): EndpointSlots | undefined {
+    const name = endpointName(endpoint);
+    let entry = this.slots.get(name);
+    if (!entry) {
+      if (!word) return undefined;
+      const where = `model "${endpoint.model}" at ${endpoint.baseURL}`;
+      entry = { slots: new EndpointSlots(word, where, (change) => noticeLimit(where, change)), lastUsedMs: 0 };
+      this.slots.set(name, entry);
+    }
+    entry.lastUsedMs = Date.now();
+    return entry.slots;
+  }
+
   private limiter(endpoint: LlmEndpoint): EndpointLimiter {
-    // The simulated LLM of `sim://local` is this process's own: its limits are not shared with other workers.
-    const where = endpoint.baseURL === SIM_BASE_URL ? `${SIM_BASE_URL}#${process.pid}` : endpoint.baseURL;
-    const name = `${where}|${endpoint.model}|${endpoint.apiKeyEnv}`;
+    const name = endpointName(endpoint);
     let limiter = this.limiters.get(name);
     if (!limiter) {
       limiter = new EndpointLimiter(shortHash(name), endpoint, this.worker);
@@ -515,6 +566,27 @@ export class CallGate {
     const cutoff = Date.now() - IDLE_MS;
     for (const [key, ledger] of this.ledgers) if (ledger.lastUsedMs < cutoff) this.ledgers.delete(key);
     for (const [key, limiter] of this.limiters) if (limiter.lastUsedMs < cutoff) this.limiters.delete(key);
+    for (const [key, entry] of this.slots) {
+      if (entry.lastUsedMs < cutoff && entry.slots.limit.inFlight === 0) this.slots.delete(key);
+    }
+  }
+}
+
+/** An endpoint as the gate tells them apart: base URL, model and key variable. */
+function endpointName(endpoint: LlmEndpoint): string {
+  // The simulated LLM of `sim://local` is this process's own: its limits are not shared with other workers.
+  const where = endpoint.baseURL === SIM_BASE_URL ? `${SIM_BASE_URL}#${process.pid}` : endpoint.baseURL;
+  return `${where}|${endpoint.model}|${endpoint.apiKeyEnv}`;
+}
+
+/** A change of an endpoint's limit on requests in flight, in the worker's log (when in an activity). */
+function noticeLimit(where: string, change: { from?: number; to: number; why: string }): void {
+  try {
+    Context.current().log.info(
+      `${where}: at most ${change.to} request${change.to === 1 ? '' : 's'} in flight from this worker${change.from !== undefined ? ` (was ${change.from})` : ''}: ${change.why}`,
+    );
+  } catch {
+    // Outside an activity (unit tests): no log.
   }
 }
 

@@ -2,15 +2,19 @@
  * One OpenAI-compatible client per endpoint, keys read from the worker's environment at call time
  * (so a fixed key is picked up without restarting), SDK retries off so Temporal owns every retry.
  */
+import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatMessage } from '../core/chat';
+import type { ServerWord } from '../core/in-flight-limit';
 import { SIM_BASE_URL, type LlmEndpoint, type LlmRole } from '../core/endpoints';
 import type { Usage } from '../core/usage';
 import { LlmFailure } from '../core/llm-failures';
 import { classifyLlmError } from './llm-errors';
 import { CallGate } from './call-gate';
 import type { SpendTag } from '../core/dataset';
+import { askServer } from './server-word';
 
 export interface Completion {
   text: string;
@@ -96,6 +100,8 @@ export class LlmGateway {
   private readonly env: () => NodeJS.ProcessEnv;
   /** Budgets and rate limits, in front of every call this worker makes (Batch API activities count through it). */
   readonly gate = new CallGate();
+  /** What each server (by its base URL) says of itself, asked before its first call; asked again if unreachable. */
+  private readonly words = new Map<string, Promise<ServerWord | undefined>>();
 
   constructor(private readonly options: LlmGatewayOptions = {}) {
     this.env = options.env ?? (() => process.env);
@@ -119,6 +125,22 @@ export class LlmGateway {
     return { client: await this.client(endpoint, apiKey), apiKey };
   }
 
+  /** What the endpoint's server says of itself, or undefined while it cannot be reached (asked again next call). */
+  private async wordOf(endpoint: LlmEndpoint, apiKey: string): Promise<ServerWord | undefined> {
+    // The built-in simulated LLM serves every request at once, and says nothing.
+    if (endpoint.baseURL === SIM_BASE_URL) return {};
+    const root = endpoint.baseURL.replace(/\/+$/, '');
+    let word = this.words.get(root);
+    if (!word) {
+      word = askServer(root, apiKey === NO_KEY ? undefined : apiKey).then(({ word, reached }) => {
+        if (!reached) this.words.delete(root);
+        return reached ? word : undefined;
+      });
+      this.words.set(root, word);
+    }
+    return word;
+  }
+
   private async requireSimulated(): Promise<string> {
     if (!this.options.simulatedBaseUrl) throw new Error('this worker has no simulated LLM configured');
     return this.options.simulatedBaseUrl();
@@ -135,6 +157,7 @@ export class LlmGateway {
     messages: ChatMessage[],
     options: CompleteOptions = {},
   ): Promise<Completion> {
+    const sinceMs = Date.now();
     const apiKey = this.env()[endpoint.apiKeyEnv] || NO_KEY;
     const ctx = { role, endpoint, apiKey };
     const endpointKey = `${endpoint.baseURL}\u0000${endpoint.model}`;
@@ -143,7 +166,9 @@ export class LlmGateway {
       endpoint,
       messages.reduce((n, m) => n + m.content.length, 0),
       options.spend,
+      { role, key: callKey(role, endpoint, messages), word: await this.wordOf(endpoint, apiKey), sinceMs },
     );
+    const sentAt = Date.now();
     let response: OpenAI.Chat.Completions.ChatCompletion;
     try {
       const client = await this.client(endpoint, apiKey);
@@ -165,7 +190,12 @@ export class LlmGateway {
       }
     } catch (err) {
       const apiError = err instanceof OpenAI.APIError ? err : undefined;
-      pass.settle({ headers: apiError?.headers, status: apiError?.status });
+      pass.settle({
+        headers: apiError?.headers,
+        status: apiError?.status,
+        // Out for its whole timeout: the SDK's kind of error is not always telling (another realm's AbortError).
+        timedOut: err instanceof OpenAI.APIConnectionTimeoutError || Date.now() - sentAt >= endpoint.requestTimeoutMs,
+      });
       throw classifyLlmError(err, ctx);
     }
     const choice = response?.choices?.[0];
@@ -179,6 +209,20 @@ export class LlmGateway {
     }
     return { text, model: response.model ?? endpoint.model, usage: usageOf(response) };
   }
+}
+
+/** Names a call across the times its workflow asks it (the same request of the same workflow). */
+function callKey(role: CallRole, endpoint: LlmEndpoint, messages: ChatMessage[]): string {
+  let workflowId = '';
+  try {
+    workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+  } catch {
+    // Outside an activity: the request alone names it.
+  }
+  return createHash('sha256')
+    .update(JSON.stringify([workflowId, role, endpoint.model, messages]))
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /** A completion's usage, with the prompt tokens served from the provider's cache when it says so. */

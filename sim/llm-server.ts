@@ -71,7 +71,7 @@ function structured(request: ChatRequest, text: string): string {
   return field && field.values.includes(text) ? JSON.stringify({ [field.name]: text }) : text;
 }
 
-function emptyStats(): Omit<SimStats, 'inFlight'> {
+function emptyStats(): Omit<SimStats, 'inFlight' | 'queue'> & { queue: Omit<SimStats['queue'], 'waiting'> } {
   const byKind = Object.fromEntries(SIM_REQUEST_KINDS.map((kind) => [kind, 0])) as Record<SimRequestKind, number>;
   return {
     total: 0,
@@ -79,6 +79,8 @@ function emptyStats(): Omit<SimStats, 'inFlight'> {
     byOutcome: { ok: 0, error: 0, fault: 0 },
     faultsInjected: {},
     rateLimited: { requests: 0, tokens: 0 },
+    peakInFlight: 0,
+    queue: { peakWaiting: 0, longestWaitMs: 0, abandoned: 0 },
   };
 }
 
@@ -101,6 +103,9 @@ class SimulatedLlm implements SimLlm {
   private seq = 0;
   /** Requests received and not answered yet (the response not closed). */
   private inFlight = 0;
+  /** Requests being answered (with `maxInFlight`), and those waiting for a slot, first come first served. */
+  private serving = 0;
+  private readonly waiting: Array<() => void> = [];
   /** Models seen, also used to share one string per model name among the records. */
   private readonly models = new Map<string, string>();
   private rateLimiter?: RateLimiter;
@@ -177,7 +182,7 @@ class SimulatedLlm implements SimLlm {
   }
 
   stats(): SimStats {
-    const { total, byKind, byOutcome, faultsInjected, rateLimited } = this.counters;
+    const { total, byKind, byOutcome, faultsInjected, rateLimited, peakInFlight, queue } = this.counters;
     return {
       total,
       inFlight: this.inFlight,
@@ -185,6 +190,8 @@ class SimulatedLlm implements SimLlm {
       byOutcome: { ...byOutcome },
       faultsInjected: { ...faultsInjected },
       rateLimited: { ...rateLimited },
+      peakInFlight,
+      queue: { waiting: this.waiting.length, ...queue },
     };
   }
 
@@ -207,6 +214,12 @@ class SimulatedLlm implements SimLlm {
     if (isChatPath(path) && method === 'POST') return this.chatCompletion(req, res);
     if (await this.batchApi.route(req, res, path, method)) return;
     if ((path === '/v1/models' || path === '/models') && method === 'GET') return this.listModels(res);
+    if (path === '/props' && method === 'GET' && this.options.serverKind === 'llama.cpp') {
+      return sendJson(res, 200, { total_slots: this.options.maxInFlight ?? 1, model_alias: DEFAULT_SIM_MODEL });
+    }
+    if (path === '/api/version' && method === 'GET' && this.options.serverKind === 'ollama') {
+      return sendJson(res, 200, { version: '0.0.0-sim' });
+    }
     if (path === '/_sim/rules' && method === 'POST') return this.postRules(req, res);
     if (path === '/_sim/limits' && method === 'POST') return this.postLimits(req, res);
     if (path === '/_sim/limits' && method === 'GET') return sendJson(res, 200, this.rateLimiter?.limits ?? {});
@@ -338,11 +351,33 @@ class SimulatedLlm implements SimLlm {
       action,
       request.messages,
     );
+    const record = this.records[this.records.length - 1];
     this.inFlight++;
-    res.once('close', () => this.inFlight--);
+    this.counters.peakInFlight = Math.max(this.counters.peakInFlight, this.inFlight);
+    // Out of flight once its answer is ready (before it is written, so the client's next request never overlaps it),
+    // or when its client goes away.
+    let answered = false;
+    const done = () => {
+      if (answered) return;
+      answered = true;
+      this.inFlight--;
+    };
+    res.once('close', () => {
+      if (!answered && action.type !== 'fault') {
+        record.abandoned = true;
+        this.counters.queue.abandoned++;
+      }
+      done();
+    });
 
     if (action.type === 'fault' && action.fault === 'hang') return;
-    await this.delay(rule?.latencyMs ?? this.options.latencyMs ?? 0);
+    const release = await this.slot(record);
+    try {
+      await this.delay(rule?.latencyMs ?? this.options.latencyMs ?? 0);
+    } finally {
+      done();
+      release();
+    }
     headers['x-request-id'] = `sim-${seq}`;
 
     if (action.type === 'error') {
@@ -425,6 +460,29 @@ class SimulatedLlm implements SimLlm {
       });
     }
     sendJson(res, 200, buildCompletion(key, request, content, options), headers);
+  }
+
+  /** Waits for a free slot (with `maxInFlight`), first come first served; resolves to its release. */
+  private async slot(record: SimRequestRecord): Promise<() => void> {
+    const max = this.options.maxInFlight;
+    if (max === undefined) return () => undefined;
+    const since = Date.now();
+    if (this.serving >= max) {
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        this.counters.queue.peakWaiting = Math.max(this.counters.queue.peakWaiting, this.waiting.length);
+      });
+    }
+    this.serving++;
+    record.waitedMs = Date.now() - since;
+    this.counters.queue.longestWaitMs = Math.max(this.counters.queue.longestWaitMs, record.waitedMs);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.serving--;
+      this.waiting.shift()?.();
+    };
   }
 
   private randomFault(): Action | undefined {

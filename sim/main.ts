@@ -2,12 +2,14 @@
  * Runs the simulated LLM on its own:
  *   node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--batch-delay-ms N]
  *     [--rpm N] [--tpm N] [--burst-seconds N] [--prompt-cache] [--prompt-cache-min-tokens N]
+ *     [--max-in-flight N] [--server-kind llama.cpp|ollama]
  */
 import { SimLlmOptions, startSimLlm } from './llm-server';
 
 const USAGE =
   'usage: node dist/sim/main.js [--port N] [--host H] [--latency-ms N] [--fault-rate X] [--fault-seed N] [--batch-delay-ms N] [--keep-messages]\n' +
-  '  [--rpm N] [--tpm N] [--burst-seconds N] [--prompt-cache] [--prompt-cache-min-tokens N]';
+  '  [--rpm N] [--tpm N] [--burst-seconds N] [--prompt-cache] [--prompt-cache-min-tokens N]\n' +
+  '  [--max-in-flight N] [--server-kind llama.cpp|ollama]';
 
 function numberArg(flag: string, value: string | undefined, check: (n: number) => boolean): number {
   const n = Number(value);
@@ -57,6 +59,17 @@ function parseArgs(argv: readonly string[]): SimLlmOptions {
       case '--prompt-cache-min-tokens':
         options.promptCache = { minTokens: numberArg(flag, value(), (n) => Number.isInteger(n) && n >= 0) };
         break;
+      case '--max-in-flight':
+        options.maxInFlight = numberArg(flag, value(), (n) => Number.isInteger(n) && n >= 1);
+        break;
+      case '--server-kind': {
+        const kind = value();
+        if (kind !== 'llama.cpp' && kind !== 'ollama') {
+          throw new Error(`--server-kind is llama.cpp or ollama, not "${kind ?? ''}"\n${USAGE}`);
+        }
+        options.serverKind = kind;
+        break;
+      }
       case '--help':
       case '-h':
         console.log(USAGE);

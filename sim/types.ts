@@ -43,6 +43,10 @@ export interface SimRequestRecord {
   status: number;
   operation?: string;
   receivedAt: number;
+  /** How long it waited for a free slot (with `maxInFlight`), in ms. */
+  waitedMs?: number;
+  /** Its client went away before its answer (a timeout, say), while it waited for a slot or was being answered. */
+  abandoned?: boolean;
   /** Only with `keepMessages: true`. */
   messages?: ChatMessage[];
   /** The batch it was a row of, when it came through the Batch API. */
@@ -85,6 +89,17 @@ export interface SimLlmOptions {
    * (same model); off when absent. `minTokens` defaults to OpenAI's 1024, from which counts go in steps of 128.
    */
   promptCache?: { minTokens?: number };
+  /**
+   * Chat requests answered at once; the others wait in a queue, first come first served, as llama.cpp's server waits
+   * for a free slot. A request whose client goes away while it waits is still answered when its turn comes (as
+   * llama-cpp-python's server does), and counted in `stats().queue.abandoned`. Absent: every request at once.
+   */
+  maxInFlight?: number;
+  /**
+   * Answers what that server says of itself: `llama.cpp`, `GET /props` with `total_slots` (`maxInFlight`, else 1);
+   * `ollama`, `GET /api/version`. Absent: nothing (like OpenAI).
+   */
+  serverKind?: 'llama.cpp' | 'ollama';
 }
 
 export interface SimRateLimits {
@@ -106,6 +121,10 @@ export interface SimStats {
   faultsInjected: Record<string, number>;
   /** Requests refused with a 429 by `rateLimits`, by the limit that refused them. */
   rateLimited: { requests: number; tokens: number };
+  /** The most requests in flight at once (waiting for a slot or being answered). */
+  peakInFlight: number;
+  /** With `maxInFlight`: the requests that waited for a slot, the longest wait, and those whose client went away. */
+  queue: { waiting: number; peakWaiting: number; longestWaitMs: number; abandoned: number };
 }
 
 export interface SimLlm {

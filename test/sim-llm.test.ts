@@ -18,6 +18,7 @@ import {
   Operation,
 } from '../core/operations';
 import { parseRewrite } from '../core/rewrite';
+import { eventually } from './helpers/temporal';
 import {
   classifyRequest,
   DEFAULT_RECOGNISERS,
@@ -579,6 +580,55 @@ describe('simulated LLM rate limits and prompt cache', () => {
       expect(uncached.usage?.prompt_tokens_details).toBeUndefined();
     } finally {
       await Promise.all([sim.close(), off.close()]);
+    }
+  });
+});
+
+describe('simulated LLM serving a few requests at a time', () => {
+  const ask = (client: OpenAI, i: number) =>
+    client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: `question ${i}` }] });
+
+  it('answers maxInFlight at once and queues the rest in the order they came, as llama.cpp waits for a slot', async () => {
+    const sim = await startSimLlm({ maxInFlight: 1, latencyMs: 100, serverKind: 'llama.cpp' });
+    try {
+      const client = new OpenAI({ baseURL: sim.url, apiKey: 'test', maxRetries: 0 });
+      const done: number[] = [];
+      await Promise.all([0, 1, 2, 3].map((i) => ask(client, i).then(() => done.push(i))));
+      expect(done).toEqual([0, 1, 2, 3]);
+      const waits = sim.requests().map((r) => r.waitedMs ?? -1);
+      // Each waited for the ones before it: 0, about 100, 200 and 300 ms.
+      for (const [i, wait] of waits.entries()) expect(wait).toBeGreaterThanOrEqual(i * 100 - 20);
+      expect(sim.stats().queue).toMatchObject({ waiting: 0, peakWaiting: 3, abandoned: 0 });
+      expect(sim.stats().peakInFlight).toBe(4);
+      // It says how many it serves at once, where llama.cpp's server does.
+      const props = (await (await fetch(sim.url.replace(/\/v1$/, '/props'))).json()) as { total_slots: number };
+      expect(props.total_slots).toBe(1);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('counts a request whose client gave up while it waited, and still answers it in its turn', async () => {
+    const sim = await startSimLlm({ maxInFlight: 1, latencyMs: 300 });
+    try {
+      const patient = new OpenAI({ baseURL: sim.url, apiKey: 'test', maxRetries: 0 });
+      const hasty = new OpenAI({ baseURL: sim.url, apiKey: 'test', maxRetries: 0, timeout: 100 });
+      const [first, second] = await Promise.allSettled([ask(patient, 0), ask(hasty, 1)]);
+      expect(first.status).toBe('fulfilled');
+      // A timeout (jest's realm hides its kind: the SDK then calls it a connection error).
+      expect(second.status === 'rejected' && second.reason).toBeInstanceOf(OpenAI.APIConnectionError);
+      await eventually(
+        async () => (sim.stats().inFlight === 0 && sim.stats().queue.waiting === 0 ? true : undefined),
+        'both requests answered',
+        5_000,
+      );
+      expect(sim.stats().queue.abandoned).toBe(1);
+      expect(sim.requests().map((r) => r.abandoned ?? false)).toEqual([false, true]);
+      // Neither /props nor Ollama's /api/version: it says nothing of itself.
+      expect((await fetch(sim.url.replace(/\/v1$/, '/props'))).status).toBe(404);
+      expect((await fetch(sim.url.replace(/\/v1$/, '/api/version'))).status).toBe(404);
+    } finally {
+      await sim.close();
     }
   });
 });

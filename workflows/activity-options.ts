@@ -1,13 +1,14 @@
 /**
  * Timeouts and retry policies of the LLM activities, in one place.
- * - start-to-close: the HTTP request's own timeout plus a margin, so the SDK call times out first
- *   and its error is classified (LlmTimeoutError) rather than lost to an activity timeout.
+ * - start-to-close: the HTTP request's own timeout, plus the longest a call waits at its worker's gate before its
+ *   request goes (MAX_GATE_WAIT_MS: the endpoint's rate limits and requests in flight), plus a margin, so the SDK call
+ *   times out first and its error is classified (LlmTimeoutError) rather than lost to an activity timeout.
  * - retries: exponential from 2 s to 2 min, 10 attempts (about 10 minutes of a provider outage);
  *   a 429's Retry-After overrides the next delay. Configuration errors (401/403/404/400) are
  *   non-retryable at the source and listed here too, so they fail on the first attempt.
  */
 import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
-import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
+import { MAX_GATE_WAIT_MS, NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import type { Activities } from '../activities';
 import type { LlmConfig, LlmRetry } from '../core/endpoints';
 
@@ -19,7 +20,8 @@ export const LLM_RETRY_POLICY: RetryPolicy = {
   nonRetryableErrorTypes: NON_RETRYABLE_LLM_FAILURES,
 };
 
-const MARGIN_MS = 15_000;
+/** An LLM activity's start-to-close timeout beyond its request timeout: the wait at the gate, and 5 s to spare. */
+export const LLM_TIMEOUT_MARGIN_MS = MAX_GATE_WAIT_MS + 5_000;
 
 export interface LlmActivityOptions {
   /** Shown on each scheduled activity in Temporal UI, e.g. `round 2 · add-constraints`. */
@@ -31,7 +33,7 @@ export interface LlmActivityOptions {
 export function llmActivities(llm: LlmConfig, { summary, retry = {} }: LlmActivityOptions = {}) {
   const timeoutMs = Math.max(llm.evolver.requestTimeoutMs, llm.responder.requestTimeoutMs, llm.judge.requestTimeoutMs);
   return proxyActivities<Activities>({
-    startToCloseTimeout: timeoutMs + MARGIN_MS,
+    startToCloseTimeout: timeoutMs + LLM_TIMEOUT_MARGIN_MS,
     retry: {
       ...LLM_RETRY_POLICY,
       ...(retry.maximumAttempts ? { maximumAttempts: retry.maximumAttempts } : {}),

@@ -38,7 +38,7 @@ import type { UnusableAnswer } from '../core/reask';
 import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
 import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
-import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
+import { LLM_RETRY_POLICY, LLM_TIMEOUT_MARGIN_MS, storeActivities } from './activity-options';
 import { autoProgressQuery, pauseSignal, resumeSignal } from '../core/messages';
 import { askUntilUsable } from './reask';
 
@@ -148,9 +148,6 @@ function causeOf(err: unknown): string {
   return `${type}${cause instanceof Error ? cause.message : String(cause)}`;
 }
 
-/** Margin over the HTTP timeout, so the SDK's own timeout fires first and is classified. */
-const MARGIN_MS = 15_000;
-
 /** The mechanics of one learning run: bounded, pausable LLM calls, progress, and the steps' parts. */
 class LearningRun {
   private phase: AutoPhase = 'baseline';
@@ -234,7 +231,7 @@ class LearningRun {
     const { evol, optimizer, responder } = this.config.llm;
     const activities = proxyActivities<Activities>({
       startToCloseTimeout:
-        Math.max(evol.requestTimeoutMs, optimizer.requestTimeoutMs, responder.requestTimeoutMs) + MARGIN_MS,
+        Math.max(evol.requestTimeoutMs, optimizer.requestTimeoutMs, responder.requestTimeoutMs) + LLM_TIMEOUT_MARGIN_MS,
       heartbeatTimeout: '10s',
       retry: LLM_RETRY_POLICY,
       summary,

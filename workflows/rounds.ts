@@ -8,7 +8,7 @@ import type { SpendTag } from '../core/dataset';
 import type { LlmConfig, LlmEndpoint, LlmRetry, LlmRole } from '../core/endpoints';
 import type { InstructionInput, RunEvolutionSettings } from '../core/instruction-input';
 import type { Lineage, LineageStep, RoleSpend, SeedCalls, StepVerdict, UnusableRule } from '../core/lineage';
-import { budgetHoldOf, rateLimitWaitOf } from '../core/llm-failures';
+import { budgetHoldOf, rateLimitWaitOf, slotWaitOf } from '../core/llm-failures';
 import type { Operation } from '../core/operations';
 import { planOperations } from '../core/plan';
 import { costOf, type CallMode } from '../core/pricing';
@@ -241,10 +241,11 @@ class RoundCalls {
           result = await call(activities, reask);
           break;
         } catch (err) {
-          const rateLimited = rateLimitWaitOf(err);
-          if (rateLimited) {
-            // The endpoint's rate limit has no room for a while: wait here, durably, then ask again.
-            await sleep(rateLimited.waitMs);
+          const held = rateLimitWaitOf(err) ?? slotWaitOf(err);
+          if (held) {
+            // The endpoint's rate limit, or the calls before this one, leave it no room for a while: wait here,
+            // durably, then ask again.
+            await sleep(held.waitMs);
             continue;
           }
           const budget = budgetHoldOf(err);

@@ -21,18 +21,17 @@ import { DEFAULT_UNUSABLE_RETRIES } from '../core/quality';
 import type { ScoreProgress, ScoreRunInput, ScoreState } from '../core/scoring';
 import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE } from '../core/usage';
-import { LLM_RETRY_POLICY, storeActivities } from './activity-options';
+import { LLM_RETRY_POLICY, LLM_TIMEOUT_MARGIN_MS, storeActivities } from './activity-options';
 import { askUntilUsable } from './reask';
 
 const PAGE = 200;
-const MARGIN_MS = 15_000;
 
 export async function scoreRun(input: ScoreRunInput): Promise<ScoreProgress> {
   const store = storeActivities();
   // Choosing the rows reads every record of the run: minutes for the largest runs.
   const planner = proxyActivities<Activities>({ startToCloseTimeout: '15 minutes', retry: { maximumAttempts: 5 } });
   const llm = proxyActivities<Activities>({
-    startToCloseTimeout: input.scorer.requestTimeoutMs + MARGIN_MS,
+    startToCloseTimeout: input.scorer.requestTimeoutMs + LLM_TIMEOUT_MARGIN_MS,
     retry: LLM_RETRY_POLICY,
   });
   let status: ScoreProgress['status'] = input.state ? 'running' : 'planning';

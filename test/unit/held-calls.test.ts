@@ -6,6 +6,8 @@ import {
   LlmFailure,
   rateLimitWaitFailure,
   rateLimitWaitOf,
+  slotWaitFailure,
+  slotWaitOf,
 } from '../../core/llm-failures';
 
 /** As a workflow sees an activity's failure: wrapped in an ActivityFailure. */
@@ -20,6 +22,16 @@ describe('held calls', () => {
     expect(budgetHoldOf(budget)).toEqual({ resumes: 2 });
     expect(rateLimitWaitOf(budget)).toBeUndefined();
     expect(budgetHoldOf(wait)).toBeUndefined();
+  });
+
+  test('a call held by the calls before it at its endpoint: its workflow waits, or Temporal retries it after the wait; either way it is no fault', () => {
+    const inWorkflow = slotWaitFailure('taken by the calls before this one', { waitMs: 7000 }, true);
+    const retried = slotWaitFailure('taken by the calls before this one', { waitMs: 7000 }, false);
+    expect(slotWaitOf(asActivityFailure(inWorkflow))).toEqual({ waitMs: 7000 });
+    expect(inWorkflow).toMatchObject({ nonRetryable: true, category: 'BENIGN' });
+    expect(retried).toMatchObject({ nonRetryable: false, nextRetryDelay: 7000, category: 'BENIGN' });
+    expect(rateLimitWaitOf(asActivityFailure(inWorkflow))).toBeUndefined();
+    expect(slotWaitOf(asActivityFailure(rateLimitWaitFailure('held', { waitMs: 1 })))).toBeUndefined();
   });
 
   test('any other failure is not a held call', () => {

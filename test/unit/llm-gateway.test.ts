@@ -21,6 +21,11 @@ interface FakeServer {
 async function fakeServer(accepts: Accepts, refusal: 400 | 500 = 500): Promise<FakeServer> {
   const bodies: Array<Record<string, unknown>> = [];
   const server: Server = createServer((req, res) => {
+    // Only chat completions here: what else a server is asked (what it says of itself) is not found.
+    if (req.method !== 'POST') {
+      res.writeHead(404).end();
+      return;
+    }
     let raw = '';
     req.on('data', (chunk) => (raw += chunk));
     req.on('end', () => {

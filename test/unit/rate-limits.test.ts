@@ -1,5 +1,6 @@
 /** Shared rate limits: leases by weight, token buckets, and one worker's call gate pacing to its share. */
-import { CallGate, MAX_GATE_WAIT_MS } from '../../activities/call-gate';
+import { CallGate } from '../../activities/call-gate';
+import { MAX_GATE_WAIT_MS } from '../../core/llm-failures';
 import {
   emptyLimiterState,
   grantLease,

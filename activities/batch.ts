@@ -34,6 +34,7 @@ import {
 import { chatRequestOf, withSchema, type LlmGateway } from './llm';
 import { classifyLlmError } from './llm-errors';
 import { emptyAnswer } from './unusable';
+import { plural } from '../core/plural';
 
 /** One round call, by its activity's name and input. */
 export type BatchCall =
@@ -140,8 +141,8 @@ export function createBatchActivities(llm: LlmGateway, store: RunStore) {
     const costOver = maxCost !== undefined && spent.costUsd + costUsd > maxCost;
     if (!tokensOver && !costOver) return;
     const reason = tokensOver
-      ? `token budget: the next batch (${lines.length} rows, about ${tokens} tokens) would take the ${spent.usage.totalTokens} tokens spent past ${maxTokens}. Raise it with: evol resume ${runId} --max-tokens N`
-      : `cost budget: the next batch (${lines.length} rows, about $${costUsd.toFixed(4)} at batch prices) would take the $${spent.costUsd.toFixed(4)} spent past $${maxCost}. Raise it with: evol resume ${runId} --max-cost USD`;
+      ? `token budget: the next batch (${plural(lines.length, 'row')}, about ${plural(tokens, 'token')}) would take the ${spent.usage.totalTokens} tokens spent past ${maxTokens}. Raise it with: evol resume ${runId} --max-tokens N`
+      : `cost budget: the next batch (${plural(lines.length, 'row')}, about $${costUsd.toFixed(4)} at batch prices) would take the $${spent.costUsd.toFixed(4)} spent past $${maxCost}. Raise it with: evol resume ${runId} --max-cost USD`;
     await Context.current()
       .client.workflow.getHandle(runWorkflowId)
       .signal(pauseSignal, { reason })

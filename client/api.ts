@@ -4,12 +4,17 @@
  * traps signals: the commands in client/run.ts, client/auto.ts and the rest do that around these calls.
  */
 import {
+  isGrpcServiceError,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
   type Client,
+  type QueryDefinition,
+  type WorkflowClient,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { z } from 'zod';
 import { AutoEvolSettingsSchema, type AutoEvolInput, type AutoEvolLlm } from '../core/auto-evol';
 import type { Budget, DatasetEvolutionInput, DatasetRunConfig, RunProgress } from '../core/dataset';
@@ -38,6 +43,7 @@ import { datasetDetails, datasetSummary, instructionDetails, instructionSummary 
 import { describeIssues, UserError } from '../core/validation';
 import type { RunStore } from '../store/types';
 import type { autoEvol, datasetEvolution, scoreRun } from '../workflows';
+import { plural } from '../core/plural';
 
 export {
   exportDataset,
@@ -128,7 +134,7 @@ export async function createAutoRun(
   const devSeeds = (source.devSeeds ?? []).map((s) => ({ ...s, id: `dev:${s.id}` }));
   if (devSeeds.length === 0 && source.seeds.length <= settings.devSize) {
     throw new UserError(
-      `a dev set of ${settings.devSize} drawn from ${source.seeds.length} instructions leaves none for the mini-batches: use a smaller --dev-size or --dev FILE`,
+      `a dev set of ${settings.devSize} drawn from ${plural(source.seeds.length, 'instruction')} leaves none for the mini-batches: use a smaller --dev-size or --dev FILE`,
     );
   }
   if (source.seeds.length === 0) throw new UserError('the input has no instructions to learn from');
@@ -218,7 +224,7 @@ export async function startAutoRun(
     args: [input],
     // A learning that failed or was cancelled starts over; its stored method versions stay apart (learningId).
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    staticSummary: `Auto Evol-Instruct ${meta.runId}: up to ${input.config.steps} steps, m=${input.config.candidates}`,
+    staticSummary: `Auto Evol-Instruct ${meta.runId}: up to ${plural(input.config.steps, 'step')}, m=${input.config.candidates}`,
     typedSearchAttributes: [
       { key: EvolRunId, value: meta.runId },
       { key: EvolKind, value: 'auto' },
@@ -317,12 +323,149 @@ export async function requireRunWorkflow(
   throw new UserError(`no ${what} "${runId}" on this Temporal server: \`evol runs\` lists the runs`);
 }
 
+/** How long a query waits for a worker of its workflow's task queue, and what the message says when none answers. */
+export interface WorkerWait {
+  /** Asked again for this long while no worker answers (a worker restarting, or none started); 0: not at all. */
+  waitMs: number;
+  /** The Temporal server, as the message names it (e.g. `10.0.0.5:7233 (namespace default)`). */
+  where?: string;
+  /** Told once when no worker answers and the wait begins. */
+  onWaiting?: (taskQueue: string, waitMs: number) => void;
+  /** The command that asks again once a worker runs (default: "run this command again"). */
+  again?: string;
+}
+
+/** No worker of a workflow's task queue answered it within the wait. */
+export class NoWorkerError extends Error {
+  constructor(
+    readonly taskQueue: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NoWorkerError';
+  }
+}
+
+/** gRPC status codes (@grpc/grpc-js's `status`, not a dependency of ours). */
+const GRPC_CANCELLED = 1;
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_FAILED_PRECONDITION = 9;
+
+/**
+ * How long one ask is given while a wait is set: at least long enough for a worker that has just come back to answer,
+ * at most short enough to say soon that none answers (the server itself gives up on a query after about 30 s).
+ */
+const MIN_QUERY_MS = 1000;
+const MAX_QUERY_MS = 10_000;
+/** Between two asks while waiting for a worker. */
+const WORKER_RETRY_MS = 1000;
+
+/**
+ * What a query fails with when no worker of the workflow's task queue answers: FAILED_PRECONDITION once the server
+ * has seen its workers go ("no poller seen for task queue recently"), DEADLINE_EXCEEDED when none ever polled, and
+ * DEADLINE_EXCEEDED or CANCELLED when the wait's own deadline for the ask has passed.
+ */
+function noWorkerAnswered(err: unknown, deadlinePassed: boolean): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if (isGrpcServiceError(e)) {
+      return (
+        e.code === GRPC_FAILED_PRECONDITION ||
+        e.code === GRPC_DEADLINE_EXCEEDED ||
+        (deadlinePassed && e.code === GRPC_CANCELLED)
+      );
+    }
+  }
+  return false;
+}
+
+/** The workers the server has seen polling a workflow task queue lately (it keeps them for a few minutes). */
+async function pollersOf(client: WorkflowClient, taskQueue: string): Promise<string[]> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (pollers ?? []).map((p) => {
+    const seconds = Number(p.lastAccessTime?.seconds ?? 0);
+    const ago = seconds ? `, ${Math.max(0, Math.round(Date.now() / 1000 - seconds))} s ago` : '';
+    const build = p.deploymentOptions?.buildId ? `build ${p.deploymentOptions.buildId}` : 'no build';
+    return `${p.identity ?? 'unnamed'} (${build}${ago})`;
+  });
+}
+
+/** The words for a task queue whose workers did not answer: which queue, where, and what to start. */
+async function noWorkerError(
+  handle: WorkflowHandle,
+  description: WorkflowExecutionDescription,
+  wait: WorkerWait,
+  cause: unknown,
+): Promise<NoWorkerError> {
+  const { taskQueue } = description;
+  const build = description.raw.workflowExecutionInfo?.versioningInfo?.deploymentVersion?.buildId;
+  const where = wait.where ? ` on ${wait.where}` : '';
+  const then = wait.again ? `\`${wait.again}\`` : 'run this command again';
+  const start = `start one with \`evol worker --task-queue ${taskQueue}\` (same TEMPORAL_* settings), then ${then}`;
+  const said = cause instanceof Error ? ` (the server said: ${rootMessageOf(cause)})` : '';
+  const seen = await pollersOf(handle.client, taskQueue).catch(() => []);
+  if (!seen.length) {
+    return new NoWorkerError(taskQueue, `no worker polls task queue "${taskQueue}"${where}: ${start}${said}`);
+  }
+  const waited = wait.waitMs ? ` in ${Math.round(wait.waitMs / 1000)} s` : '';
+  const onBuild = build ? ` (the run's workflow is on build ${build})` : '';
+  return new NoWorkerError(
+    taskQueue,
+    `no worker of task queue "${taskQueue}"${where} answered${waited}${onBuild}; last seen polling: ${seen.join(', ')}. ` +
+      `Either ${start}, or make the build of a running worker current (\`evol workers\`, \`evol workers current BUILD\`)${said}`,
+  );
+}
+
+function rootMessageOf(err: Error): string {
+  let e: Error = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e.message;
+}
+
+/**
+ * Asks a run's workflow a query. A query needs a worker of the workflow's task queue: while none answers (one is
+ * restarting, or none was started), it is asked again for `wait.waitMs`, then fails with a {@link NoWorkerError}
+ * that says which queue lacks a worker and how to start one. A workflow that is no longer running is answered by
+ * `whenClosed` (its result, or an error saying how to go on).
+ */
+export async function queryRun<T>(
+  handle: WorkflowHandle,
+  query: QueryDefinition<T>,
+  options: { wait?: WorkerWait; whenClosed: (status: string) => Promise<T> },
+): Promise<T> {
+  const wait = options.wait ?? { waitMs: 0 };
+  /** When the first of the asks no worker answered began. */
+  let waitingSince: number | undefined;
+  for (;;) {
+    const askedAt = Date.now();
+    const left = (waitingSince ?? askedAt) + wait.waitMs - askedAt;
+    const deadline = askedAt + Math.min(Math.max(left, MIN_QUERY_MS), MAX_QUERY_MS);
+    try {
+      const ask = () => handle.query(query);
+      return await (wait.waitMs ? handle.client.connection.withDeadline(deadline, ask) : ask());
+    } catch (err) {
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return options.whenClosed(description.status.name);
+      if (!noWorkerAnswered(err, wait.waitMs > 0 && Date.now() >= deadline)) throw err;
+      const { taskQueue } = description;
+      if (waitingSince === undefined) {
+        waitingSince = askedAt;
+        if (wait.waitMs) wait.onWaiting?.(taskQueue, wait.waitMs);
+      }
+      if (Date.now() - waitingSince >= wait.waitMs) throw await noWorkerError(handle, description, wait, err);
+      await new Promise((resolve) => setTimeout(resolve, WORKER_RETRY_MS));
+    }
+  }
+}
+
 /** The run's counts now: asked of the running workflow (a worker must be polling), or its result once completed. */
-export async function runProgress(handle: WorkflowHandle): Promise<RunProgress> {
-  return handle.query(progressQuery).catch(async (err) => {
-    const { status } = await handle.describe();
-    if (status.name !== 'RUNNING') return (await handle.result()) as RunProgress;
-    throw err;
+export async function runProgress(handle: WorkflowHandle, wait?: WorkerWait): Promise<RunProgress> {
+  return queryRun(handle, progressQuery, {
+    wait,
+    whenClosed: async () => (await handle.result()) as RunProgress,
   });
 }
 
@@ -332,17 +475,27 @@ export interface WatchOptions {
   pollMs?: number;
   /** Called with each progress read, the last one included. */
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * Also return when the run is paused (by itself: a budget reached, an LLM setting, the run store; or by request),
+   * since it will not move until someone resumes it. Default: wait through pauses until it completes.
+   */
+  untilPaused?: boolean;
+  /** How long to wait for a worker when none answers (default: not at all). */
+  wait?: WorkerWait;
 }
 
-/** Polls the run's progress until it completes (returns it) or watching is stopped (returns undefined). */
+/**
+ * Polls the run's progress until it completes or, with `untilPaused`, pauses (returns it), or watching is stopped
+ * (returns undefined).
+ */
 export async function watchRun(handle: WorkflowHandle, options: WatchOptions = {}): Promise<RunProgress | undefined> {
   const pollMs = options.pollMs ?? 1000;
   let stopped = false;
   void options.stop?.then(() => (stopped = true));
   for (;;) {
-    const progress = await runProgress(handle);
+    const progress = await runProgress(handle, options.wait);
     options.onProgress?.(progress);
-    if (progress.status === 'completed') return progress;
+    if (progress.status === 'completed' || (options.untilPaused && progress.status === 'paused')) return progress;
     await Promise.race([
       new Promise((resolve) => setTimeout(resolve, pollMs)),
       ...(options.stop ? [options.stop] : []),

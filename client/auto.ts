@@ -20,14 +20,16 @@ import { UserError } from '../core/validation';
 import { checkRunId } from '../store/object-run-store';
 import { defaultDataDir, openRunStore } from '../store/location';
 import type { RunStore } from '../store/types';
-import { createAutoRun, newRunId, pauseRun, resumeRun, startAutoRun } from './api';
+import { createAutoRun, newRunId, pauseRun, queryRun, resumeRun, startAutoRun, type WorkerWait } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, uiLink, untilCtrlC } from './embedded';
 import { formatDuration } from './follow';
 import { printInputReport, stderr } from './format';
 import { readSeedFile } from './input-file';
 import { isS3Url } from './locations';
-import { fieldChoice, howToComeBack, runDataset, statusOf, withRunWorkflow } from './run';
+import { EXIT } from './errors';
+import { fieldChoice, howToComeBack, howToGoOn, runDataset, statusOf, withRunWorkflow } from './run';
+import { plural } from '../core/plural';
 
 export interface AutoOptions {
   input?: string;
@@ -67,9 +69,9 @@ async function createFromFiles(store: RunStore, runId: string, options: AutoOpti
   if (!options.input) throw new UserError('--input FILE is needed to start a new learning run');
   const fields = fieldChoice(options);
   const input = await readSeedFile(options.input, { strict: options.strict, fields });
-  printInputReport(options.input, input, 'instructions');
+  printInputReport(options.input, input, 'instruction');
   const dev = options.dev ? await readSeedFile(options.dev, { strict: options.strict, fields }) : undefined;
-  if (dev && options.dev) printInputReport(options.dev, dev, 'instructions');
+  if (dev && options.dev) printInputReport(options.dev, dev, 'instruction');
   const { file } = loadConfigFile(options.config);
   const resolved = resolveAutoEvolLlm({ env: process.env, file, mode: options.llm });
   stderr(resolved.description);
@@ -97,8 +99,8 @@ async function createFromFiles(store: RunStore, runId: string, options: AutoOpti
   });
   const c = autoSettingsOf(meta);
   stderr(
-    `Learning for at most ${c.steps} steps: mini-batches of ${c.batchSize} evolved ${c.evolutionsPerInstruction} times, ` +
-      `${c.candidates} candidates per step, a dev set of ${c.devFileCount || c.devSize} ${c.devFileCount ? `from ${options.dev}` : `drawn from the input (seed ${c.seed})`}.`,
+    `Learning for at most ${plural(c.steps, 'step')}: mini-batches of ${c.batchSize} evolved ${plural(c.evolutionsPerInstruction, 'time')}, ` +
+      `${plural(c.candidates, 'candidate')} per step, a dev set of ${c.devFileCount || c.devSize} ${c.devFileCount ? `from ${options.dev}` : `drawn from the input (seed ${c.seed})`}.`,
   );
   return meta;
 }
@@ -145,13 +147,13 @@ export function formatAutoProgress(p: AutoProgress): string {
   ];
   if (p.current) {
     lines.push(
-      `  current method: from ${p.methodStep === 0 ? 'the start' : `step ${p.methodStep}`}, failure rate ${formatRate(p.current.failureRate, p.current.failures, p.devSize)}, ${p.method.length} chars`,
+      `  current method: from ${p.methodStep === 0 ? 'the start' : `step ${p.methodStep}`}, failure rate ${formatRate(p.current.failureRate, p.current.failures, p.devSize)}, ${plural(p.method.length, 'char')}`,
       `    ${excerpt(p.method, 300)}`,
     );
   }
   if (p.stopReason) lines.push(`  stopped: ${p.stopReason}`);
   lines.push(
-    `  LLM calls: ${p.llmCalls}, tokens: ${p.usage.totalTokens}, continued as new: ${p.continuedAsNew} time(s)`,
+    `  LLM calls: ${p.llmCalls}, tokens: ${p.usage.totalTokens}, continued as new: ${plural(p.continuedAsNew, 'time')}`,
   );
   return lines.join('\n');
 }
@@ -207,10 +209,13 @@ const PHASE_TEXT: Record<AutoProgress['phase'], string> = {
   finished: 'finished',
 };
 
-/** Polls the learning's progress, printing each finished step; returns it when done, undefined when stopped. */
+/**
+ * Polls the learning's progress, printing each finished step; returns it when it completes or pauses, undefined when
+ * following is stopped.
+ */
 export async function followAuto(
   handle: WorkflowHandle,
-  options: { stop: Promise<void>; pollMs?: number; out?: (line: string) => void },
+  options: { stop: Promise<void>; pollMs?: number; out?: (line: string) => void; wait?: WorkerWait },
 ): Promise<AutoProgress | undefined> {
   const out = options.out ?? stderr;
   let stopped = false;
@@ -218,12 +223,10 @@ export async function followAuto(
   let shownSteps = 0;
   let shownBaseline = false;
   let lastActivity = '';
-  let lastPause = '';
   for (;;) {
-    const progress = await handle.query(autoProgressQuery).catch(async (err) => {
-      const { status } = await handle.describe();
-      if (status.name !== 'RUNNING') return (await handle.result()) as AutoProgress;
-      throw err;
+    const progress = await queryRun(handle, autoProgressQuery, {
+      wait: options.wait,
+      whenClosed: async () => (await handle.result()) as AutoProgress,
     });
     if (progress.baseline && !shownBaseline) {
       out(
@@ -240,10 +243,7 @@ export async function followAuto(
           : `step ${progress.stepsDone + 1}: ${PHASE_TEXT[progress.phase]}`;
     if (activity && activity !== lastActivity) out(`${activity}...`);
     lastActivity = activity;
-    const pause = progress.status === 'paused' ? (progress.pauseReason ?? 'paused') : '';
-    if (pause && pause !== lastPause) out(`PAUSED: ${pause}`);
-    lastPause = pause;
-    if (progress.status === 'completed') return progress;
+    if (progress.status === 'completed' || progress.status === 'paused') return progress;
     await Promise.race([new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000)), options.stop]);
     if (stopped) return undefined;
   }
@@ -277,7 +277,8 @@ export async function runAuto(options: AutoOptions): Promise<{ runId: string; fi
       return { runId };
     }
     const started = Date.now();
-    finished = await untilCtrlC((stop) => session.run(() => followAuto(handle, { stop })));
+    const wait = { ...session.workerWait, again: `evol auto --run-id ${runId} --resume` };
+    finished = await untilCtrlC((stop) => session.run(() => followAuto(handle, { stop, wait })));
     if (!finished) {
       stderr(
         howToComeBack(session, runId, {
@@ -286,11 +287,23 @@ export async function runAuto(options: AutoOptions): Promise<{ runId: string; fi
           follow: `evol auto --run-id ${runId} --resume`,
         }),
       );
-      process.exitCode = 130;
+      process.exitCode = EXIT.detached;
+      return { runId };
+    }
+    if (finished.status === 'paused') {
+      stderr(formatAutoProgress(finished));
+      stderr(
+        howToGoOn(session, runId, finished.pauseReason, {
+          what: 'Learning run',
+          resume: `evol auto resume ${runId}`,
+          follow: `evol auto --run-id ${runId} --resume`,
+        }),
+      );
+      process.exitCode = EXIT.paused;
       return { runId };
     }
     stderr(
-      `Stopped after ${finished.stepsDone} step(s) in ${formatDuration((Date.now() - started) / 1000)}: ${finished.stopReason}.`,
+      `Stopped after ${plural(finished.stepsDone, 'step')} in ${formatDuration((Date.now() - started) / 1000)}: ${finished.stopReason}.`,
     );
     stderr(formatAutoProgress(finished));
     stderr(`See the method: evol auto show ${runId}; save it: evol auto export-method ${runId} --out method.json`);

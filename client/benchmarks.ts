@@ -1,6 +1,7 @@
 /** Benchmark prompts for decontamination, read like seed files (JSONL, JSON, CSV, Parquet; any field choice). */
 import { BenchmarkIndex, DEFAULT_CONTAMINATION_NGRAM, type BenchmarkPrompt } from '../core/contamination';
 import { readSeedFile } from './input-file';
+import { plural } from '../core/plural';
 
 /** Every prompt of every file, indexed by its long word runs; progress lines say what was read. */
 export async function loadBenchmarks(
@@ -13,7 +14,7 @@ export async function loadBenchmarks(
     const report = await readSeedFile(file, options.field ? { fields: { instruction: options.field } } : {});
     for (const seed of report.seeds) prompts.push({ source: `${file}:${seed.source.line}`, text: seed.text });
     options.log?.(
-      `${report.seeds.length} benchmark prompts from ${file}${report.invalid.length ? ` (${report.invalid.length} unreadable rows skipped)` : ''}.`,
+      `${plural(report.seeds.length, 'benchmark prompt')} from ${file}${report.invalid.length ? ` (${plural(report.invalid.length, 'unreadable row')} skipped)` : ''}.`,
     );
   }
   return new BenchmarkIndex(prompts, options.n ?? DEFAULT_CONTAMINATION_NGRAM);

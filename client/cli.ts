@@ -20,7 +20,7 @@ import { runEstimate } from './estimate';
 import { DEFAULT_SHARD_ROWS } from './export';
 import { runReplay } from './replay';
 import { runCancel, runRetry, runDataset, runExport, runList, runPause, runResume, runStatus } from './run';
-import { reportError } from './errors';
+import { exitCodesHelp, reportError } from './errors';
 import { runReport } from './report';
 import { runScore } from './score';
 import { runStoreCheck, runStoreCopy } from './store';
@@ -159,7 +159,8 @@ export function buildProgram(): Command {
       `
 Temporal: nothing configured means the embedded dev server (started in the background, data in
 .evolforge/, UI on http://127.0.0.1:8233). Set TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
-TEMPORAL_TLS_* or TEMPORAL_PROFILE to use another cluster or Temporal Cloud.
+TEMPORAL_TLS_* or TEMPORAL_PROFILE to use another cluster or Temporal Cloud. A command that follows a run waits
+EVOL_WORKER_WAIT_SECONDS (default 60) for a worker of its task queue when none answers.
 Run store: --store or EVOL_STORE (s3://BUCKET/PREFIX with AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
 AWS_ENDPOINT_URL for an S3-compatible server; or a directory), else .evolforge/runs.
 LLM: OPENAI_API_KEY and OPENAI_BASE_URL (any OpenAI-compatible server), EVOL_MODEL, per role
@@ -245,6 +246,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .addOption(unusableRetriesOption())
     .addOption(verboseOption())
     .option('--task-queue <name>', 'task queue', 'evolforge')
+    .addHelpText('after', exitCodesHelp('evol resume RUN', 'evol run --run-id RUN --resume'))
     .action((options) => runDataset(options).then(() => undefined));
 
   newRunOptions(
@@ -395,6 +397,7 @@ config file (evolforge.config.json|yaml, --config). With none of these, a built-
     .option('--only-failed', 'only instructions whose evolution failed (not those never started or cancelled)')
     .option('--detach', 'start the retry and return without following it')
     .option('--task-queue <name>', 'task queue', 'evolforge')
+    .addHelpText('after', exitCodesHelp('evol resume RUN', 'evol run --run-id RUN --resume'))
     .action(runRetry);
 
   program
@@ -490,6 +493,7 @@ The evol LLM is the evolver role (temperature 0 unless the config file sets one)
 answers its evolutions; the optimizer LLM starts from the evolver's settings at temperature 0.6 and takes
 EVOL_OPTIMIZER_MODEL, EVOL_OPTIMIZER_BASE_URL and EVOL_OPTIMIZER_API_KEY_ENV.`,
     )
+    .addHelpText('after', exitCodesHelp('evol auto resume RUN', 'evol auto --run-id RUN --resume'))
     .action((options) => runAuto(options).then(() => undefined));
 
   statusCommand(

@@ -20,6 +20,7 @@ import { runScore } from './score';
 import { resolveTemporalTarget, describeTarget } from './temporal-target';
 import { becomeCurrent, buildsOf, currentBuildOf, formatBuilds, makeCurrent } from './workers';
 import { deploymentNameOf } from '../worker/versioning';
+import { plural } from '../core/plural';
 
 function resolveLlm(options: { config?: string; llm: LlmMode; unusableRetries?: number }) {
   const { file } = loadConfigFile(options.config);
@@ -150,7 +151,7 @@ export async function runEvolve(
         llm,
         quality,
       });
-      stderr(`Evolving ${instructionId} for ${options.rounds} rounds (workflow ${handle.workflowId})...`);
+      stderr(`Evolving ${instructionId} for ${plural(options.rounds, 'round')} (workflow ${handle.workflowId})...`);
       return handle.result();
     });
     if (options.json) {

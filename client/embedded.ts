@@ -10,7 +10,8 @@ import { defaultDataDir } from '../store/location';
 import { startDevServer, uiWorkflowsUrl } from '../server/dev-server';
 import { ensureTemporalCli } from '../server/temporal-cli';
 import { createEvolWorker, DEFAULT_TASK_QUEUE, type EvolWorker } from '../worker';
-import { describeTarget, resolveTemporalTarget, type TemporalTarget } from './temporal-target';
+import type { WorkerWait } from './api';
+import { describeTarget, resolveTemporalTarget, workerWaitMsOf, type TemporalTarget } from './temporal-target';
 import { becomeCurrent } from './workers';
 
 export interface SessionOptions {
@@ -31,6 +32,8 @@ export interface Session {
   client: Client;
   target: TemporalTarget;
   taskQueue: string;
+  /** How long a query of a run's workflow waits for a worker when none answers (EVOL_WORKER_WAIT_SECONDS). */
+  workerWait: WorkerWait;
   /** The Temporal UI, when known (the embedded server's, or TEMPORAL_UI_URL). */
   uiUrl?: string;
   worker?: EvolWorker;
@@ -47,6 +50,7 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
   // Read before anything starts, so a bad key setting fails the command at once.
   const dataConverter = dataConverterFor(loadCodecFromEnv());
   const taskQueue = options.taskQueue ?? process.env.EVOL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  const workerWaitMs = workerWaitMsOf();
   let uiUrl = process.env.TEMPORAL_UI_URL;
   if (target.embedded) {
     const cli = await ensureTemporalCli({ log });
@@ -94,10 +98,19 @@ export async function openSession(options: SessionOptions = {}): Promise<Session
     throw err;
   }
 
+  const workerWait: WorkerWait = {
+    waitMs: workerWaitMs,
+    where: describeTarget(target),
+    onWaiting: (queue, waitMs) =>
+      log(
+        `No worker answers on task queue "${queue}" yet (one restarting?): waiting up to ${Math.round(waitMs / 1000)} s for one (EVOL_WORKER_WAIT_SECONDS).`,
+      ),
+  };
   return {
     client,
     target,
     taskQueue,
+    workerWait,
     uiUrl,
     worker,
     run: async (fn) => {

@@ -1,11 +1,13 @@
 /**
- * Follows a dataset run in the terminal: a progress bar (done / total, eliminations, tokens, ETA)
- * on a TTY, elsewhere a line when it moves (at most every 5 s) or once a minute. Following never changes the run.
+ * Follows a dataset run in the terminal: a progress bar (done / total, eliminations, tokens, ETA) on a TTY, elsewhere
+ * a line when the run moves (at most every 5 s) and one a minute while it does not. Following never changes the run;
+ * it ends when the run completes or pauses (or on Ctrl-C).
  */
 import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RunProgress } from '../core/dataset';
-import { watchRun } from './api';
+import { plural } from '../core/plural';
+import { watchRun, type WorkerWait } from './api';
 import { formatDuration } from '../core/summaries';
 
 export { formatDuration };
@@ -46,11 +48,52 @@ export function callTrouble(progress: RunProgress): string {
   return parts.filter(Boolean).join(', ');
 }
 
-function progressLine(progress: RunProgress): string {
+/** What a progress line says that can move: its rate and ETA are left out, they change at every poll. */
+function movement(progress: RunProgress): string {
+  const f = figuresOf(progress);
+  return [f.done, progress.inFlight, f.eliminated, callTrouble(progress), f.tokens, f.costUsd, progress.status].join(
+    '|',
+  );
+}
+
+export function progressLine(progress: RunProgress): string {
   const f = figuresOf(progress);
   const state = progress.status === 'paused' ? ` PAUSED (${progress.pauseReason})` : '';
   const trouble = callTrouble(progress);
-  return `${f.done}/${f.total} done, ${progress.inFlight} running, ${f.eliminated} eliminated${trouble ? `, ${trouble}` : ''}, ${f.tokens} tokens, $${f.costUsd.toFixed(4)}, ${f.rate.toFixed(2)}/s, ETA ${formatDuration(f.etaSeconds)}${state}`;
+  return `${f.done}/${f.total} done, ${progress.inFlight} running, ${f.eliminated} eliminated${trouble ? `, ${trouble}` : ''}, ${plural(f.tokens, 'token')}, $${f.costUsd.toFixed(4)}, ${f.rate.toFixed(2)}/s, ETA ${formatDuration(f.etaSeconds)}${state}`;
+}
+
+/**
+ * When to print a progress line without a TTY (a log file, a CI job): at once when what it says has moved since the
+ * last line, but at most every `everyMs`; while nothing moves, once every `heartbeatMs`, so the log shows the command
+ * is alive without repeating itself every few seconds.
+ */
+export class QuietProgress {
+  private lastAt?: number;
+  private lastMovement?: string;
+
+  constructor(
+    private readonly everyMs = 5_000,
+    private readonly heartbeatMs = 60_000,
+  ) {}
+
+  /** Whether a line summed up by `movement` is due now; `final` (the run completed or paused) always is. */
+  due(movement: string, now: number, final = false): boolean {
+    if (!final && this.lastAt !== undefined) {
+      const wait = movement === this.lastMovement ? this.heartbeatMs : this.everyMs;
+      if (now - this.lastAt < wait) return false;
+    }
+    this.lastAt = now;
+    this.lastMovement = movement;
+    return true;
+  }
+}
+
+/** The lines to print for a run followed without a TTY: progress lines as {@link QuietProgress} allows them. */
+export function quietRunLines(clock: () => number = Date.now): (progress: RunProgress) => string | undefined {
+  const quiet = new QuietProgress();
+  return (progress) =>
+    quiet.due(movement(progress), clock(), progress.status !== 'running') ? progressLine(progress) : undefined;
 }
 
 export interface FollowOptions {
@@ -58,9 +101,14 @@ export interface FollowOptions {
   stop: Promise<void>;
   pollMs?: number;
   out?: NodeJS.WriteStream;
+  /** How long to wait for a worker when none answers. */
+  wait?: WorkerWait;
 }
 
-/** Watches the run until it completes (returns it) or following is stopped (returns undefined), drawing its progress. */
+/**
+ * Watches the run until it completes or pauses (returns its progress then) or following is stopped (returns
+ * undefined), drawing its progress.
+ */
 export async function followRun(handle: WorkflowHandle, options: FollowOptions): Promise<RunProgress | undefined> {
   const out = options.out ?? process.stderr;
   const bar = out.isTTY
@@ -75,8 +123,7 @@ export async function followRun(handle: WorkflowHandle, options: FollowOptions):
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  let lastLine = 0;
-  let lastText = '';
+  const quietLine = quietRunLines();
   let started = false;
   const draw = (progress: RunProgress) => {
     const f = figuresOf(progress);
@@ -93,18 +140,18 @@ export async function followRun(handle: WorkflowHandle, options: FollowOptions):
       else bar.update(f.done, payload);
       started = true;
     } else {
-      // A new line when something moved (at most every 5 s), and once a minute while nothing does.
-      const text = progressLine(progress);
-      const due = Date.now() - lastLine >= (text === lastText ? 60_000 : 5000);
-      if (due || progress.status === 'completed') {
-        out.write(`${text}\n`);
-        lastLine = Date.now();
-        lastText = text;
-      }
+      const line = quietLine(progress);
+      if (line) out.write(`${line}\n`);
     }
   };
   try {
-    return await watchRun(handle, { stop: options.stop, pollMs: options.pollMs, onProgress: draw });
+    return await watchRun(handle, {
+      stop: options.stop,
+      pollMs: options.pollMs,
+      onProgress: draw,
+      untilPaused: true,
+      wait: options.wait,
+    });
   } finally {
     bar?.stop();
   }

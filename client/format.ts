@@ -1,6 +1,7 @@
 /** Human-readable renderings for the terminal: lines on stderr, what a seed file held, lineage. */
 import type { Lineage, LineageStep } from '../core/lineage';
 import { formatProblem, type InputReport } from './input-file';
+import { plural } from '../core/plural';
 
 /** Progress and summaries go to stderr; stdout is kept for what a command outputs (an export, JSON). */
 export const stderr = (line: string) => process.stderr.write(`${line}\n`);
@@ -8,18 +9,20 @@ export const stderr = (line: string) => process.stderr.write(`${line}\n`);
 const MAX_PROBLEMS_SHOWN = 20;
 
 /** What reading a seed file found: the first invalid rows, duplicates folded, and the count of what is kept. */
-export function printInputReport(file: string, report: InputReport, kept: 'seeds' | 'instructions'): void {
+export function printInputReport(file: string, report: InputReport, kept: 'seed' | 'instruction'): void {
   for (const problem of report.invalid.slice(0, MAX_PROBLEMS_SHOWN)) stderr(`skipped ${formatProblem(problem)}`);
   if (report.invalid.length > MAX_PROBLEMS_SHOWN) {
-    stderr(`... and ${report.invalid.length - MAX_PROBLEMS_SHOWN} more invalid rows`);
+    stderr(`... and ${plural(report.invalid.length - MAX_PROBLEMS_SHOWN, 'more invalid row')}`);
   }
   if (report.duplicates.length) {
     const first = report.duplicates[0];
     stderr(
-      `${report.duplicates.length} duplicate row(s) kept once (e.g. line ${first.line} repeats line ${first.duplicateOfLine}).`,
+      `${plural(report.duplicates.length, 'duplicate row')} kept once (e.g. line ${first.line} repeats line ${first.duplicateOfLine}).`,
     );
   }
-  stderr(`${report.seeds.length} ${kept} from ${file} (${report.totalRows} rows, ${report.invalid.length} invalid).`);
+  stderr(
+    `${plural(report.seeds.length, kept)} from ${file} (${plural(report.totalRows, 'row')}, ${report.invalid.length} invalid).`,
+  );
   if (report.unusedFields.length) stderr(unusedFieldsNotice(report));
 }
 
@@ -72,7 +75,10 @@ export function formatLineage(lineage: Lineage, options: { responseChars?: numbe
     lines.push('');
   }
   const passed = lineage.steps.filter((s) => s.verdict.passed).length;
-  lines.push(`Final instruction (${passed} of ${lineage.steps.length} rounds passed):`, indent(lineage.final, '  '));
+  lines.push(
+    `Final instruction (${passed} of ${plural(lineage.steps.length, 'round')} passed):`,
+    indent(lineage.final, '  '),
+  );
   lines.push(
     `Tokens: ${lineage.usage.totalTokens} (prompt ${lineage.usage.promptTokens}, completion ${lineage.usage.completionTokens})`,
   );

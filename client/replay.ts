@@ -10,6 +10,8 @@ import { UserError } from '../core/validation';
 import { installQuietRuntime } from '../worker/runtime';
 import { WORKFLOW_BUNDLER_OPTIONS } from '../worker/workflow-source';
 import { openSession } from './embedded';
+import { plural } from '../core/plural';
+import { EXIT } from './errors';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -83,7 +85,7 @@ export async function runReplay(
     }
   }
   const outcome = await replayHistory(history);
-  const what = `${source} (${outcome.workflowType ?? 'unknown type'}, ${outcome.events} events)`;
+  const what = `${source} (${outcome.workflowType ?? 'unknown type'}, ${plural(outcome.events, 'event')})`;
   if (outcome.deterministic) {
     process.stdout.write(`Deterministic: the current code replays ${what} without divergence.\n`);
     return;
@@ -92,5 +94,5 @@ export async function runReplay(
   process.stdout.write(
     'A change that running workflows depend on must go behind patched() (see README, "Changing workflow code").\n',
   );
-  process.exitCode = 1;
+  process.exitCode = EXIT.failed;
 }

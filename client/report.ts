@@ -15,6 +15,7 @@ import { isS3Url, writeOutput } from './locations';
 import type { RunStore } from '../store/types';
 import { loadBenchmarks } from './benchmarks';
 import { stderr } from './format';
+import { plural } from '../core/plural';
 
 export interface ReportCommandOptions {
   out?: string;
@@ -222,7 +223,7 @@ export async function renderReportHtml(
   const q = (x: Quantiles) => `${x.median.toFixed(0)} (${x.q1.toFixed(0)}-${x.q3.toFixed(0)})`;
   const sections = [
     `<h1>EvolForge run ${escape(data.runId)}</h1>`,
-    `<p>${data.records} of ${data.seeds} seeds recorded (${data.completed} completed, ${data.failed} failed), ${data.rounds} rounds. Generated ${escape(new Date().toISOString())}.</p>`,
+    `<p>${data.records} of ${plural(data.seeds, 'seed')} recorded (${data.completed} completed, ${data.failed} failed), ${plural(data.rounds, 'round')}. Generated ${escape(new Date().toISOString())}.</p>`,
     '<h2>Funnel</h2>',
     chart('funnel'),
     table(
@@ -269,14 +270,14 @@ export async function renderReportHtml(
       data.spend.map((s) => [s.round, s.role, s.tokens, s.costUsd.toFixed(4)]),
     ),
     '<h2>Near-duplicates</h2>',
-    `<p>${data.duplicates.clusters} clusters holding ${data.duplicates.rowsInClusters} rows (MinHash, estimated Jaccard similarity of word 3-grams at least ${data.duplicates.threshold}). <code>evol export --dedup</code> keeps one row of each.</p>`,
+    `<p>${plural(data.duplicates.clusters, 'cluster')} holding ${plural(data.duplicates.rowsInClusters, 'row')} (MinHash, estimated Jaccard similarity of word 3-grams at least ${data.duplicates.threshold}). <code>evol export --dedup</code> keeps one row of each.</p>`,
     ...data.duplicates.examples.map(
       (cluster, i) =>
         `<details><summary>cluster ${i + 1}</summary><ul>${cluster.map((r) => `<li>${escape(r)}</li>`).join('')}</ul></details>`,
     ),
     '<h2>Contamination</h2>',
     data.contamination
-      ? `<p>${data.contamination.hits} rows share a run of words with a benchmark prompt (${data.contamination.benchmarkNgrams} benchmark n-grams). <code>evol export --decontaminate</code> drops them.</p>${table(
+      ? `<p>${plural(data.contamination.hits, 'row')} ${data.contamination.hits === 1 ? 'shares' : 'share'} a run of words with a benchmark prompt (${data.contamination.benchmarkNgrams} benchmark n-grams). <code>evol export --decontaminate</code> drops them.</p>${table(
           ['row', 'benchmark prompt', 'shared words'],
           data.contamination.examples.map((h) => [h.rowId, h.source, h.ngram]),
         )}`
@@ -355,6 +356,6 @@ export async function runReport(runId: string, options: ReportCommandOptions): P
     },
     'text/html; charset=utf-8',
   );
-  stderr(`Report of run ${runId} (${data.records} records, ${(html.length / 1024).toFixed(0)} KB): ${out}`);
+  stderr(`Report of run ${runId} (${plural(data.records, 'record')}, ${(html.length / 1024).toFixed(0)} KB): ${out}`);
   return out;
 }

@@ -17,6 +17,7 @@ import {
 } from '../core/settings-schemas';
 import { estimateRun, estimateSummaryOf } from '../core/estimate';
 import { progressQuery } from '../core/messages';
+import { plural } from '../core/plural';
 import { datasetSettingsOf, type RunEstimateSummary, type RunMeta } from '../core/run';
 import { describeIssues, UserError } from '../core/validation';
 import { checkRunId } from '../store/object-run-store';
@@ -29,6 +30,7 @@ import {
   newRunId,
   openBatches,
   pauseRun,
+  queryRun,
   requireRunWorkflow,
   resumeRun,
   startDatasetRun,
@@ -39,6 +41,7 @@ import { openSession, uiLink, untilCtrlC, type Session } from './embedded';
 import { exportDataset, exportRun } from './export';
 import { PARQUET_CONTENT_TYPE } from './parquet-file';
 import { figuresOf, followRun, formatDuration } from './follow';
+import { EXIT } from './errors';
 import { printInputReport, stderr } from './format';
 import { readSeedFile, type InputReport } from './input-file';
 import { estimateBesideSpend, estimateLine } from './estimate-table';
@@ -152,7 +155,7 @@ export async function resolveNewRun(
 ): Promise<{ input: string; report: InputReport; settings: DatasetRunConfig; config: DatasetRunConfigInput }> {
   if (!options.input) throw new UserError('--input FILE is needed to start a new run');
   const report = await readSeedFile(options.input, { strict: options.strict, fields: fieldChoice(options) });
-  printInputReport(options.input, report, 'seeds');
+  printInputReport(options.input, report, 'seed');
   const { file } = loadConfigFile(options.config);
   const resolved = resolveLlmConfig({ env: process.env, file, mode: options.llm });
   const { config, notices } = resolveDatasetRunSettings({
@@ -216,6 +219,32 @@ export function howToComeBack(
   ].join('\n');
 }
 
+/**
+ * What to tell a user whose run paused while followed (by itself, or by `evol pause`): why, and how to go on. The
+ * command then exits with {@link EXIT}.paused.
+ */
+export function howToGoOn(
+  session: Session,
+  runId: string,
+  reason: string | undefined,
+  commands: { what: string; resume: string; follow: string; budget?: boolean } = {
+    what: 'Run',
+    resume: `evol resume ${runId}`,
+    follow: `evol run --run-id ${runId} --resume`,
+    budget: true,
+  },
+): string {
+  return [
+    `${commands.what} ${runId} is paused and did not finish (exit code ${EXIT.paused}): ${reason ?? 'paused'}`,
+    `  ${commands.resume}   goes on once what stopped it is fixed` +
+      (commands.budget ? ` (a budget reached: add --max-tokens N or --max-cost USD to raise it)` : ''),
+    `  ${commands.follow}   then follows it again`,
+    ...(session.worker
+      ? ['The worker in this process stopped with it: the command that follows it again runs one.']
+      : []),
+  ].join('\n');
+}
+
 /** Starts (or resumes) a run and follows it; returns its progress when it completed while followed. */
 export async function runDataset(options: RunOptions): Promise<{ runId: string; finished?: RunProgress }> {
   const store = openStore();
@@ -244,7 +273,10 @@ export async function runDataset(options: RunOptions): Promise<{ runId: string; 
   }
 }
 
-/** Follows a run until it completes (or Ctrl-C detaches), then prints its summary. */
+/**
+ * Follows a run until it completes, pauses or Ctrl-C detaches, then prints its summary (and, paused, how to go on);
+ * returns its progress when it completed.
+ */
 async function followAndReport(
   session: Session,
   handle: WorkflowHandle,
@@ -258,13 +290,19 @@ async function followAndReport(
       stderr('No worker keeps running after this command: start `evol worker` for the run to progress.');
     return undefined;
   }
-  const finished = await untilCtrlC((stop) => session.run(() => followRun(handle, { stop })));
+  const wait = { ...session.workerWait, again: `evol run --run-id ${runId} --resume` };
+  const finished = await untilCtrlC((stop) => session.run(() => followRun(handle, { stop, wait })));
   if (!finished) {
     stderr(howToComeBack(session, runId));
-    process.exitCode = 130;
+    process.exitCode = EXIT.detached;
     return undefined;
   }
   stderr(summaryOf(finished));
+  if (finished.status === 'paused') {
+    stderr(howToGoOn(session, runId, finished.pauseReason));
+    process.exitCode = EXIT.paused;
+    return undefined;
+  }
   stderr(`Export it: evol export ${runId} --format alpaca --out ${runId}.json`);
   if (link) stderr(`Its workflows in Temporal UI: ${link}`);
   return finished;
@@ -317,13 +355,13 @@ export function summaryOf(progress: RunProgress, estimate?: RunEstimateSummary):
       (passed, i) => `  round ${i + 1}: ${passed} passed, ${counts.eliminatedByRound[i] ?? 0} eliminated`,
     ),
     `  eliminations: ${rules || 'none'}`,
-    `  LLM calls: ${counts.reasks} unusable answers asked again, ${counts.retries} retried after faults`,
+    `  LLM calls: ${plural(counts.reasks, 'unusable answer')} asked again, ${counts.retries} retried after faults`,
     `  tokens: ${counts.usage.totalTokens} (prompt ${counts.usage.promptTokens}, completion ${counts.usage.completionTokens}), cost $${counts.costUsd.toFixed(4)} in finished instructions`,
     ...spentLines(progress),
     ...estimateBesideSpend(estimate, progress.spent),
     `  rate: ${f.rate.toFixed(2)} instructions/s over ${formatDuration(progress.activeMs / 1000)} active, ETA ${progress.status === 'completed' ? '-' : formatDuration(f.etaSeconds)}`,
     ...budgetLines(progress),
-    `  continued as new: ${progress.continuedAsNew} time(s)`,
+    `  continued as new: ${plural(progress.continuedAsNew, 'time')}`,
   ].join('\n');
 }
 
@@ -331,9 +369,11 @@ export function summaryOf(progress: RunProgress, estimate?: RunEstimateSummary):
 function spentLines(progress: RunProgress): string[] {
   const { spent } = progress;
   if (!spent) return [];
-  const cached = spent.usage.cachedPromptTokens ? `, ${spent.usage.cachedPromptTokens} prompt tokens cached` : '';
+  const cached = spent.usage.cachedPromptTokens
+    ? `, ${plural(spent.usage.cachedPromptTokens, 'prompt token')} cached`
+    : '';
   return [
-    `  spent: ${spent.usage.totalTokens} tokens in ${spent.calls} LLM calls${cached}, $${spent.costUsd.toFixed(4)} (all calls, as they ended)`,
+    `  spent: ${plural(spent.usage.totalTokens, 'token')} in ${plural(spent.calls, 'LLM call')}${cached}, $${spent.costUsd.toFixed(4)} (all calls, as they ended)`,
   ];
 }
 
@@ -341,13 +381,15 @@ function spentLines(progress: RunProgress): string[] {
 function budgetLines(progress: RunProgress): string[] {
   const { budget, budgetReached } = progress;
   if (budget.maxTokens === undefined && budget.maxCost === undefined) return [];
-  const lines = [`  budget: ${budget.maxTokens ?? '-'} tokens, $${budget.maxCost ?? '-'}`];
+  const lines = [
+    `  budget: ${budget.maxTokens === undefined ? '- tokens' : plural(budget.maxTokens, 'token')}, $${budget.maxCost ?? '-'}`,
+  ];
   if (budgetReached) {
     const at = budgetReached.spent;
     const over = progress.spent ? progress.spent.usage.totalTokens - (budget.maxTokens ?? 0) : undefined;
     lines.push(
-      `  budget reached at ${at.usage.totalTokens} tokens, $${at.costUsd.toFixed(4)}, with ${budgetReached.inFlight} call(s) in flight (in the worker that reached it); new calls held since` +
-        (budget.maxTokens !== undefined && over !== undefined ? ` (${over} tokens over the budget now)` : ''),
+      `  budget reached at ${plural(at.usage.totalTokens, 'token')}, $${at.costUsd.toFixed(4)}, with ${plural(budgetReached.inFlight, 'call')} in flight (in the worker that reached it); new calls held since` +
+        (budget.maxTokens !== undefined && over !== undefined ? ` (${plural(over, 'token')} over the budget now)` : ''),
     );
   }
   return lines;
@@ -393,10 +435,13 @@ export async function statusOf<P>(
     return await session.run(async () => {
       const handle = await findRunWorkflow(session.client, runId, kind, meta);
       if (!handle) return undefined;
-      const { status } = await handle.describe();
-      if (status.name === 'COMPLETED') return (await handle.result()) as P;
-      if (status.name !== 'RUNNING') throw new UserError(`run ${runId} is ${status.name.toLowerCase()}: ${restart}`);
-      return handle.query(query);
+      return queryRun(handle, query, {
+        wait: session.workerWait,
+        whenClosed: async (status) => {
+          if (status === 'COMPLETED') return (await handle.result()) as P;
+          throw new UserError(`run ${runId} is ${status.toLowerCase()}: ${restart}`);
+        },
+      });
     });
   } finally {
     await session.close();
@@ -458,10 +503,10 @@ async function batchesOf(runId: string): Promise<BatcherStatus | undefined> {
 export function batchesSummary(status: BatcherStatus): string {
   const lines = status.open.map((b) => {
     const counts = b.counts ? `, ${b.counts.completed}/${b.counts.total} done, ${b.counts.failed} failed` : '';
-    return `    ${b.batchId ?? '(being sent)'}  ${b.roles.join('+')}  ${b.status}  ${b.requests} calls${counts}  age ${formatDuration(b.ageMs / 1000)}`;
+    return `    ${b.batchId ?? '(being sent)'}  ${b.roles.join('+')}  ${b.status}  ${plural(b.requests, 'call')}${counts}  age ${formatDuration(b.ageMs / 1000)}`;
   });
   return [
-    `  batches: ${status.open.length} open, ${status.queued} calls queued${status.paused ? ' (held: paused)' : ''}, ${status.submitted} sent by the batcher since it started`,
+    `  batches: ${status.open.length} open, ${plural(status.queued, 'call')} queued${status.paused ? ' (held: paused)' : ''}, ${status.submitted} sent by the batcher since it started`,
     ...lines,
   ].join('\n');
 }
@@ -546,22 +591,22 @@ export async function runExport(
   for (const note of result.notes) stderr(note);
   const s = result.stats;
   if (s.contaminatedDropped !== undefined) {
-    stderr(`${s.contaminatedDropped} rows dropped: they share a run of 13 words with a benchmark prompt.`);
+    stderr(`${plural(s.contaminatedDropped, 'row')} dropped: sharing a run of 13 words with a benchmark prompt.`);
   }
   if (s.nearDuplicatesDropped !== undefined) {
     stderr(
-      `${s.nearDuplicatesDropped} near-duplicate rows dropped (${s.nearDuplicateClusters} clusters, one row kept of each).`,
+      `${plural(s.nearDuplicatesDropped, 'near-duplicate row')} dropped (${plural(s.nearDuplicateClusters ?? 0, 'cluster')}, one row kept of each).`,
     );
   }
   stderr(
-    `${s.rows} rows from ${s.records} records${result.path ? ` written to ${result.path}` : ''}` +
+    `${plural(s.rows, 'row')} from ${plural(s.records, 'record')}${result.path ? ` written to ${result.path}` : ''}` +
       (options.includeSeeds
         ? ` (the seeds and ${options.rounds === 'all' ? 'every passed round' : 'the final round'})`
         : '') +
       (options.shuffle ? `, shuffled with seed ${seed} (\`--seed ${seed}\` gives this order again)` : '') +
-      (s.skippedIncomplete ? `; ${s.skippedIncomplete} failed or unfinished records left out` : '') +
+      (s.skippedIncomplete ? `; ${plural(s.skippedIncomplete, 'failed or unfinished record')} left out` : '') +
       (s.seedsWithoutOutput
-        ? `; ${s.seedsWithoutOutput} seeds left out: no answer in the seed file and no usable one from the run`
+        ? `; ${plural(s.seedsWithoutOutput, 'seed')} left out: no answer in the seed file and no usable one from the run`
         : ''),
   );
   if (result.shards) {
@@ -580,6 +625,6 @@ export async function runList(): Promise<void> {
     return;
   }
   for (const run of runs)
-    process.stdout.write(`${run.runId}\t${run.createdAt}\t${run.seedCount} seeds\t${run.inputFile}\n`);
+    process.stdout.write(`${run.runId}\t${run.createdAt}\t${plural(run.seedCount, 'seed')}\t${run.inputFile}\n`);
   for (const { runId, reason } of unreadable) stderr(`${runId}: not listed, its settings can't be read: ${reason}`);
 }

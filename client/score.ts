@@ -5,12 +5,15 @@ import { scoreProgressQuery } from '../core/messages';
 import { scoreLine, scoresByRound } from '../core/report-data';
 import { datasetSettingsOf } from '../core/run';
 import type { RowScore, ScoreProgress } from '../core/scoring';
+import { plural } from '../core/plural';
 import { UserError } from '../core/validation';
 import { checkRunId } from '../store/object-run-store';
 import { openRunStore } from '../store/location';
-import { startScoreRun } from './api';
+import { queryRun, startScoreRun, type WorkerWait } from './api';
 import { loadConfigFile } from './config-file';
 import { openSession, untilCtrlC } from './embedded';
+import { EXIT } from './errors';
+import { QuietProgress } from './follow';
 import { howToComeBack } from './run';
 import { stderr } from './format';
 
@@ -63,7 +66,8 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
       stderr(`Started; not following (--detach). \`evol score ${runId}\` follows it again.`);
       return;
     }
-    const finished = await untilCtrlC((stop) => session.run(() => followScores(handle, stop)));
+    const wait = { ...session.workerWait, again: `evol score ${runId}` };
+    const finished = await untilCtrlC((stop) => session.run(() => followScores(handle, stop, wait)));
     if (!finished) {
       stderr(
         howToComeBack(session, runId, {
@@ -72,11 +76,11 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
           follow: `evol score ${runId}`,
         }),
       );
-      process.exitCode = 130;
+      process.exitCode = EXIT.detached;
       return;
     }
     stderr(
-      `Scored ${finished.scored} rows of run ${runId} (${finished.cached} already scored, ${finished.failed} without a usable rating, ${finished.reasks} answers asked again; ${finished.usage.totalTokens} tokens).`,
+      `Scored ${plural(finished.scored, 'row')} of run ${runId} (${finished.cached} already scored, ${finished.failed} without a usable rating, ${plural(finished.reasks, 'answer')} asked again; ${plural(finished.usage.totalTokens, 'token')}).`,
     );
     const scores: RowScore[] = [];
     for await (const score of store.scores(runId)) scores.push(score);
@@ -88,24 +92,26 @@ export async function runScore(runId: string, options: ScoreOptions): Promise<vo
   }
 }
 
-async function followScores(handle: WorkflowHandle, stop: Promise<void>): Promise<ScoreProgress | undefined> {
+async function followScores(
+  handle: WorkflowHandle,
+  stop: Promise<void>,
+  wait: WorkerWait,
+): Promise<ScoreProgress | undefined> {
   let stopped = false;
   void stop.then(() => (stopped = true));
-  let lastLine = 0;
+  const quiet = new QuietProgress();
   for (;;) {
-    const progress = await handle.query(scoreProgressQuery).catch(async (err) => {
-      const { status } = await handle.describe();
-      if (status.name === 'COMPLETED') return (await handle.result()) as ScoreProgress;
-      if (status.name !== 'RUNNING') {
-        throw new UserError(`the scoring ${status.name.toLowerCase()}: \`evol score\` again goes on where it stopped`);
-      }
-      throw err;
+    const progress = await queryRun(handle, scoreProgressQuery, {
+      wait,
+      whenClosed: async (status) => {
+        if (status === 'COMPLETED') return (await handle.result()) as ScoreProgress;
+        throw new UserError(`the scoring ${status.toLowerCase()}: \`evol score\` again goes on where it stopped`);
+      },
     });
     if (progress.status === 'completed') return progress;
-    if (progress.status === 'running' && Date.now() - lastLine >= 5000) {
-      const done = progress.scored + progress.cached + progress.failed;
-      stderr(`${done}/${progress.total} rows scored, ${progress.inFlight} in flight`);
-      lastLine = Date.now();
+    if (progress.status === 'running') {
+      const line = `${progress.scored + progress.cached + progress.failed}/${plural(progress.total, 'row')} scored, ${progress.inFlight} in flight`;
+      if (quiet.due(line, Date.now())) stderr(line);
     }
     await Promise.race([new Promise((resolve) => setTimeout(resolve, 500)), stop]);
     if (stopped) return undefined;

@@ -5,6 +5,8 @@ import { copyRun } from '../store/copy';
 import { openObjectStore, storeLocation } from '../store/location';
 import { S3Objects } from '../store/s3-objects';
 import { stderr } from './format';
+import { plural } from '../core/plural';
+import { EXIT } from './errors';
 
 /**
  * Checks that the store can be read and written, and that a write-once object really is written once: a second
@@ -39,7 +41,7 @@ export async function runStoreCheck(location: string | undefined, options: { cre
       process.stdout.write(
         'Warning: this server ignores conditional writes (If-None-Match). A retried write then replaces an object with the same text, so runs stay correct, but a record written twice is not told apart from one written once.\n',
       );
-      process.exitCode = 3;
+      process.exitCode = EXIT.writeOnceIgnored;
     }
   } finally {
     if (objects instanceof S3Objects) objects.close();
@@ -61,12 +63,12 @@ export async function runStoreCopy(runId: string, options: { from?: string; to: 
       from,
       to,
       runId,
-      (n) => process.stderr.isTTY && process.stderr.write(`\r${n} objects`),
+      (n) => process.stderr.isTTY && process.stderr.write(`\r${plural(n, 'object')}`),
     );
     if (process.stderr.isTTY) process.stderr.write('\n');
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     stderr(
-      `Copied run ${runId}: ${copied.objects} objects, ${(copied.bytes / 1024).toFixed(0)} KB in ${seconds} s. Workers with EVOL_STORE=${toLocation} can go on with it.`,
+      `Copied run ${runId}: ${plural(copied.objects, 'object')}, ${(copied.bytes / 1024).toFixed(0)} KB in ${seconds} s. Workers with EVOL_STORE=${toLocation} can go on with it.`,
     );
   } finally {
     for (const objects of [from, to]) if (objects instanceof S3Objects) objects.close();

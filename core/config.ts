@@ -14,6 +14,7 @@ import {
   type LlmRole,
 } from './endpoints';
 import { QualitySettingsSchema, type QualitySettings } from './settings-schemas';
+import { plural } from './plural';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const DEFAULT_MODEL = 'gpt-4o-mini';
@@ -133,8 +134,8 @@ function describeEndpoints(llm: LlmConfig): string {
 /** An endpoint's rate limits and batch mode, as `evol run` prints them. */
 function limitsOf(e: LlmEndpoint): string {
   const parts = [
-    ...(e.rpm ? [`${e.rpm} requests/min`] : []),
-    ...(e.tpm ? [`${e.tpm} tokens/min`] : []),
+    ...(e.rpm ? [`${plural(e.rpm, 'request')}/min`] : []),
+    ...(e.tpm ? [`${plural(e.tpm, 'token')}/min`] : []),
     ...(e.batch ? ['through the Batch API'] : []),
   ];
   return parts.length ? `; ${parts.join(', ')}` : '';
@@ -145,7 +146,7 @@ export function describeSampling(llm: Partial<Record<string, LlmEndpoint>>): str
   return Object.entries(llm).flatMap(([role, e]) =>
     e
       ? [
-          `  ${role}: ${e.model}, temperature ${e.temperature}${e.topP !== undefined ? `, top_p ${e.topP}` : ''}, up to ${e.maxTokens} tokens${limitsOf(e)}`,
+          `  ${role}: ${e.model}, temperature ${e.temperature}${e.topP !== undefined ? `, top_p ${e.topP}` : ''}, up to ${plural(e.maxTokens, 'token')}${limitsOf(e)}`,
         ]
       : [],
   );

@@ -19,6 +19,8 @@ export interface InstructionReport {
   /** Unusable answers asked again, and LLM calls retried after transport faults (left out when none). */
   reasks?: number;
   retries?: number;
+  /** The LLM calls answered whose tokens are in `usage` (re-asks included). */
+  calls?: number;
   /** For a failure: its type (e.g. LlmAuthenticationError) and message. */
   errorType?: string;
   error?: string;
@@ -91,6 +93,8 @@ export interface RunCounts {
   /** Unusable answers asked again, and LLM calls retried after transport faults. */
   reasks: number;
   retries: number;
+  /** The LLM calls whose tokens are in `usage` (absent in a state carried over from a build that did not count them). */
+  calls?: number;
 }
 
 /** Carried across continue-as-new. */
@@ -166,5 +170,20 @@ export function emptyCounts(rounds: number): RunCounts {
     costUsd: 0,
     reasks: 0,
     retries: 0,
+    calls: 0,
+  };
+}
+
+/**
+ * What a run has spent: the workers' call-by-call reports, or the finished instructions' own reports where those are
+ * ahead (a killed worker's last report is lost, and the reports of the calls that end in the run's last second
+ * arrive after it has completed). Its calls and its tokens always come from the same side, so they match.
+ */
+export function runSpend(spent: Spend, counts: RunCounts): Spend {
+  const finishedAhead = counts.usage.totalTokens > spent.usage.totalTokens;
+  return {
+    calls: finishedAhead ? (counts.calls ?? spent.calls) : spent.calls,
+    usage: finishedAhead ? counts.usage : spent.usage,
+    costUsd: Math.max(counts.costUsd, spent.costUsd),
   };
 }

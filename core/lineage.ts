@@ -28,6 +28,8 @@ export interface RoleSpend {
 export interface SeedCalls extends RoleSpend {
   reasks: number;
   retries: number;
+  /** LLM calls answered (absent in records written before they were counted). */
+  calls?: number;
 }
 
 /** One round of one instruction's evolution. */
@@ -43,6 +45,8 @@ export interface LineageStep {
   /** LLM answers that were unusable and asked again, and calls retried after a transport fault (always written; absent in records of 0.1.0's first runs, which exports still read). */
   reasks?: number;
   retries?: number;
+  /** LLM calls answered in this round, re-asks included: those whose tokens are in `usage` (absent in records written before they were counted). */
+  calls?: number;
   /** US dollars by the run's price table (0 when the model has no price). */
   costUsd: number;
   /** Tokens and cost by role (always written; absent in records of 0.1.0's first runs). */

@@ -12,6 +12,7 @@ import { scorableRows } from './scoring';
 import type { Lineage, RoleSpend } from './lineage';
 import type { LlmRole } from './endpoints';
 import { ZERO_USAGE } from './usage';
+import { plural } from './plural';
 
 export interface Quantiles {
   n: number;
@@ -267,7 +268,7 @@ export function reportText(data: ReportData): string[] {
   const pct = (a: number, b: number) => (b ? `${Math.round((100 * a) / b)}%` : '-');
   const q = (x: Quantiles) => `median ${x.median.toFixed(0)} (IQR ${x.q1.toFixed(0)}-${x.q3.toFixed(0)}, n ${x.n})`;
   const lines = [
-    `Run ${data.runId}: ${data.records} of ${data.seeds} seeds recorded (${data.completed} completed, ${data.failed} failed), ${data.rounds} rounds`,
+    `Run ${data.runId}: ${data.records} of ${plural(data.seeds, 'seed')} recorded (${data.completed} completed, ${data.failed} failed), ${plural(data.rounds, 'round')}`,
     '',
     'Funnel per round',
     ...data.funnel.map(
@@ -295,15 +296,15 @@ export function reportText(data: ReportData): string[] {
     ...(data.scores.length ? data.scores.map(scoreLine) : [`  not scored yet: evol score ${data.runId}`]),
     '',
     'Tokens and cost per round and role (round 0: answering the seeds)',
-    ...data.spend.map((s) => `  round ${s.round} ${s.role}: ${s.tokens} tokens, $${s.costUsd.toFixed(4)}`),
+    ...data.spend.map((s) => `  round ${s.round} ${s.role}: ${plural(s.tokens, 'token')}, $${s.costUsd.toFixed(4)}`),
     '',
-    `Near-duplicates (estimated Jaccard of word 3-grams >= ${data.duplicates.threshold}): ${data.duplicates.clusters} clusters, ${data.duplicates.rowsInClusters} rows`,
+    `Near-duplicates (estimated Jaccard of word 3-grams >= ${data.duplicates.threshold}): ${plural(data.duplicates.clusters, 'cluster')}, ${plural(data.duplicates.rowsInClusters, 'row')}`,
     ...data.duplicates.examples.flatMap((cluster, i) => [`  cluster ${i + 1}:`, ...cluster.map((row) => `    ${row}`)]),
   ];
   if (data.contamination) {
     lines.push(
       '',
-      `Contamination: ${data.contamination.hits} rows share a run of words with a benchmark prompt`,
+      `Contamination: ${plural(data.contamination.hits, 'row')} ${data.contamination.hits === 1 ? 'shares' : 'share'} a run of words with a benchmark prompt`,
       ...data.contamination.examples.map((h) => `  ${h.rowId} ~ ${h.source}: "${h.ngram}"`),
     );
   }

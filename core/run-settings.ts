@@ -11,6 +11,7 @@ import { unscheduledRound } from './plan';
 import type { BatchSettings, DatasetRunConfigInput, PriceTable } from './settings-schemas';
 import { formatDuration } from './summaries';
 import { UserError } from './validation';
+import { plural } from './plural';
 
 /** The evolver sampling a method file (or a learned method) carries. */
 export interface MethodSampling {
@@ -73,7 +74,7 @@ function describeBatchMode(llm: LlmConfig, settings: BatchSettings): string {
   return [
     `Batch API: the ${roles.join(', ')} calls go in batches of up to ${s.maxRequests} (sent when full or after ${formatDuration(s.maxWaitMs / 1000)}), billed at batch prices.`,
     `  A batch may take up to 24 hours, and each round waits for its batches: raise --concurrency so batches fill.`,
-    `  Failed rows are asked again ${s.failedRows === 'online' ? 'online' : `in the next batch (up to ${s.maxRowAttempts} batches, then online)`}.`,
+    `  Failed rows are asked again ${s.failedRows === 'online' ? 'online' : `in the next batch (up to ${plural(s.maxRowAttempts, 'batch', 'batches')}, then online)`}.`,
   ].join('\n');
 }
 
@@ -109,7 +110,7 @@ export function resolveDatasetRunSettings(request: DatasetRunRequest): {
     .filter(([, on]) => on === false)
     .map(([gate]) => gate);
   notices.push(
-    `  unusable answers are asked again at most ${quality.unusableRetries} time(s); gates off: ${gatesOff.join(', ') || 'none'}`,
+    `  unusable answers are asked again at most ${plural(quality.unusableRetries, 'time')}; gates off: ${gatesOff.join(', ') || 'none'}`,
   );
   const models = [...new Set(Object.values(llm).map((e) => e.model))];
   const unpriced = models.filter((m) => !request.prices[m]);

@@ -5,11 +5,12 @@
  */
 import type { Operation } from './operations';
 import type { LlmConfig } from './endpoints';
+import { plural } from './plural';
 
 const EXCERPT_CHARS = 100;
 
 export function instructionSummary(runId: string, instructionId: string, rounds: number): string {
-  return `run ${runId} · seed ${instructionId} · ${rounds} rounds`;
+  return `run ${runId} · seed ${instructionId} · ${plural(rounds, 'round')}`;
 }
 
 function modelsLine(llm: LlmConfig): string {
@@ -38,7 +39,7 @@ export function instructionDetails(options: {
 }
 
 export function datasetSummary(runId: string, totalSeeds: number, rounds: number, concurrency: number): string {
-  return `run ${runId} · ${totalSeeds} seeds · ${rounds} rounds · ${concurrency} at once`;
+  return `run ${runId} · ${plural(totalSeeds, 'seed')} · ${plural(rounds, 'round')} · ${concurrency} at once`;
 }
 
 export function datasetDetails(options: {
@@ -53,7 +54,7 @@ export function datasetDetails(options: {
     `method: ${options.method} · plan seed: ${options.seed}`,
     operationsLine(options.operations),
     modelsLine(options.llm),
-    `budget: ${maxTokens !== undefined ? `${maxTokens} tokens` : 'no token limit'}, ${maxCost !== undefined ? `$${maxCost}` : 'no cost limit'}`,
+    `budget: ${maxTokens !== undefined ? plural(maxTokens, 'token') : 'no token limit'}, ${maxCost !== undefined ? `$${maxCost}` : 'no cost limit'}`,
   ].join('\n');
 }
 

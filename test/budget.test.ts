@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { summaryOf } from '../client/run';
+import { plural } from '../core/plural';
 import type { RunProgress } from '../core/dataset';
 import { progressQuery, resumeSignal } from '../core/messages';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
@@ -86,9 +87,11 @@ describe('budgets that hold: spend counted per call as it happens', () => {
     expect(settled.counts.done).toBeLessThan(40);
 
     const status = summaryOf(settled);
-    expect(status).toContain(`spent: ${spent!.usage.totalTokens} tokens in ${spent!.calls} LLM calls`);
-    expect(status).toContain(`budget reached at ${at.spent.usage.totalTokens} tokens`);
-    expect(status).toContain(`with ${at.inFlight} call(s) in flight (in the worker that reached it)`);
+    expect(status).toContain(
+      `spent: ${plural(spent!.usage.totalTokens, 'token')} in ${plural(spent!.calls, 'LLM call')}`,
+    );
+    expect(status).toContain(`budget reached at ${plural(at.spent.usage.totalTokens, 'token')}`);
+    expect(status).toContain(`with ${plural(at.inFlight, 'call')} in flight (in the worker that reached it)`);
 
     // A raised budget lets every held instruction go on, and the run finish with every call counted.
     await handle.signal(resumeSignal, { budget: { maxTokens: 10_000_000 } });

@@ -41,6 +41,7 @@ import { addUsage, ZERO_USAGE, type Usage } from '../core/usage';
 import { LLM_RETRY_POLICY, LLM_TIMEOUT_MARGIN_MS, storeActivities } from './activity-options';
 import { autoProgressQuery, pauseSignal, resumeSignal } from '../core/messages';
 import { askUntilUsable } from './reask';
+import { plural } from '../core/plural';
 
 interface Instruction {
   id: string;
@@ -107,9 +108,9 @@ function initialState(config: AutoEvolRunConfig): AutoEvolState {
 /** Why learning stops now, if it does: at the step budget, as the authors' code does, or early with a patience. */
 function stopReasonOf(state: AutoEvolState, config: AutoEvolRunConfig): string | undefined {
   if (config.patience !== undefined && state.stalled >= config.patience) {
-    return `the failure rate did not fall in the last ${config.patience === 1 ? 'step' : `${config.patience} steps`}`;
+    return `the failure rate did not fall in the last ${config.patience === 1 ? 'step' : plural(config.patience, 'step')}`;
   }
-  if (state.stepsDone >= config.steps) return `the step budget of ${config.steps} steps is used up`;
+  if (state.stepsDone >= config.steps) return `the step budget of ${plural(config.steps, 'step')} is used up`;
   return undefined;
 }
 
@@ -321,7 +322,7 @@ class LearningRun {
     this.work.done++;
     if (analysis.result.ok === false) {
       this.work.done++;
-      candidate.failure = `the optimizer gave no usable feedback in ${analysis.asks} asks: ${analysis.result.unusable.reason}`;
+      candidate.failure = `the optimizer gave no usable feedback in ${plural(analysis.asks, 'ask')}: ${analysis.result.unusable.reason}`;
       return;
     }
     const feedback = analysis.result.feedback;
@@ -339,7 +340,7 @@ class LearningRun {
     );
     this.work.done++;
     if (optimized.result.ok === false) {
-      candidate.failure = `the optimizer gave no usable method in ${optimized.asks} asks: ${optimized.result.unusable.reason}`;
+      candidate.failure = `the optimizer gave no usable method in ${plural(optimized.asks, 'ask')}: ${optimized.result.unusable.reason}`;
     } else if (optimized.result.candidate.ok) {
       candidate.method = optimized.result.candidate.method;
     } else {

@@ -32,7 +32,9 @@ import {
   type SpendView,
   ZERO_SPEND,
   budgetReachedBy,
+  runSpend,
 } from '../core/dataset';
+import { plural } from '../core/plural';
 import { runWorkflowIds, type RunWorkflowIds } from '../core/ids';
 import { NON_RETRYABLE_LLM_FAILURES } from '../core/llm-failures';
 import { EvolStatus } from '../core/search-attributes';
@@ -121,7 +123,7 @@ class DatasetRun {
       counts: state.counts,
       concurrency: this.config.concurrency,
       budget: state.budget,
-      spent: runSpend(state),
+      spent: runSpendOf(state),
       ...(state.budgetReached ? { budgetReached: state.budgetReached } : {}),
       startedAtMs: state.startedAtMs,
       activeMs:
@@ -164,10 +166,10 @@ class DatasetRun {
       costUsd: before.costUsd + report.costUsd,
     };
     if (!state.budgetReached && overBudget(state)) {
-      state.budgetReached = { spent: runSpend(state), inFlight: report.inFlight };
+      state.budgetReached = { spent: runSpendOf(state), inFlight: report.inFlight };
     }
     this.pauseIfOverBudget();
-    return { spent: runSpend(state), budget: state.budget, stopped: overBudget(state), resumes: state.resumes };
+    return { spent: runSpendOf(state), budget: state.budget, stopped: overBudget(state), resumes: state.resumes };
   }
 
   private unpause(): void {
@@ -186,7 +188,7 @@ class DatasetRun {
   }
 
   private pauseIfOverBudget(): void {
-    const reason = budgetReached(this.state);
+    const reason = budgetReached(this.runId, this.state);
     if (reason) this.pause(reason);
   }
 
@@ -433,36 +435,26 @@ function tally(counts: RunCounts, report: InstructionReport): void {
   counts.costUsd += report.costUsd;
   counts.reasks += report.reasks ?? 0;
   counts.retries += report.retries ?? 0;
+  counts.calls = (counts.calls ?? 0) + (report.calls ?? 0);
 }
 
-/**
- * What the run has spent: the workers' call-by-call reports, or the finished instructions' reports where those are
- * ahead (a worker's last report is lost when it is killed).
- */
-function runSpend(state: DatasetState): Spend {
-  const spent = state.spent;
-  const { usage, costUsd } = state.counts;
-  return {
-    calls: spent.calls,
-    usage: usage.totalTokens > spent.usage.totalTokens ? usage : spent.usage,
-    costUsd: Math.max(costUsd, spent.costUsd),
-  };
+/** What the run has spent so far (core/dataset.ts runSpend). */
+function runSpendOf(state: DatasetState): Spend {
+  return runSpend(state.spent, state.counts);
 }
 
 function overBudget(state: DatasetState): boolean {
-  return budgetReachedBy(state.budget, runSpend(state));
+  return budgetReachedBy(state.budget, runSpendOf(state));
 }
 
-function budgetReached(state: DatasetState): string | undefined {
+function budgetReached(runId: string, state: DatasetState): string | undefined {
   if (!overBudget(state)) return undefined;
   const { maxTokens, maxCost } = state.budget;
-  const { usage, costUsd } = runSpend(state);
+  const { usage, costUsd } = runSpendOf(state);
   const inFlight = state.budgetReached?.inFlight;
-  const finishing = inFlight
-    ? ` (${inFlight} call${inFlight === 1 ? '' : 's'} in flight then finish and add to it)`
-    : '';
+  const finishing = inFlight ? ` (${plural(inFlight, 'call')} in flight then finish and add to it)` : '';
   if (maxTokens !== undefined && usage.totalTokens >= maxTokens) {
-    return `token budget reached: ${usage.totalTokens} of ${maxTokens} tokens spent${finishing}. Raise it with: evol resume RUN --max-tokens N`;
+    return `token budget reached: ${usage.totalTokens} of ${plural(maxTokens, 'token')} spent${finishing}. Raise it with: evol resume ${runId} --max-tokens N`;
   }
-  return `cost budget reached: $${costUsd.toFixed(4)} of $${maxCost} spent${finishing}. Raise it with: evol resume RUN --max-cost USD`;
+  return `cost budget reached: $${costUsd.toFixed(4)} of $${maxCost} spent${finishing}. Raise it with: evol resume ${runId} --max-cost USD`;
 }

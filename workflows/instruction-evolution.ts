@@ -85,6 +85,7 @@ function reportOf(input: DatasetInstructionInput, lineage: Lineage, err?: unknow
   const cause = err instanceof ActivityFailure ? err.cause : err;
   const reasks = lineage.steps.reduce((n, s) => n + (s.reasks ?? 0), lineage.seedCalls?.reasks ?? 0);
   const retries = lineage.steps.reduce((n, s) => n + (s.retries ?? 0), lineage.seedCalls?.retries ?? 0);
+  const calls = lineage.steps.reduce((n, s) => n + (s.calls ?? 0), lineage.seedCalls?.calls ?? 0);
   return {
     instructionId: input.instructionId,
     status: err ? 'failed' : 'completed',
@@ -97,6 +98,7 @@ function reportOf(input: DatasetInstructionInput, lineage: Lineage, err?: unknow
     costUsd: lineage.costUsd,
     ...(reasks ? { reasks } : {}),
     ...(retries ? { retries } : {}),
+    calls,
     errorType: cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined,
     error: err ? (cause instanceof Error ? cause.message : String(cause)) : undefined,
   };

@@ -21,6 +21,7 @@ import type { Unusable } from '../activities/evolution';
 import { llmActivities } from './activity-options';
 import { BatchOutcomes, batchCalls, type BatchCallContext, type RoundLlmCalls } from './batch-calls';
 import { askUntilUsable } from './reask';
+import { plural } from '../core/plural';
 
 /** One instruction's evolution: its lineage so far, the settings it runs with, and whether it is paused. */
 export class Evolution {
@@ -207,6 +208,8 @@ class RoundCalls {
   costUsd = 0;
   reasks = 0;
   retries = 0;
+  /** Calls answered, whose tokens are in `usage`. */
+  answered = 0;
   /** Tokens and cost by role, for the report. */
   byRole: Partial<Record<LlmRole, RoleSpend>> = {};
 
@@ -257,6 +260,7 @@ class RoundCalls {
       // A batch row is priced at the provider's batch rates.
       const spent = cost(llm[role], result.usage, (result as { mode?: CallMode }).mode);
       this.usage = addUsage(this.usage, result.usage);
+      this.answered++;
       this.costUsd += spent;
       const before = this.byRole[role] ?? { usage: ZERO_USAGE, costUsd: 0 };
       this.byRole[role] = { usage: addUsage(before.usage, result.usage), costUsd: before.costUsd + spent };
@@ -272,7 +276,7 @@ function unusableVerdict(rule: UnusableRule, who: string, asks: number, unusable
   return {
     passed: false,
     rule,
-    evidence: `${who} gave no usable answer in ${asks} ask${asks > 1 ? 's' : ''}: ${unusable.reason}${shown}`,
+    evidence: `${who} gave no usable answer in ${plural(asks, 'ask')}: ${unusable.reason}${shown}`,
   };
 }
 
@@ -294,6 +298,7 @@ async function evolveRound(context: RoundContext): Promise<LineageStep> {
     costUsd: calls.costUsd,
     reasks: calls.reasks,
     retries: calls.retries,
+    calls: calls.answered,
     byRole: calls.byRole,
   });
 
@@ -352,6 +357,12 @@ async function answerSeed(context: CallContext, seed: string): Promise<{ respons
   );
   return {
     ...(result.ok !== false && result.rules.passed ? { response: result.response } : {}),
-    calls: { usage: calls.usage, costUsd: calls.costUsd, reasks: calls.reasks, retries: calls.retries },
+    calls: {
+      usage: calls.usage,
+      costUsd: calls.costUsd,
+      reasks: calls.reasks,
+      retries: calls.retries,
+      calls: calls.answered,
+    },
   };
 }

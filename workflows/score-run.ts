@@ -23,6 +23,7 @@ import { EvolStatus } from '../core/search-attributes';
 import { addUsage, ZERO_USAGE } from '../core/usage';
 import { LLM_RETRY_POLICY, LLM_TIMEOUT_MARGIN_MS, storeActivities } from './activity-options';
 import { askUntilUsable } from './reask';
+import { plural } from '../core/plural';
 
 const PAGE = 200;
 
@@ -80,7 +81,7 @@ export async function scoreRun(input: ScoreRunInput): Promise<ScoreProgress> {
       else state.scored++;
       return;
     }
-    const reason = `no usable rating in ${asks} asks: ${result.unusable.reason}`;
+    const reason = `no usable rating in ${plural(asks, 'ask')}: ${result.unusable.reason}`;
     await store.recordScoreFailure({ runId: input.runId, rowId, reason, model: input.scorer.model });
     state.failed++;
   };

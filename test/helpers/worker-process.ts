@@ -36,6 +36,41 @@ export function runCli(args: string[], options: { cwd: string; env: NodeJS.Proce
   });
 }
 
+/** A command started by {@link spawnCli}: what it has printed so far, and how it ends. */
+export interface CliProcess {
+  /** Its stdout and stderr so far, interleaved. */
+  output(): string;
+  ended: Promise<CliResult>;
+  kill(): void;
+}
+
+/**
+ * Starts `evol ARGS` as {@link runCli} does, without waiting for it: a test can act while it runs (start a worker,
+ * pause the run) and read its output as it comes.
+ */
+export function spawnCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => ((stdout += chunk.toString()), (output += chunk.toString())));
+  child.stderr!.on('data', (chunk: Buffer) => ((stderr += chunk.toString()), (output += chunk.toString())));
+  const ended = new Promise<CliResult>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr })),
+  );
+  return {
+    output: () => output,
+    ended,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
 export interface WorkerProcess {
   child: ChildProcess;
   /** Its Temporal worker identity (the SDK's default, `pid@host`), as pending activities name it. */

@@ -217,7 +217,7 @@ describe("resolving a dataset run's settings", () => {
     expect(config).not.toHaveProperty('concurrency');
     expect(notices[0]).toBe(resolved.description);
     expect(notices).toContainEqual(expect.stringMatching(/^ {2}evolver: evolforge-sim, temperature 1/));
-    expect(notices).toContainEqual('  unusable answers are asked again at most 2 time(s); gates off: none');
+    expect(notices).toContainEqual('  unusable answers are asked again at most 2 times; gates off: none');
     expect(notices).toContainEqual(expect.stringMatching(/^No price known for evolforge-sim: its cost counts as 0/));
     const meta = parseRunMeta(
       { ...oldDatasetMeta, release: EVOLFORGE_RELEASE, config: { kind: 'dataset', ...config } },

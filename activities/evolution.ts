@@ -1,6 +1,7 @@
 /**
  * The side-effecting steps of one evolution round, one LLM call each: mutate (evolver LLM, then the gates on its
- * rewrite), respond (responder LLM, then rules 2 and 3 on its answer) and judgeEquality (judge LLM, rule 1).
+ * rewrite), respond (responder LLM, then rules 2 and 3 on its answer) and judgeEquality (judge LLM: rule 1, and our
+ * two rules on whether the rewrite is still a task, and still its parent's).
  * An unusable answer is returned as such, for the workflow to ask again at once or fail the round; only transport
  * faults are thrown for Temporal's backoff.
  */
@@ -10,12 +11,14 @@ import {
   checkSorryShort,
   checkTemplateWords,
   EQUALITY_VERDICT_SCHEMA,
-  equalityVerdict,
-  parseEqualityAnswer,
+  judgeVerdict,
+  parseJudgeAnswer,
+  type JudgeVerdict,
+  type RewriteKind,
   type Verdict,
 } from '../core/elimination';
 import { checkRewriteGates, type GateSwitches } from '../core/gates';
-import { buildMutationMessages, buildResponseMessages, type Operation } from '../core/operations';
+import { buildMutationMessages, buildResponseMessages, type Operation, type OperationKind } from '../core/operations';
 import { parseEvolAnswer } from '../core/auto-evol';
 import { reaskMessages } from '../core/reask';
 import { parseRewrite } from '../core/rewrite';
@@ -77,9 +80,21 @@ export interface JudgeEqualityInput extends Reasked, Spending {
   judge: LlmEndpoint;
   parent: string;
   instruction: string;
+  /** The operation that wrote the rewrite (judge-lost-task does not hold in-breadth and downward ones). */
+  operationKind?: OperationKind;
+  /** Rules switched off (judge-not-a-task, judge-lost-task; every rule is on by default). */
+  gates?: GateSwitches;
 }
 
-export type JudgeEqualityResult = (CallFacts & { ok: true; verdict: Verdict }) | Unusable;
+export type JudgeEqualityResult =
+  | (CallFacts & {
+      ok: true;
+      /** Rule 1, then judge-not-a-task and judge-lost-task. */
+      verdict: JudgeVerdict;
+      /** What the judge said beside the verdict, `unknown` where it did not say (then no rule holds it). */
+      said: { kind: RewriteKind | 'unknown'; keepsTask: boolean | 'unknown' };
+    })
+  | Unusable;
 
 /** The paper's rule 4, then the gates: a rewrite that is no harder task of the same request fails here. */
 function gateVerdict(rewrite: string, answer: string, input: MutateInput, messages: ChatMessage[]): StepVerdict {
@@ -154,12 +169,21 @@ export const ROUND_CALLS = {
       const messages = reaskMessages(buildEqualityMessages(input.parent, input.instruction), 'judge', input.reask);
       return { role: 'judge', endpoint: input.judge, messages, options: { jsonSchema: EQUALITY_VERDICT_SCHEMA } };
     },
-    /** Rule 1: EQUAL or NOT EQUAL, or an unusable answer. */
-    result(_input: JudgeEqualityInput, completion: Completion | Unusable): JudgeEqualityResult {
+    /**
+     * Rule 1 on EQUAL or NOT EQUAL (without either the answer is unusable), then our rules on what the judge said of
+     * the rewrite beside it; a judge that gave the verdict alone eliminates nothing more.
+     */
+    result(input: JudgeEqualityInput, completion: Completion | Unusable): JudgeEqualityResult {
       if ('ok' in completion) return completion;
-      const answer = parseEqualityAnswer(completion.text);
+      const answer = parseJudgeAnswer(completion.text);
       if (!answer) return unusableResult('it gives neither EQUAL nor NOT EQUAL', completion);
-      return { ok: true, verdict: equalityVerdict(answer), usage: completion.usage, attempt: attemptNumber() };
+      return {
+        ok: true,
+        verdict: judgeVerdict(answer, { switches: input.gates, operationKind: input.operationKind }),
+        said: { kind: answer.kind ?? 'unknown', keepsTask: answer.keepsTask ?? 'unknown' },
+        usage: completion.usage,
+        attempt: attemptNumber(),
+      };
     },
   },
 };
@@ -180,7 +204,7 @@ export function createEvolutionActivities(llm: LlmGateway) {
       return ROUND_CALLS.respond.result(input, await ask(ROUND_CALLS.respond.request(input), input.spend));
     },
 
-    /** Rule 1: the judge says whether the rewrite asks for anything its parent does not. */
+    /** Rule 1: the judge says whether the rewrite asks for anything its parent does not, and whether it is still its task. */
     async judgeEquality(input: JudgeEqualityInput): Promise<JudgeEqualityResult> {
       return ROUND_CALLS.judgeEquality.result(input, await ask(ROUND_CALLS.judgeEquality.request(input), input.spend));
     },

@@ -26,8 +26,8 @@ export const ROLE_DEFAULTS: Record<LlmRole, Pick<LlmEndpoint, 'temperature' | 'm
   evolver: { temperature: 1, topP: 0.95, maxTokens: 2048 },
   // Answers are the training targets: room for long ones, a little randomness.
   responder: { temperature: 0.7, maxTokens: 2048 },
-  // The judge gives a verdict of one or two words (or a one-field JSON object): deterministic and short.
-  judge: { temperature: 0, maxTokens: 32 },
+  // The judge gives a verdict and two one-word answers (a three-field JSON object): deterministic and short.
+  judge: { temperature: 0, maxTokens: 64 },
 };
 
 const EndpointOverrideSchema = LlmEndpointSchema.partial().strict();
@@ -50,7 +50,7 @@ export const ConfigFileSchema = z
       .optional(),
     /** Unusable answers are asked again at once this many times (default 2), then the round fails. */
     unusableRetries: QualitySettingsSchema.shape.unusableRetries.optional(),
-    /** Gates switched off by name (`copies-prompt: false`); all are on by default. */
+    /** Gates and the judge's task rules switched off by name (`copies-prompt: false`); all are on by default. */
     gates: QualitySettingsSchema.shape.gates.optional(),
     /** Rule 4 on the evolver's whole answer, label included, as the paper does (default false). */
     templateWordsOnRawAnswer: z.boolean().optional(),

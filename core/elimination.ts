@@ -3,7 +3,7 @@
  * the parsing of its answer live here; rules 2-4 are deterministic and pure.
  */
 import { ChatMessage } from './chat';
-import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN } from './operations';
+import { INSTRUCTION_CLOSE, INSTRUCTION_OPEN, type OperationKind } from './operations';
 
 export type EliminationRule = 'no-information-gain' | 'sorry-short' | 'punctuation-stopwords' | 'template-words';
 
@@ -104,19 +104,26 @@ export function checkDeterministicRules(instruction: string, response: string): 
   return { passed: true };
 }
 
-export const JUDGE_SYSTEM = 'You decide whether rewriting a task made it ask for anything new.';
+export const JUDGE_SYSTEM = 'You check a rewritten task against the task it was rewritten from.';
 
 /** Opens the equality prompt; the simulated LLM finds the judge's requests by it. */
 export const EQUALITY_LEAD = 'Compare the two tasks below.';
 
-/** The messages for rule 1: the judge is shown both instructions and says whether they are equal. */
+/** The labels of the judge's two answers beside the verdict: the JSON fields, and the lines of a prose answer. */
+export const TASK_FIELDS = { kind: 'second_is', keeps: 'keeps_task' } as const;
+
+/**
+ * The messages of the judge's one call: rule 1 (whether the two instructions are equal) and, in the same answer, what
+ * the rewrite is (still a task, or an answer, or a statement) and whether it still asks for its parent's task. What
+ * the second text is comes first: the verdict is given once the judge has looked at it.
+ */
 export function buildEqualityMessages(parent: string, evolved: string): ChatMessage[] {
   return [
     { role: 'system', content: JUDGE_SYSTEM },
     {
       role: 'user',
       content: [
-        `${EQUALITY_LEAD} They are EQUAL when they set the same constraints and requirements and ask for the same depth and breadth of inquiry, however differently they are worded. Otherwise they are NOT EQUAL.`,
+        EQUALITY_LEAD,
         '',
         '<first>',
         parent,
@@ -126,7 +133,12 @@ export function buildEqualityMessages(parent: string, evolved: string): ChatMess
         evolved,
         '</second>',
         '',
-        'Answer with EQUAL or NOT EQUAL and nothing more.',
+        'Say three things about the second text, in this order.',
+        `- "${TASK_FIELDS.kind}" is TASK when it still asks for something a person could answer or do, ANSWER when it answers the first task, solves it or explains how to solve it instead of asking, and STATEMENT when it only tells or describes something and asks for nothing.`,
+        `- "${TASK_FIELDS.keeps}" is YES when it still asks for what the first task asks for (the same subject and the same goal, perhaps harder, narrower or broader), and NO when it asks for something else or no longer asks for it.`,
+        '- "verdict" is EQUAL when the two tasks set the same constraints and requirements and ask for the same depth and breadth of inquiry, however differently they are worded, and NOT EQUAL otherwise.',
+        '',
+        'Reply with one JSON object holding these three fields, and nothing else.',
       ].join('\n'),
     },
   ];
@@ -136,15 +148,19 @@ export type EqualityAnswer = 'equal' | 'not-equal';
 
 /**
  * The structured answer asked of the judge where the endpoint accepts a JSON schema (OpenAI, vLLM, llama.cpp,
- * Ollama, LM Studio): one field whose value is one of the two verdicts.
+ * Ollama, LM Studio): what the rewrite is, whether it keeps its parent's task, then the verdict, in the prompt's order.
  */
 export const EQUALITY_VERDICT_SCHEMA = {
   name: 'equality_verdict',
   strict: true,
   schema: {
     type: 'object',
-    properties: { verdict: { type: 'string', enum: ['EQUAL', 'NOT EQUAL'] } },
-    required: ['verdict'],
+    properties: {
+      [TASK_FIELDS.kind]: { type: 'string', enum: ['TASK', 'ANSWER', 'STATEMENT'] },
+      [TASK_FIELDS.keeps]: { type: 'string', enum: ['YES', 'NO'] },
+      verdict: { type: 'string', enum: ['EQUAL', 'NOT EQUAL'] },
+    },
+    required: [TASK_FIELDS.kind, TASK_FIELDS.keeps, 'verdict'],
     additionalProperties: false,
   },
 } as const;
@@ -215,4 +231,95 @@ export function equalityVerdict(answer: EqualityAnswer): Verdict {
         evidence: 'the judge found the evolved instruction equal to its parent',
       }
     : { passed: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Beside rule 1, in the same call: is the rewrite still a task, and still its parent's?
+
+/** Rules of ours on the judge's two further answers; each can be switched off like a gate. */
+export const JUDGE_TASK_RULES = ['judge-not-a-task', 'judge-lost-task'] as const;
+export type JudgeTaskRule = (typeof JUDGE_TASK_RULES)[number];
+
+/** What the judge says the rewrite is. */
+export type RewriteKind = 'task' | 'answer' | 'statement';
+
+/**
+ * The judge's whole answer. A field it did not give is unknown (undefined), not failed: small models often give the
+ * verdict alone, and a rewrite is not eliminated for what the judge did not say.
+ */
+export interface JudgeAnswer {
+  equality: EqualityAnswer;
+  kind?: RewriteKind;
+  keepsTask?: boolean;
+}
+
+/**
+ * A field's value where the answer names it: `"second_is": "ANSWER"` in JSON, or a line `second_is: ANSWER` (also
+ * `**Second is** - answer`) that ends with it. Undefined when it is not named, or named with different values.
+ */
+function labelled(answer: string, field: string, values: string): string | undefined {
+  const name = field.replace('_', '[\\s_-]?');
+  const json = new RegExp(`"${name}"\\s*:\\s*"?(${values})\\b`, 'gi');
+  const line = new RegExp(`^[\\s"'\`*_#>-]*${name}[\\s"'\`*_]*[:=-][\\s"'\`*_]*(${values})["'\`*_.,;!]*\\s*$`, 'gim');
+  const same: Record<string, string> = { true: 'yes', false: 'no' };
+  const found = new Set(
+    [...answer.matchAll(json), ...answer.matchAll(line)].map((m) => same[m[1].toLowerCase()] ?? m[1].toLowerCase()),
+  );
+  return found.size === 1 ? [...found][0] : undefined;
+}
+
+/**
+ * Reads the judge's answer: the verdict as parseEqualityAnswer does (null without one: the answer is unusable), and
+ * the two further fields only where they are given by name, in JSON or on a labelled line. Prose that merely talks
+ * about an answer or a task is not read as either: a wrong guess would eliminate a good rewrite.
+ */
+export function parseJudgeAnswer(answer: string): JudgeAnswer | null {
+  const equality = parseEqualityAnswer(answer);
+  if (!equality) return null;
+  const kind = labelled(answer, TASK_FIELDS.kind, 'task|answer|statement') as RewriteKind | undefined;
+  const keeps = labelled(answer, TASK_FIELDS.keeps, 'yes|no|true|false');
+  return {
+    equality,
+    ...(kind ? { kind } : {}),
+    ...(keeps ? { keepsTask: keeps === 'yes' } : {}),
+  };
+}
+
+export type JudgeVerdict =
+  { passed: true } | { passed: false; rule: 'no-information-gain' | JudgeTaskRule; evidence: string };
+
+export interface JudgeRuleOptions {
+  /** Off switches by rule name (the config file's `gates:`); every rule is on unless set to false. */
+  switches?: Partial<Record<JudgeTaskRule, boolean>>;
+  /**
+   * The operation that wrote the rewrite. In-breadth mutation and downward evolution may write a new task by design
+   * (a rarer one of the same domain, an easier problem), so judge-lost-task does not hold them.
+   */
+  operationKind?: OperationKind;
+}
+
+/** Rule 1 on the verdict, then, where the judge said so, the rewrite is no task, or no longer its parent's. */
+export function judgeVerdict(answer: JudgeAnswer, options: JudgeRuleOptions = {}): JudgeVerdict {
+  const on = (rule: JudgeTaskRule) => options.switches?.[rule] !== false;
+  const equality = equalityVerdict(answer.equality);
+  if (!equality.passed) return { passed: false, rule: 'no-information-gain', evidence: equality.evidence };
+  if (on('judge-not-a-task') && answer.kind !== undefined && answer.kind !== 'task') {
+    return {
+      passed: false,
+      rule: 'judge-not-a-task',
+      evidence:
+        answer.kind === 'answer'
+          ? 'the judge found the rewrite an answer to its parent, not a task'
+          : 'the judge found the rewrite a statement that asks for nothing',
+    };
+  }
+  const newTaskByDesign = options.operationKind === 'in-breadth' || options.operationKind === 'downward';
+  if (on('judge-lost-task') && answer.keepsTask === false && !newTaskByDesign) {
+    return {
+      passed: false,
+      rule: 'judge-lost-task',
+      evidence: "the judge found that the rewrite no longer asks for its parent's task",
+    };
+  }
+  return { passed: true };
 }

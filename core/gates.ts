@@ -4,14 +4,17 @@
  * (the parent stays and is evolved again next round). They need only the texts, so they run as soon as the
  * rewrite arrives, before any response or judge call is spent on it. Pure: no I/O.
  */
-import { STOP_WORDS } from './elimination';
+import { STOP_WORDS, type JudgeTaskRule } from './elimination';
 import { EXAMPLE_CLOSE, EXAMPLE_OPEN } from './operations';
 
 export const GATE_RULES = ['evolver-refused', 'answered-not-rewritten', 'copies-prompt', 'lost-task'] as const;
 export type GateRule = (typeof GATE_RULES)[number];
 
-/** Off switches by gate; every gate is on unless set to false. (An empty rewrite is no gate: it is unusable.) */
-export type GateSwitches = Partial<Record<GateRule, boolean>>;
+/**
+ * Off switches by gate, and by the judge's two rules on the rewrite (core/elimination.ts), which the config file's
+ * `gates:` switches too; every one is on unless set to false. (An empty rewrite is no gate: it is unusable.)
+ */
+export type GateSwitches = Partial<Record<GateRule | JudgeTaskRule, boolean>>;
 
 export type GateVerdict = { passed: true } | { passed: false; rule: GateRule; evidence: string };
 
@@ -200,17 +203,50 @@ const CLAUSE_LEAD = new Set(
   ),
 );
 
+/**
+ * Words that join a clause to the one before it: after a comma, "..., and use sunlight to make sugar" continues a
+ * statement; a request after a comma opens with its verb ("Given two strings, return the longer one").
+ */
+const COORDINATORS = new Set('and but or so yet nor'.split(' '));
+
+/**
+ * Duties given to the reader ask only when a request verb follows ("you must explain", not "you should eat"); "you
+ * can", "you may" and "you will" grant or foretell ("you can use a loop", "you will learn").
+ */
+const ADDRESSED_MODAL =
+  /\byou (?:should|must|need to|have to|are to|shall) (?:also |then |now |first |briefly |carefully |clearly )?([a-z]+)/g;
+
 /** Ways of asking that are not an imperative verb. */
 const REQUEST_PHRASE =
-  /\b(?:(?:can|could|would|will) you|i (?:want|need|would like|'d like|wish) (?:you )?to|you (?:are|will|should|must|need to|have to|may|might)\b|your (?:task|answer|response|solution|job|goal|program|code|function|essay|explanation|analysis|report|story|poem|summary)|help me|make sure|be sure to|ensure that|in (?:no more|fewer|less) than|in (?:at most|at least) \d|in \d+ (?:words|sentences|paragraphs|lines|steps)|let's|let us)\b/;
+  /\b(?:(?:can|could|would|will) you|i (?:want|need|would like|'d like|wish) (?:you )?to|you (?:are|will be) (?:given|asked|required|provided|expected|tasked|shown|presented|to)\b|your (?:task|answer|response|solution|job|goal|program|code|function|essay|explanation|analysis|report|story|poem|summary)|help me|in (?:no more|fewer|less) than \w+ (?:words|sentences|paragraphs|lines|steps)|in (?:at most|at least|exactly) \w+ (?:words|sentences|paragraphs|lines|steps)|in \d+ (?:words|sentences|paragraphs|lines|steps))\b/;
 
-function clauses(text: string): string[] {
-  return text
+/** Fenced code: a code answer's lines ("print(x)", "return y") are no request. */
+function withoutCode(text: string): string {
+  return text.replace(/```[\s\S]*?(?:```|$)/g, ' ');
+}
+
+/** Where a clause stands: opening a sentence, opening what follows a colon, or after a comma in either. */
+type ClausePlace = 'sentence' | 'after-colon' | 'inner';
+
+/** Sentences (and labelled parts, lines, list items), each as its clauses: split at commas, dashes and brackets. */
+function sentencesOf(text: string): Array<{ clauses: string[]; afterColon: boolean }> {
+  const parts = text
     .toLowerCase()
     .replace(/[\u2018\u2019]/g, "'")
-    .split(/[.!?;:\n]+|,\s+|\s[-–—]\s|\(|\)/)
-    .map((c) => c.replace(/^[\s"'“`*_>#\-–—•\d.)\]]+/, '').trim())
-    .filter(Boolean);
+    .split(/([.!?;:\n]+)/);
+  const sentences: Array<{ clauses: string[]; afterColon: boolean }> = [];
+  for (let i = 0; i < parts.length; i += 2) {
+    const clauses = parts[i]
+      .split(/,\s+|\s[-–—]\s|\(|\)/)
+      .map((c) => c.replace(/^[\s"'“`*_>#\-–—•\d.)\]]+/, '').trim())
+      .filter(Boolean);
+    if (clauses.length) sentences.push({ clauses, afterColon: i > 0 && parts[i - 1].includes(':') });
+  }
+  return sentences;
+}
+
+function placeOf(sentence: { afterColon: boolean }, index: number): ClausePlace {
+  return index > 0 ? 'inner' : sentence.afterColon ? 'after-colon' : 'sentence';
 }
 
 /** "Converting 85 F to Celsius." asks as well as "Convert ...". */
@@ -220,25 +256,85 @@ function isRequestGerund(word: string): boolean {
   return [stem, `${stem}e`, stem.slice(0, -1)].some((base) => IMPERATIVE_VERBS.has(base));
 }
 
-function clauseAsks(clause: string): boolean {
-  const words = clause.split(/\s+/);
-  let i = 0;
-  while (i < words.length - 1 && CLAUSE_LEAD.has(words[i].replace(/[^a-z']/g, ''))) i++;
-  const first = words[i]?.replace(/[^a-z']/g, '') ?? '';
-  return IMPERATIVE_VERBS.has(first) || INTERROGATIVES.has(first) || isRequestGerund(first);
+function bare(word: string | undefined): string {
+  return word?.replace(/[^a-z']/g, '') ?? '';
 }
 
-/** Whether a text asks for something: a question mark, a clause that opens with a request verb, or a request phrase. */
+/**
+ * Whether a clause asks: the first clause of a sentence by a request verb or a question word after its lead words
+ * ("Please list", "How does"); a later clause only by a request verb of its own ("Given X, find Y"), not after "and"
+ * or "which". A gerund asks only as a sentence's first word ("Converting 85 F to Celsius."): after a colon it lists
+ * ("three things: planning the week, ..."). "What a lovely day" exclaims, it does not ask.
+ */
+function clauseAsks(clause: string, place: ClausePlace): boolean {
+  const words = clause.split(/\s+/);
+  let i = 0;
+  while (i < words.length - 1 && CLAUSE_LEAD.has(bare(words[i]))) {
+    if (place === 'inner' && COORDINATORS.has(bare(words[i]))) return false;
+    i++;
+  }
+  const first = bare(words[i]);
+  if (IMPERATIVE_VERBS.has(first) || (place === 'sentence' && isRequestGerund(first))) return true;
+  if (place === 'inner' || !INTERROGATIVES.has(first)) return false;
+  return !(first === 'what' && /^an?$/.test(bare(words[i + 1])));
+}
+
+/**
+ * Whether a text asks for something: a question mark, a sentence that opens with a request verb or a question word
+ * (or a clause after a comma that opens with a request verb), or a request phrase. Code blocks are left out.
+ */
 export function asksForSomething(text: string): boolean {
-  if (text.includes('?') || text.includes('？')) return true;
-  const lower = text.toLowerCase().replace(/[\u2018\u2019]/g, "'");
+  const prose = withoutCode(text);
+  if (prose.includes('?') || prose.includes('？')) return true;
+  const lower = prose.toLowerCase().replace(/[\u2018\u2019]/g, "'");
   if (REQUEST_PHRASE.test(lower)) return true;
-  return clauses(text).some(clauseAsks);
+  for (const modal of lower.matchAll(ADDRESSED_MODAL)) if (IMPERATIVE_VERBS.has(modal[1])) return true;
+  return sentencesOf(prose).some((sentence) =>
+    sentence.clauses.some((clause, i) => clauseAsks(clause, placeOf(sentence, i))),
+  );
+}
+
+/** A list item: "1.", "2)", "Step 3:", "-", "*", "•". */
+const LIST_ITEM = /^\s*(?:\d{1,2}[.)]|step\s+\d+\s*[:.)-]?|[-*•])\s+/i;
+
+/** Words that make the list that follows a list of requirements ("The function must:", "Requirements:"). */
+const REQUIREMENTS_LEAD =
+  /\b(?:must|should|shall|needs? to|has to|have to|requirements?|constraints?|rules?|criteria|conditions?|as follows|the following)\s*:?\s*$/i;
+
+/** An item that is a step to take: it opens with a request verb, and asks no question. */
+function isStep(item: string): boolean {
+  const [sentence] = sentencesOf(item);
+  if (!sentence || item.includes('?')) return false;
+  const first = sentence.clauses[0];
+  return clauseAsks(first, 'sentence') && !INTERROGATIVES.has(bare(first.split(/\s+/)[0]));
+}
+
+/**
+ * A list of steps: two items or more, most of them steps to take, with no request before or after the list. It is how
+ * to do a task ("To find the cost: 1. Divide 24 by 3. 2. Multiply ..."), not a task; a task with a list of
+ * requirements says what to do with them ("Write a function that: 1. ...").
+ */
+export function isListOfSteps(text: string): boolean {
+  const lines = withoutCode(text)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const items = lines.flatMap((line, index) => (LIST_ITEM.test(line) ? [{ line, index }] : []));
+  if (items.length < 2) return false;
+  const steps = items.filter(({ line }) => isStep(line.replace(LIST_ITEM, '')));
+  if (steps.length * 2 < items.length) return false;
+  const before = lines.slice(0, items[0].index).join('\n');
+  const after = lines.slice(items[items.length - 1].index + 1).join('\n');
+  return !asksForSomething(before) && !REQUIREMENTS_LEAD.test(before) && !asksForSomething(after);
 }
 
 /** How an answer opens: a reply, not a task. */
 const ANSWER_OPENER =
-  /^(?:sure|certainly|of course|absolutely|great question|good question|the answer is|the correct answer|answer\s*:|solution\s*:|to solve this|to answer this|in conclusion|in summary|i think|i believe|as an ai)\b/;
+  /^(?:sure|certainly|of course|absolutely|great question|good question|what an? [a-z]+|the answer is|the correct answer|answer\s*:|solution\s*:|to solve this|to answer this|in conclusion|in summary|i think|i believe|as an ai|(?:today,? )?i(?:'m| am) going to|i will (?:share|tell|show|talk|explain|walk)|in this (?:article|post|blog|video|guide|lesson|essay|piece|text)\b[^.!?\n]*\b(?:i|we)\b|here (?:is|are) (?:some|a few|my|the) (?:things|tips|facts|ways|reasons|steps|ideas))\b/;
+
+/** A writer announcing what they will tell: "These are the things I am going to share with you today". */
+const NARRATION =
+  /\b(?:i|we)(?:'m| am|'re| are|'ll| will| want to| would like to)(?: going to)? (?:share|tell you|show you|talk about|walk you through)\b|\bshare with you\b/;
 
 /** The share of the rewrite's content words found in its parent. */
 function overlapWithParent(rewrite: string, parent: string): number {
@@ -250,9 +346,8 @@ function overlapWithParent(rewrite: string, parent: string): number {
 
 /** A rewrite whose first sentence carries none of the request: a reply that opens like an answer. */
 function opensAsAnswer(rewrite: string): boolean {
-  const start = opening(rewrite);
-  if (!ANSWER_OPENER.test(start)) return false;
   const firstSentence = /^[^.!?\n]*[.!?\n]?/.exec(rewrite.trim())?.[0] ?? rewrite;
+  if (!ANSWER_OPENER.test(opening(rewrite)) && !NARRATION.test(opening(firstSentence))) return false;
   return !asksForSomething(firstSentence);
 }
 
@@ -271,6 +366,13 @@ export function checkAnsweredOrLost(
       passed: false,
       rule: 'answered-not-rewritten',
       evidence: `the evolver answered instead of rewriting: "${excerpt(rewrite)}"`,
+    };
+  }
+  if (answeredOn && isListOfSteps(rewrite) && !isListOfSteps(parent)) {
+    return {
+      passed: false,
+      rule: 'answered-not-rewritten',
+      evidence: `the rewrite is a list of steps with no request around it, how to do the task rather than a task: "${excerpt(rewrite)}"`,
     };
   }
   if (asksForSomething(rewrite)) return PASS;

@@ -10,11 +10,16 @@ export const UNUSABLE_RULES = ['rewrite-unusable', 'response-unusable', 'judge-u
 export type UnusableRule = (typeof UNUSABLE_RULES)[number];
 
 /**
- * Why a round failed: one of the paper's four rules, one of our gates on the rewrite, a role that kept giving
- * unusable answers, or `unparseable-rewrite` (in records of 0.1.0 runs, from before the re-ask limit).
+ * Why a round failed: one of the paper's four rules, one of our gates on the rewrite, one of our rules on the judge's
+ * further answers, a role that kept giving unusable answers, or `unparseable-rewrite` (in records of 0.1.0 runs, from
+ * before the re-ask limit).
  */
 export type RoundRule =
-  import('./elimination').EliminationRule | import('./gates').GateRule | UnusableRule | 'unparseable-rewrite';
+  | import('./elimination').EliminationRule
+  | import('./elimination').JudgeTaskRule
+  | import('./gates').GateRule
+  | UnusableRule
+  | 'unparseable-rewrite';
 
 export type StepVerdict = { passed: true } | { passed: false; rule: RoundRule; evidence: string };
 

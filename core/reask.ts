@@ -4,6 +4,7 @@
  * get a different one. Every sentence is our own wording. Pure: no I/O.
  */
 import type { ChatMessage } from './chat';
+import { TASK_FIELDS } from './elimination';
 
 /** An answer that could not be used: why, and its start (for the evidence and for the re-ask). */
 export interface UnusableAnswer {
@@ -24,7 +25,7 @@ export function clipAnswer(text: string, max = REASK_ANSWER_CHARS): string {
 /** What each role is told to send the second time. */
 export const REASK_REQUEST = {
   evolver: 'Send the rewritten task once more, alone: no label, no comment, and no answer to the task.',
-  judge: 'Send your verdict once more as exactly one of EQUAL or NOT EQUAL, with nothing else.',
+  judge: `Send your verdict once more, with nothing else: EQUAL or NOT EQUAL, or a JSON object with "verdict" (EQUAL or NOT EQUAL), "${TASK_FIELDS.kind}" (TASK, ANSWER or STATEMENT) and "${TASK_FIELDS.keeps}" (YES or NO).`,
   responder: 'Answer the request once more, in full.',
   'optimizer-feedback': 'Send your review of the cases once more: one line per failed case with its id and the reason.',
   scorer: 'Send the two ratings once more as {"difficulty": <1-10>, "complexity": <1-10>}, with nothing else.',

@@ -17,13 +17,15 @@ export const QualitySettingsSchema = z
   .object({
     /** Unusable answers (no rewrite, no verdict, empty response, no method) are asked again this many times. */
     unusableRetries: z.number().int().min(0).max(10).default(DEFAULT_UNUSABLE_RETRIES),
-    /** Gates switched off (`copies-prompt: false`); every gate is on by default. */
+    /** Gates and the judge's task rules switched off (`copies-prompt: false`); every one is on by default. */
     gates: z
       .object({
         'evolver-refused': z.boolean(),
         'answered-not-rewritten': z.boolean(),
         'copies-prompt': z.boolean(),
         'lost-task': z.boolean(),
+        'judge-not-a-task': z.boolean(),
+        'judge-lost-task': z.boolean(),
       })
       .partial()
       .strict()

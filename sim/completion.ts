@@ -12,8 +12,8 @@ export interface ChatRequest {
   messages: ChatMessage[];
   stream: boolean;
   includeUsageInStream: boolean;
-  /** The enum values of a one-field JSON schema asked for in `response_format` (the judge's verdict), if any. */
-  jsonEnumField?: { name: string; values: string[] };
+  /** The string-enum fields of a JSON schema asked for in `response_format` (the judge's answer), in order, if any. */
+  jsonEnumFields?: Array<{ name: string; values: string[] }>;
 }
 
 /** Text of a message content: a string, an array of content parts, or null (tool calls). */
@@ -56,25 +56,35 @@ export function parseChatRequest(body: unknown): ChatRequest | string {
   }
   const model = typeof fields.model === 'string' && fields.model.length > 0 ? fields.model : DEFAULT_SIM_MODEL;
   const streamOptions = fields.stream_options as { include_usage?: unknown } | undefined;
-  const jsonEnumField = enumFieldOf(fields.response_format);
+  const jsonEnumFields = enumFieldsOf(fields.response_format);
   return {
     model,
     messages,
     stream: fields.stream === true,
     includeUsageInStream: streamOptions?.include_usage === true,
-    ...(jsonEnumField ? { jsonEnumField } : {}),
+    ...(jsonEnumFields ? { jsonEnumFields } : {}),
   };
 }
 
-/** `{type: 'json_schema', json_schema: {schema: {properties: {verdict: {enum: [...]}}}}}` gives verdict and its values. */
-function enumFieldOf(format: unknown): ChatRequest['jsonEnumField'] {
-  const spec = format as { type?: unknown; json_schema?: { schema?: { properties?: Record<string, unknown> } } };
-  if (spec?.type !== 'json_schema') return undefined;
-  const properties = Object.entries(spec.json_schema?.schema?.properties ?? {});
-  if (properties.length !== 1) return undefined;
-  const [name, property] = properties[0];
-  const values = (property as { enum?: unknown })?.enum;
-  return Array.isArray(values) && values.every((v) => typeof v === 'string') ? { name, values } : undefined;
+/**
+ * `{type: 'json_schema', json_schema: {schema: {properties: {verdict: {enum: [...]}, ...}}}}` (OpenAI's way) or
+ * `{type: 'json_object', schema: {...}}` (llama-cpp-python's) gives each field and its values, when every field is a
+ * string enum.
+ */
+function enumFieldsOf(format: unknown): ChatRequest['jsonEnumFields'] {
+  const spec = format as {
+    type?: unknown;
+    schema?: { properties?: Record<string, unknown> };
+    json_schema?: { schema?: { properties?: Record<string, unknown> } };
+  };
+  const schema =
+    spec?.type === 'json_schema' ? spec.json_schema?.schema : spec?.type === 'json_object' ? spec.schema : undefined;
+  const properties = Object.entries(schema?.properties ?? {});
+  if (properties.length === 0) return undefined;
+  const fields = properties.map(([name, property]) => ({ name, values: (property as { enum?: unknown })?.enum }));
+  return fields.every((f) => Array.isArray(f.values) && f.values.every((v) => typeof v === 'string'))
+    ? (fields as Array<{ name: string; values: string[] }>)
+    : undefined;
 }
 
 /** sha256 hex of `JSON.stringify({ model, messages })` with messages as `{ role, content }`. */

@@ -66,9 +66,25 @@ function actionForRule(rule: SimRule): Action {
   return { type: 'answer', content: rule.content };
 }
 
+/**
+ * The usual answer in the JSON shape asked for, when each of its lines gives a field: `name: value`, or a bare value
+ * that only one field takes (the simulated judge answers so). Anything else stays as it is.
+ */
 function structured(request: ChatRequest, text: string): string {
-  const field = request.jsonEnumField;
-  return field && field.values.includes(text) ? JSON.stringify({ [field.name]: text }) : text;
+  const fields = request.jsonEnumFields;
+  if (!fields) return text;
+  const given = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const named = /^(\w+):\s*(.+)$/.exec(line);
+    const field = named
+      ? fields.find((f) => f.name === named[1] && f.values.includes(named[2]))
+      : fields.find((f) => f.values.includes(line));
+    if (!field) return text;
+    given.set(field.name, named ? named[2] : line);
+  }
+  return JSON.stringify(
+    Object.fromEntries(fields.flatMap((f) => (given.has(f.name) ? [[f.name, given.get(f.name)]] : []))),
+  );
 }
 
 function emptyStats(): Omit<SimStats, 'inFlight' | 'queue'> & { queue: Omit<SimStats['queue'], 'waiting'> } {

@@ -5,7 +5,9 @@ import { startSingleInstruction } from '../client/api';
 import { GENERAL_OPERATIONS } from '../core/operations';
 import { planOperations } from '../core/plan';
 import type { Lineage } from '../core/lineage';
+import type { GateSwitches } from '../core/gates';
 import { startSimLlm, type SimLlm } from '../sim/llm-server';
+import { answerRequest } from '../sim/respond';
 import { lineageQuery } from '../core/messages';
 import { connectClient, eventually, llmAt, startWorker, uniqueTaskQueue, type TestWorker } from './helpers/temporal';
 
@@ -177,6 +179,8 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
     const copy = 'Rewrite the task below into a version that is somewhat harder for a capable assistant.';
     sim.addRule({ match: { kind: 'mutate', contains: 'UNIQUE-GATEOFF' }, content: copy });
     sim.addRule({ match: { kind: 'respond', contains: 'UNIQUE-GATEOFF' }, content: LONG_ANSWER });
+    // A judge that gives the verdict alone: only the gate decides.
+    sim.addRule({ match: { kind: 'judge', contains: 'UNIQUE-GATEOFF' }, content: 'NOT EQUAL' });
     const run = async (gates: Record<string, boolean>) =>
       (
         await startSingleInstruction(client, taskQueue, {
@@ -191,6 +195,68 @@ describe('instructionEvolution on a real dev server and worker, LLM over HTTP', 
       ).result();
     expect((await run({})).steps[0].verdict).toMatchObject({ passed: false, rule: 'copies-prompt' });
     expect((await run({ 'copies-prompt': false })).steps[0].verdict).toEqual({ passed: true });
+  });
+
+  /** One round of add-constraints on `seed`, with these gates and judge rules switched off. */
+  async function oneRound(seed: string, label: string, gates: GateSwitches) {
+    const handle = await startSingleInstruction(client, taskQueue, {
+      runId: `t${Date.now().toString(36)}${label}`,
+      instructionId: label,
+      instruction: seed,
+      rounds: 1,
+      seed: 1,
+      llm: llmAt(sim.url),
+      operations: [GENERAL_OPERATIONS.find((op) => op.id === 'add-constraints')!],
+      quality: { unusableRetries: 2, gates },
+    });
+    return { handle, lineage: await handle.result() };
+  }
+
+  test('the judge finds the rewrite an answer to its parent, not a task: judge-not-a-task, in the same call as rule 1', async () => {
+    const seed = 'Describe the water cycle UNIQUE-ANSWERED.';
+    // The evolver answers the task instead of rewriting it, in the simulated responder's words (the simulated judge
+    // knows them); its numbered points would fail answered-not-rewritten first, so that gate is off here.
+    sim.addRule({ match: { kind: 'mutate', contains: 'UNIQUE-ANSWERED' }, content: answerRequest(seed) });
+    sim.addRule({ match: { kind: 'respond', contains: 'UNIQUE-ANSWERED' }, content: LONG_ANSWER });
+    expect((await oneRound(seed, 'answered-gate', {})).lineage.steps[0].verdict).toMatchObject({
+      passed: false,
+      rule: 'answered-not-rewritten',
+    });
+    sim.resetRequests();
+    const { handle, lineage } = await oneRound(seed, 'answered', { 'answered-not-rewritten': false });
+    expect(lineage.steps[0].verdict).toEqual({
+      passed: false,
+      rule: 'judge-not-a-task',
+      evidence: 'the judge found the rewrite an answer to its parent, not a task',
+    });
+    expect(lineage.final).toBe(seed);
+    // One judge call for the round: the further answers came with the verdict.
+    expect(sim.requests().map((r) => r.kind)).toEqual(['mutate', 'respond', 'judge']);
+    // What the judge said is in the history, as the judge activity's result.
+    const history = await handle.fetchHistory();
+    const judged = (history.events ?? [])
+      .map((e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data)
+      .filter((d): d is Uint8Array => Boolean(d))
+      .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as { said?: unknown })
+      .find((r) => r.said);
+    expect(judged?.said).toEqual({ kind: 'answer', keepsTask: true });
+  });
+
+  test("the judge finds the rewrite no longer asks for its parent's task: judge-lost-task, and it can be switched off", async () => {
+    const seed = 'Explain how a lighthouse lens focuses its beam UNIQUE-LOST.';
+    sim.addRule({
+      match: { kind: 'mutate', contains: 'UNIQUE-LOST' },
+      content: 'Write a limerick about a sleepy cat who naps on a warm windowsill every afternoon.',
+    });
+    sim.addRule({ match: { kind: 'respond', contains: 'sleepy cat' }, content: LONG_ANSWER });
+    expect((await oneRound(seed, 'lost', {})).lineage.steps[0].verdict).toEqual({
+      passed: false,
+      rule: 'judge-lost-task',
+      evidence: "the judge found that the rewrite no longer asks for its parent's task",
+    });
+    expect((await oneRound(seed, 'lost-off', { 'judge-lost-task': false })).lineage.steps[0].verdict).toEqual({
+      passed: true,
+    });
   });
 
   test("rule 4 after a leading label is stripped keeps the cleaned rewrite; the paper's way, on the whole answer, drops it", async () => {

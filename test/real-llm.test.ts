@@ -17,6 +17,7 @@ import { buildMutationMessages, GENERAL_OPERATIONS } from '../core/operations';
 import { idsOf } from './helpers/runs';
 import type { Lineage } from '../core/lineage';
 import { findRealLlm, modelBusyMs, startRealLlm, type RealLlmServer } from '../server/real-llm';
+import { notATask } from './helpers/task-shape';
 import { LocalRunStore } from '../store/local-run-store';
 import { connectClient, testAddress, uniqueTaskQueue } from './helpers/temporal';
 import { runCli, startWorkerProcess, type WorkerProcess } from './helpers/worker-process';
@@ -244,6 +245,13 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
       });
       expect(step.response.trim().length).toBeGreaterThan(0);
     }
+    // And every passed row is still a task of its parent's, by the tier's own reading (apart from the gates and the
+    // judge): no steps of how to solve the parent, no statement that asks for nothing, no reply.
+    const notTasks = passedSteps.flatMap((step) => {
+      const why = notATask(step.instruction, step.parent);
+      return why ? [{ why, parent: step.parent, instruction: step.instruction }] : [];
+    });
+    expect(notTasks).toEqual([]);
     // The default export is the paper's mix: the seeds (answered in the run: these rows have no answer of their
     // own) and every passed round.
     const evolved = rows.filter((row) => row._evol.round > 0);

@@ -5,7 +5,9 @@ import {
   buildEqualityMessages,
   checkTemplateWords,
   countWords,
+  EQUALITY_VERDICT_SCHEMA,
   parseEqualityAnswer,
+  parseJudgeAnswer,
   SORRY_WORD_LIMIT,
 } from '../core/elimination';
 import {
@@ -165,7 +167,7 @@ describe('simulated LLM answers (pure)', () => {
   });
 
   it('the judge says EQUAL for the same text and mostly NOT EQUAL for different texts', () => {
-    expect(answerOf(buildEqualityMessages(SEED, `  ${SEED.toUpperCase()}\n`))).toBe('EQUAL');
+    expect(parseEqualityAnswer(answerOf(buildEqualityMessages(SEED, `  ${SEED.toUpperCase()}\n`)))).toBe('equal');
     const verdicts = MANY_SEEDS.map((seed, i) =>
       parseEqualityAnswer(answerOf(buildEqualityMessages(seed, MANY_SEEDS[(i + 1) % MANY_SEEDS.length]))),
     );
@@ -173,6 +175,20 @@ describe('simulated LLM answers (pure)', () => {
     expect(equal).toBeGreaterThan(0);
     expect(equal / verdicts.length).toBeLessThan(0.16);
     expect(verdicts.every((v) => v !== null)).toBe(true);
+  });
+
+  it("the judge says a rewrite is a task of its parent, unless it is the responder's answer or shares no topic word", () => {
+    const said = (parent: string, rewrite: string) =>
+      parseJudgeAnswer(answerOf(buildEqualityMessages(parent, rewrite)));
+    const deeper = answerOf(buildMutationMessages(operation('deepening'), SEED));
+    expect(said(SEED, deeper)).toMatchObject({ kind: 'task', keepsTask: true });
+    expect(said(SEED, answerOf(buildResponseMessages(SEED)))).toMatchObject({ kind: 'answer', keepsTask: true });
+    expect(said(SEED, 'Write a limerick about a lighthouse keeper.')).toMatchObject({ kind: 'task', keepsTask: false });
+    // Over many pairs of an in-depth rewrite and its parent, neither rule is ever told to eliminate.
+    for (const seed of MANY_SEEDS) {
+      const rewrite = parseRewrite(answerOf(buildMutationMessages(operation('add-constraints'), seed)));
+      expect(rewrite.ok && said(seed, rewrite.text)).toMatchObject({ kind: 'task', keepsTask: true });
+    }
   });
 });
 
@@ -221,7 +237,7 @@ describe('simulated LLM over HTTP with the openai client', () => {
     const mutated = await ask(buildMutationMessages(operation('deepening'), SEED));
     const parsed = parseRewrite(contentOf(mutated));
     expect(parsed.ok && parsed.text.startsWith(SEED)).toBe(true);
-    expect(contentOf(await ask(buildEqualityMessages(SEED, SEED)))).toBe('EQUAL');
+    expect(contentOf(await ask(buildEqualityMessages(SEED, SEED)))).toBe('EQUAL\nsecond_is: TASK\nkeeps_task: YES');
     await ask(buildResponseMessages(SEED));
     await ask([{ role: 'user', content: 'Tell me a joke about compilers.' }]);
     // A difficulty rating: plausible numbers, higher for a longer task with more demands.
@@ -238,6 +254,21 @@ describe('simulated LLM over HTTP with the openai client', () => {
     expect(records.every((r) => r.outcome === 'ok' && r.status === 200)).toBe(true);
     expect(records[0].messages).toBeUndefined();
     expect(sim.stats().byKind).toEqual({ mutate: 1, judge: 1, respond: 1, other: 1, score: 2 });
+  });
+
+  it("asked for the judge's JSON schema (OpenAI's way or llama-cpp-python's), it answers the object with every field", async () => {
+    const messages = buildEqualityMessages(SEED, `${SEED} Use one diagram.`);
+    const formats = [
+      { type: 'json_schema', json_schema: EQUALITY_VERDICT_SCHEMA },
+      { type: 'json_object', schema: EQUALITY_VERDICT_SCHEMA.schema },
+    ] as unknown as Array<OpenAI.ChatCompletionCreateParams['response_format']>;
+    for (const response_format of formats) {
+      const answer = JSON.parse(
+        contentOf(await client.chat.completions.create({ model: 'm', messages, response_format })),
+      );
+      expect(Object.keys(answer)).toEqual(Object.keys(EQUALITY_VERDICT_SCHEMA.schema.properties));
+      expect(answer).toMatchObject({ second_is: 'TASK', keeps_task: 'YES' });
+    }
   });
 
   it('a rule with times: 2 answers twice, then normal answers resume', async () => {

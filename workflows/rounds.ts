@@ -282,7 +282,8 @@ function unusableVerdict(rule: UnusableRule, who: string, asks: number, unusable
 
 /**
  * One round (WizardLM §3): the evolver rewrites the parent, the gates check the rewrite, then the responder answers
- * it while the judge compares it with its parent; rules 2 and 3 on the answer, rule 1 on the verdict.
+ * it while the judge compares it with its parent; rules 2 and 3 on the answer, rule 1 and the judge's task rules on
+ * the verdict.
  */
 async function evolveRound(context: RoundContext): Promise<LineageStep> {
   const { round, operation, parent, llm, quality } = context;
@@ -323,7 +324,14 @@ async function evolveRound(context: RoundContext): Promise<LineageStep> {
       a.respond({ responder: llm.responder, instruction: rewrite.instruction, ...(reask ? { reask } : {}) }),
     ),
     calls.ask('judge', 'judge', (a, reask) =>
-      a.judgeEquality({ judge: llm.judge, parent, instruction: rewrite.instruction, ...(reask ? { reask } : {}) }),
+      a.judgeEquality({
+        judge: llm.judge,
+        parent,
+        instruction: rewrite.instruction,
+        operationKind: operation.kind,
+        gates: quality.gates,
+        ...(reask ? { reask } : {}),
+      }),
     ),
   ]);
   const response = answered.result;

@@ -51,7 +51,7 @@ describe('sampling per role, as the papers used it', () => {
   test('the evolver samples at temperature 1 and top_p 0.95 with room for 2,048 tokens; the judge is deterministic and short', () => {
     const { llm } = resolveLlmConfig({ env: { OPENAI_API_KEY: 'k' } });
     expect(llm.evolver).toMatchObject({ temperature: 1, topP: 0.95, maxTokens: 2048 });
-    expect(llm.judge).toMatchObject({ temperature: 0, maxTokens: 32 });
+    expect(llm.judge).toMatchObject({ temperature: 0, maxTokens: 64 });
     expect(llm.judge.topP).toBeUndefined();
     expect(llm.responder).toMatchObject({ temperature: 0.7, maxTokens: 2048 });
   });
@@ -70,7 +70,7 @@ describe('sampling per role, as the papers used it', () => {
     expect(describeSampling(llm)).toEqual([
       '  evolver: gpt-4o-mini, temperature 1, top_p 0.95, up to 2048 tokens',
       '  responder: gpt-4o-mini, temperature 0.7, up to 2048 tokens',
-      '  judge: gpt-4o-mini, temperature 0, up to 32 tokens',
+      '  judge: gpt-4o-mini, temperature 0, up to 64 tokens',
     ]);
   });
 

@@ -4,7 +4,12 @@ import {
   checkSorryShort,
   checkTemplateWords,
   countWords,
+  EQUALITY_VERDICT_SCHEMA,
+  buildEqualityMessages,
+  judgeVerdict,
   parseEqualityAnswer,
+  parseJudgeAnswer,
+  type JudgeAnswer,
 } from '../../core/elimination';
 
 const words = (n: number, first = 'Sorry') => [first, ...Array.from({ length: n - 1 }, (_, i) => `word${i}`)].join(' ');
@@ -106,5 +111,108 @@ describe('the equality judge answer', () => {
     ['{"equal": false}', 'not-equal'],
   ])('%j reads as %s', (answer, expected) => {
     expect(parseEqualityAnswer(answer)).toBe(expected);
+  });
+});
+
+describe("the judge's answer beside the verdict: is the rewrite still a task, and still its parent's", () => {
+  test('the prompt asks for every field of the schema, by name', () => {
+    const prompt = buildEqualityMessages('Explain tides.', 'Explain tides to a child.')[1].content;
+    for (const field of Object.keys(EQUALITY_VERDICT_SCHEMA.schema.properties)) expect(prompt).toContain(`"${field}"`);
+    expect(EQUALITY_VERDICT_SCHEMA.schema.required).toEqual(Object.keys(EQUALITY_VERDICT_SCHEMA.schema.properties));
+  });
+
+  test.each<[string, string, JudgeAnswer | null]>([
+    [
+      'every field in JSON',
+      '{"second_is": "ANSWER", "keeps_task": "YES", "verdict": "NOT EQUAL"}',
+      { equality: 'not-equal', kind: 'answer', keepsTask: true },
+    ],
+    [
+      'JSON as a small model spaces it',
+      '{ "second_is" : "STATEMENT", "keeps_task" : "NO", "verdict": "NOT EQUAL"}',
+      { equality: 'not-equal', kind: 'statement', keepsTask: false },
+    ],
+    ['the verdict alone: the rest unknown', 'NOT EQUAL', { equality: 'not-equal' }],
+    ['the verdict alone, in JSON', '{"verdict": "EQUAL"}', { equality: 'equal' }],
+    [
+      'labelled lines in prose',
+      'NOT EQUAL\nsecond_is: TASK\nkeeps_task: no',
+      { equality: 'not-equal', kind: 'task', keepsTask: false },
+    ],
+    [
+      'labels in markdown, spaced',
+      '**Verdict:** NOT EQUAL\n**Second is:** Answer.\n**Keeps task:** yes',
+      { equality: 'not-equal', kind: 'answer', keepsTask: true },
+    ],
+    ['a boolean', '{"verdict": "NOT EQUAL", "keeps_task": false}', { equality: 'not-equal', keepsTask: false }],
+    // Prose that only talks about answers and tasks, or echoes our description of the fields, says nothing of them.
+    [
+      'our description echoed',
+      'NOT EQUAL\n- "second_is" is TASK when it still asks for something, ANSWER when it answers the first task',
+      { equality: 'not-equal' },
+    ],
+    [
+      'a field echoed with a condition after it',
+      'NOT EQUAL. second_is: ANSWER if it answers the first task',
+      { equality: 'not-equal' },
+    ],
+    ['prose about an answer', 'NOT EQUAL: the second task asks for an answer in French.', { equality: 'not-equal' }],
+    ['two values for one field', 'NOT EQUAL\nsecond_is: TASK\nsecond_is: ANSWER', { equality: 'not-equal' }],
+    // Without a verdict the answer is unusable, whatever else it says.
+    ['the fields without a verdict', '{"second_is": "TASK", "keeps_task": "YES"}', null],
+  ])('%s', (_name, answer, expected) => {
+    expect(parseJudgeAnswer(answer)).toEqual(expected);
+  });
+
+  test.each<[string, JudgeAnswer, Parameters<typeof judgeVerdict>[1], string | undefined]>([
+    ['not equal, a task, kept', { equality: 'not-equal', kind: 'task', keepsTask: true }, {}, undefined],
+    ['not equal, the rest unknown', { equality: 'not-equal' }, {}, undefined],
+    ['equal, whatever else', { equality: 'equal', kind: 'answer', keepsTask: false }, {}, 'no-information-gain'],
+    ['an answer', { equality: 'not-equal', kind: 'answer' }, {}, 'judge-not-a-task'],
+    ['a statement', { equality: 'not-equal', kind: 'statement', keepsTask: true }, {}, 'judge-not-a-task'],
+    ['not its task', { equality: 'not-equal', kind: 'task', keepsTask: false }, {}, 'judge-lost-task'],
+    [
+      'an in-depth rewrite not of its task',
+      { equality: 'not-equal', keepsTask: false },
+      { operationKind: 'in-depth' },
+      'judge-lost-task',
+    ],
+    [
+      'a new task of in-breadth mutation',
+      { equality: 'not-equal', keepsTask: false },
+      { operationKind: 'in-breadth' },
+      undefined,
+    ],
+    ['a new, easier problem', { equality: 'not-equal', keepsTask: false }, { operationKind: 'downward' }, undefined],
+    [
+      'an in-breadth answer',
+      { equality: 'not-equal', kind: 'answer' },
+      { operationKind: 'in-breadth' },
+      'judge-not-a-task',
+    ],
+    [
+      'an answer, its rule off',
+      { equality: 'not-equal', kind: 'answer' },
+      { switches: { 'judge-not-a-task': false } },
+      undefined,
+    ],
+    [
+      'not its task, its rule off',
+      { equality: 'not-equal', keepsTask: false },
+      { switches: { 'judge-lost-task': false } },
+      undefined,
+    ],
+  ])('%s: %s', (_name, answer, options, rule) => {
+    const verdict = judgeVerdict(answer, options);
+    expect(verdict).toEqual(
+      rule ? { passed: false, rule, evidence: expect.stringContaining('the judge found') } : { passed: true },
+    );
+  });
+
+  test('the evidence says which: an answer or a statement', () => {
+    const answer = judgeVerdict({ equality: 'not-equal', kind: 'answer' });
+    const statement = judgeVerdict({ equality: 'not-equal', kind: 'statement' });
+    expect(answer.passed === false && answer.evidence).toContain('an answer to its parent');
+    expect(statement.passed === false && statement.evidence).toContain('asks for nothing');
   });
 });

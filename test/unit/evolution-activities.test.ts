@@ -5,7 +5,7 @@
  * workflows rely on.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { createEvolutionActivities } from '../../activities/evolution';
+import { createEvolutionActivities, type JudgeEqualityInput } from '../../activities/evolution';
 import { LlmGateway } from '../../activities/llm';
 import { LlmFailure } from '../../core/llm-failures';
 import { GENERAL_OPERATIONS } from '../../core/operations';
@@ -136,14 +136,61 @@ describe('respond', () => {
 });
 
 describe('judgeEquality', () => {
-  const judge = (content?: string) => {
+  const judge = (content?: string, more: Partial<JudgeEqualityInput> = {}) => {
     if (content !== undefined) sim.addRule({ match: { kind: 'judge' }, content });
     return new ActivityEnv().call(activities.judgeEquality, {
       judge: endpoint,
       parent: PARENT,
       instruction: `${PARENT} Use one diagram.`,
+      ...more,
     });
   };
+  const says = (kind: string, keeps: string) =>
+    JSON.stringify({ second_is: kind, keeps_task: keeps, verdict: 'NOT EQUAL' });
+
+  test('the usual answer: the JSON object asked for, every field given, the rewrite passes', async () => {
+    const result = await judge(undefined, { operationKind: 'in-depth' });
+    expect(result).toMatchObject({ ok: true, said: { kind: 'task', keepsTask: true } });
+  });
+
+  test('an answer or a statement instead of a task fails judge-not-a-task', async () => {
+    await expect(judge(says('ANSWER', 'YES'))).resolves.toMatchObject({
+      ok: true,
+      verdict: { passed: false, rule: 'judge-not-a-task', evidence: expect.stringContaining('an answer') },
+      said: { kind: 'answer', keepsTask: true },
+    });
+    sim.clearRules();
+    await expect(judge(says('STATEMENT', 'YES'))).resolves.toMatchObject({
+      verdict: { passed: false, rule: 'judge-not-a-task', evidence: expect.stringContaining('asks for nothing') },
+    });
+  });
+
+  test("a rewrite that no longer asks for its parent's task fails judge-lost-task, unless its operation writes a new task", async () => {
+    await expect(judge(says('TASK', 'NO'), { operationKind: 'in-depth' })).resolves.toMatchObject({
+      verdict: { passed: false, rule: 'judge-lost-task' },
+    });
+    for (const operationKind of ['in-breadth', 'downward'] as const) {
+      await expect(judge(undefined, { operationKind })).resolves.toMatchObject({ verdict: { passed: true } });
+    }
+  });
+
+  test('each rule can be switched off in the gates settings', async () => {
+    await expect(judge(says('ANSWER', 'NO'), { gates: { 'judge-not-a-task': false } })).resolves.toMatchObject({
+      verdict: { passed: false, rule: 'judge-lost-task' },
+    });
+    sim.clearRules();
+    await expect(
+      judge(says('ANSWER', 'NO'), { gates: { 'judge-not-a-task': false, 'judge-lost-task': false } }),
+    ).resolves.toMatchObject({ verdict: { passed: true }, said: { kind: 'answer', keepsTask: false } });
+  });
+
+  test('the verdict alone: the other two are unknown, and the rewrite is judged by rule 1 only', async () => {
+    await expect(judge('NOT EQUAL')).resolves.toMatchObject({
+      ok: true,
+      verdict: { passed: true },
+      said: { kind: 'unknown', keepsTask: 'unknown' },
+    });
+  });
 
   test('EQUAL fails rule 1, NOT EQUAL passes', async () => {
     await expect(judge('EQUAL')).resolves.toMatchObject({

@@ -10,6 +10,7 @@ import {
 import { METHOD_SETS } from '../../core/methods';
 import { buildMutationMessages, GENERAL_OPERATIONS, type Operation } from '../../core/operations';
 import { sharedDataFile } from '../helpers/shared-data';
+import { ROWS_THAT_GOT_THROUGH } from '../helpers/task-shape';
 
 const addConstraints = GENERAL_OPERATIONS.find((op) => op.id === 'add-constraints')!;
 const inBreadth = GENERAL_OPERATIONS.find((op) => op.id === 'in-breadth')!;
@@ -100,6 +101,24 @@ const BAD_REWRITES: Array<[string, string, string, GateRule]> = [
     'lost-task',
   ],
   [
+    'a numbered list of steps that solves the parent',
+    'A shop sells pencils at 3 for 1 dollar. How much do 24 pencils cost?',
+    '1. Divide 24 by 3 to get 8 groups.\n2. Multiply 8 by 1 dollar.\n3. Write down the total.',
+    'answered-not-rewritten',
+  ],
+  [
+    'a statement that answers the question, its clause after a comma no question',
+    'Why do people carry umbrellas when the sky is cloudy?',
+    'People carry umbrellas under a cloudy sky because clouds often bring rain, which can start without warning.',
+    'answered-not-rewritten',
+  ],
+  [
+    'a reply that opens with "What a"',
+    'What is the capital of France?',
+    'What a great question! The capital of France is Paris.',
+    'answered-not-rewritten',
+  ],
+  [
     'a rewrite that dropped most of the task',
     'Write a Python function that reads a CSV file of sales, groups the rows by region, and prints the total revenue of each region sorted from highest to lowest.',
     'Write a Python function that reads a CSV file.',
@@ -164,6 +183,24 @@ const GOOD_REWRITES: Array<[string, string, string, Operation]> = [
     addConstraints,
   ],
   [
+    'a request with a numbered list of parts',
+    'Write a function.',
+    'Write a Python function that:\n1. Reads a CSV file of sales.\n2. Groups the rows by region.\n3. Prints the total of each region.',
+    addConstraints,
+  ],
+  [
+    'a numbered list of requirements',
+    'Plan a trip.',
+    'Your plan must:\n- Include a budget of 300 euros.\n- List every museum you visit.\n- Explain how you travel between them.',
+    addConstraints,
+  ],
+  [
+    'a numbered list of questions',
+    'Tell me about the Moon.',
+    '1. How far is the Moon from the Earth?\n2. Why do we always see the same side of it?',
+    addConstraints,
+  ],
+  [
     'a task that asks in the imperative after a scenario',
     'Plan a trip.',
     'You have two days in Lisbon with a budget of 300 euros. Plan the trip hour by hour.',
@@ -185,6 +222,17 @@ describe('the gates on a rewrite: each bad kind is caught by its own gate', () =
     expect(verdict.passed === false && verdict.evidence).toContain('Photosynthesis is what plants do');
     const copy = gate(BAD_REWRITES[3][2], BAD_REWRITES[3][1]);
     expect(copy.passed === false && copy.evidence).toContain('"rewrite the task"');
+  });
+});
+
+describe('the gates on a rewrite: what a real small model got past them before', () => {
+  test.each(ROWS_THAT_GOT_THROUGH)('%s is caught now', (_name, parent, row) => {
+    for (const operation of GENERAL_OPERATIONS) {
+      expect(gate(row, parent, operation)).toMatchObject({
+        passed: false,
+        rule: expect.stringMatching(/^(?:answered-not-rewritten|lost-task)$/),
+      });
+    }
   });
 });
 
@@ -267,6 +315,13 @@ describe('whether a text asks for something', () => {
     ['a request phrase', 'I want you to act as a travel guide for Rome.', true],
     ['a statement', 'The sky is blue because of Rayleigh scattering.', false],
     ['a list of options', 'A) shark B) dolphin', false],
+    ['a statement with a relative clause', 'Paris is the capital, which is also its largest city.', false],
+    ['a statement that goes on with "and"', 'Plants take in water, and use sunlight to make sugar.', false],
+    ['an exclamation', 'What a lovely day it has been!', false],
+    ['a foretelling', 'You will learn how vaccines work.', false],
+    ['advice', 'To stay healthy you should eat vegetables.', false],
+    ['a duty with a request verb', 'You must explain each step.', true],
+    ['a code answer', '```python\nprint(max(numbers))\n```', false],
   ])('%s', (_name, text, asks) => {
     expect(asksForSomething(text)).toBe(asks);
   });

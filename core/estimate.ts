@@ -5,7 +5,7 @@
  * and said (ESTIMATE_ASSUMPTIONS), or learned from a few real calls (`evol estimate --sample N`).
  */
 import { pollDelayMs, resolveBatchSettings, type ResolvedBatchSettings } from './batch';
-import { EQUALITY_VERDICT_SCHEMA, buildEqualityMessages } from './elimination';
+import { EQUALITY_VERDICT_SCHEMA, TASK_FIELDS, buildEqualityMessages } from './elimination';
 import { LLM_ROLES, SIM_BASE_URL, type LlmEndpoint, type LlmRole } from './endpoints';
 import { buildMutationMessages, buildResponseMessages, type Operation } from './operations';
 import { planOperations } from './plan';
@@ -137,10 +137,23 @@ export function expectedGrowthChars(operation: Operation): number {
     : ESTIMATE_ASSUMPTIONS.rewriteGrowthChars;
 }
 
-/** The judge's answer: the JSON verdict where the endpoint is asked for one, else the two words. */
+/**
+ * The judge's answer: the JSON object of its three fields where the endpoint is asked for one (the rewrite is a task,
+ * it keeps its parent's, the verdict), else the same as labelled lines.
+ */
 function verdictTokens(judge: LlmEndpoint, charsPerToken: number): number {
-  const verdict = EQUALITY_VERDICT_SCHEMA.schema.properties.verdict.enum[1];
-  const text = judge.structuredOutput === false ? verdict : JSON.stringify({ verdict });
+  const fields = EQUALITY_VERDICT_SCHEMA.schema.properties;
+  const answer = {
+    [TASK_FIELDS.kind]: fields[TASK_FIELDS.kind].enum[0],
+    [TASK_FIELDS.keeps]: fields[TASK_FIELDS.keeps].enum[0],
+    verdict: fields.verdict.enum[1],
+  };
+  const text =
+    judge.structuredOutput === false
+      ? Object.entries(answer)
+          .map(([name, value]) => `${name}: ${value}`)
+          .join('\n')
+      : JSON.stringify(answer);
   return Math.ceil(text.length / charsPerToken);
 }
 

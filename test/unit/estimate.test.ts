@@ -1,5 +1,5 @@
 import { estimateBesideSpend } from '../../client/estimate-table';
-import { resolveLlmConfig, type ConfigFile } from '../../core/config';
+import { resolveLlmConfig, ROLE_DEFAULTS, type ConfigFile } from '../../core/config';
 import { buildEqualityMessages } from '../../core/elimination';
 import {
   batchSeenAtMs,
@@ -66,8 +66,8 @@ const tokens = (chars: number) => Math.ceil(chars / 4);
 
 /** The judge's fixed prompt: its system message and the comparison request around the two instructions. */
 const JUDGE_CHARS = promptChars(buildEqualityMessages('', ''));
-/** The JSON verdict, `{"verdict":"NOT EQUAL"}`: 23 characters. */
-const VERDICT_TOKENS = 6;
+/** The judge's JSON answer, `{"second_is":"TASK","keeps_task":"YES","verdict":"NOT EQUAL"}`: 62 characters. */
+const VERDICT_TOKENS = 16;
 
 /** The tokens of one round of REWRITE on a parent of `parent` characters: its rewrite is 90 characters longer. */
 function roundTokens(parent: number): number {
@@ -141,7 +141,7 @@ describe('the estimate of a run, before any call', () => {
     const estimate = estimateRun({ seeds: [seed('a')], settings: settingsFor({ rounds: 2, file }) });
     expect(estimate.byRole.responder.usage.completionTokens).toBe(3 * 100);
     const upper = estimate.upperBound.usage.completionTokens;
-    expect(upper).toBe(2 * 2048 + 3 * 100 + 2 * 32);
+    expect(upper).toBe(2 * 2048 + 3 * 100 + 2 * ROLE_DEFAULTS.judge.maxTokens);
     expect(estimate.upperBound.usage.totalTokens).toBeGreaterThan(estimate.usage.totalTokens);
   });
 

@@ -73,12 +73,14 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evolforge-real-'));
     server = await startRealLlm(files!, { logFile: path.join(dir, 'llama-server.log') });
     ({ client, connection } = await connectClient());
-    // Short answers keep the tier to minutes; the paths they take are the same as with long ones.
+    // Short answers keep the tier to minutes; the paths they take are the same as with long ones. The request timeout
+    // is far below what the default concurrency's requests would wait in the server's queue (it serves one at a time):
+    // the worker must hold them until the server has a slot.
     fs.writeFileSync(
       path.join(dir, 'evolforge.config.yaml'),
       [
         'llm:',
-        `  default: { baseURL: "${server.url}", model: ${server.model}, requestTimeoutMs: 120000 }`,
+        `  default: { baseURL: "${server.url}", model: ${server.model}, requestTimeoutMs: 30000 }`,
         '  evolver: { maxTokens: 128 }',
         '  responder: { maxTokens: 128 }',
         '  optimizer: { maxTokens: 320 }',
@@ -179,8 +181,6 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
       'idx',
       '--rounds',
       '2',
-      '--concurrency',
-      '4',
       '--run-id',
       runId,
     ]);
@@ -220,6 +220,10 @@ describeReal('a real small LLM (SmolLM2-135M) through every path', () => {
       0,
     );
     expect(progress.counts.reasks ?? 0).toBe(reasked);
+    // At the default concurrency (16 instructions, up to 32 requests) against a server of one slot, no request timed
+    // out waiting in its queue: no call was retried after a fault.
+    expect(progress.concurrency).toBe(16);
+    expect(progress.counts.retries).toBe(0);
 
     // No call was asked more often than the limit, none waited for a backoff.
     for (const record of records) expectBoundedCalls(await callsOf(idsOf(runId).instruction(record.instructionId)));

@@ -3,6 +3,7 @@
  * simulated over HTTP: scores survive a worker SIGKILL without being asked twice, the export drops what it says,
  * and the report opens in headless Chromium with every chart drawn, no console error and no request.
  */
+import { plural } from '../core/plural';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -145,8 +146,10 @@ describe('scores, a clean export and the report of a run', () => {
     const index = new BenchmarkIndex([{ source: bench, text: `Q: ${leakedRow.instruction} Answer briefly.` }]);
     const contaminated = before.filter((row) => index.hit(row.instruction)).length;
     expect(contaminated).toBeGreaterThanOrEqual(1);
-    expect(stderr).toContain(`${contaminated} rows dropped: they share a run of 13 words with a benchmark prompt`);
-    const folded = /(\d+) near-duplicate rows dropped \((\d+) clusters/.exec(stderr);
+    expect(stderr).toContain(
+      `${plural(contaminated, 'row')} dropped: sharing a run of 13 words with a benchmark prompt.`,
+    );
+    const folded = /(\d+) near-duplicate rows? dropped \((\d+) clusters?/.exec(stderr);
     expect(folded).not.toBeNull();
     expect(Number(folded![1])).toBeGreaterThanOrEqual(1);
     expect(after).toHaveLength(before.length - contaminated - Number(folded![1]));

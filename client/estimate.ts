@@ -11,7 +11,7 @@ import type { DatasetRunConfig } from '../core/settings-schemas';
 import { UserError } from '../core/validation';
 import { ROUND_CALLS, type CallRequest } from '../activities/evolution';
 import { LlmGateway } from '../activities/llm';
-import type { SimLlm } from '../sim/llm-server';
+import { lazySimulatedLlm } from '../sim/lazy';
 import { formatEstimate } from './estimate-table';
 import { stderr } from './format';
 import { resolveNewRun, type NewRunOptions } from './run';
@@ -46,20 +46,6 @@ export async function runEstimate(options: EstimateOptions): Promise<void> {
 function spread<T>(items: readonly T[], count: number): T[] {
   const step = items.length / Math.min(count, items.length);
   return Array.from({ length: Math.min(count, items.length) }, (_, i) => items[Math.floor(i * step)]);
-}
-
-/** The simulated LLM of `sim://local`, started in this process the first time a call needs it. */
-function lazySimulatedLlm() {
-  let started: Promise<SimLlm> | undefined;
-  return {
-    baseUrl: async () => {
-      started ??= import('../sim/llm-server').then(({ startSimLlm }) => startSimLlm());
-      return (await started).url;
-    },
-    close: async () => {
-      if (started) await (await started).close();
-    },
-  };
 }
 
 const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : undefined);

@@ -10,7 +10,7 @@ import type { DataConverter, WorkerDeploymentVersion } from '@temporalio/common'
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities, LlmGateway } from '../activities';
 import { dataConverterFor, loadCodecFromEnv } from '../codec/aes-gcm';
-import type { SimLlm } from '../sim/llm-server';
+import { lazySimulatedLlm } from '../sim/lazy';
 import { openRunStore, storeLocation } from '../store/location';
 import type { RunStore } from '../store/types';
 import { limitHeapGrowth } from './heap';
@@ -49,21 +49,6 @@ export interface EvolWorker {
   version: WorkerDeploymentVersion;
   /** Stops polling, lets running activities finish, closes the simulated LLM if one was started. */
   shutdown(): Promise<void>;
-}
-
-/** Starts the simulated LLM the first time a role needs it (`sim://local`). */
-function lazySimulatedLlm(): { baseUrl: () => Promise<string>; close: () => Promise<void> } {
-  let started: Promise<SimLlm> | undefined;
-  return {
-    baseUrl: async () => {
-      // Loaded only when a role uses it: a worker against real endpoints never loads the simulator.
-      started ??= import('../sim/llm-server').then(({ startSimLlm }) => startSimLlm());
-      return (await started).url;
-    },
-    close: async () => {
-      if (started) await (await started).close();
-    },
-  };
 }
 
 export async function createEvolWorker(options: EvolWorkerOptions): Promise<EvolWorker> {

@@ -6,6 +6,7 @@ import { formatProblem, readSeedFile, type InputReport } from '../client/input-f
 import { normalizeRow } from '../core/input-shapes';
 import { UserError } from '../core/validation';
 import { writeParquet } from './helpers/parquet';
+import { userErrorOf } from './helpers/user-error';
 
 const FIXTURES = path.resolve(__dirname, 'fixtures/input');
 const fixture = (name: string) => path.join(FIXTURES, name);
@@ -34,15 +35,6 @@ function scratchFile(name: string, content: string | Buffer): string {
   const file = path.join(scratch, name);
   fs.writeFileSync(file, content);
   return file;
-}
-
-async function userErrorOf(promise: Promise<unknown>): Promise<UserError> {
-  const err = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(err).toBeInstanceOf(UserError);
-  return err as UserError;
 }
 
 const textsOf = (report: InputReport) => report.seeds.map((seed) => seed.text);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { unusedFieldsNotice } from '../../client/format';
 import { readSeedFile } from '../../client/input-file';
 import { INPUT_FIELDS, normalizeRow } from '../../core/input-shapes';
-import { UserError } from '../../core/validation';
+import { userErrorOf } from '../helpers/user-error';
 
 const PASSAGE = 'Honey bees make honey from nectar, and store it in wax combs.';
 const ASK = 'Summarize the passage.';
@@ -30,15 +30,6 @@ function scratchFile(name: string, content: string): string {
 }
 
 const jsonl = (rows: readonly object[]) => `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
-
-async function userErrorOf(promise: Promise<unknown>): Promise<UserError> {
-  const err = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(err).toBeInstanceOf(UserError);
-  return err as UserError;
-}
 
 describe('a field recognised by name is the input of the instruction', () => {
   test.each(INPUT_FIELDS.map((field) => [field]))('"%s" is appended to the instruction', (field) => {
